@@ -36,7 +36,10 @@ mod tests {
     #[test]
     fn relative_paths_resolve_against_the_root() {
         let ctx = ComponentContext::new("/repo");
-        assert_eq!(ctx.resolve(Path::new(".zen/db")), Path::new("/repo/.zen/db"));
+        assert_eq!(
+            ctx.resolve(Path::new(".zen/db")),
+            Path::new("/repo/.zen/db")
+        );
         assert_eq!(ctx.resolve(Path::new("/abs/db")), Path::new("/abs/db"));
     }
 }

@@ -63,7 +63,10 @@ impl Dag {
             }
         }
         // Kahn's algorithm, taking ready nodes in declaration order for a stable order.
-        let mut ready: Vec<usize> = (0..nodes.len()).filter(|&i| indegree[i] == 0).rev().collect();
+        let mut ready: Vec<usize> = (0..nodes.len())
+            .filter(|&i| indegree[i] == 0)
+            .rev()
+            .collect();
         let mut order = Vec::with_capacity(nodes.len());
         while let Some(i) = ready.pop() {
             order.push(i);
@@ -124,16 +127,36 @@ mod tests {
 
     #[test]
     fn orders_upstream_first() {
-        let dag = Dag::new(vec![node("c", &[1]), node("a", &[]), node("b", &[1]), node("d", &[0, 2])]).unwrap();
-        let pos = |i: usize| dag.topological_order().iter().position(|&x| x == i).unwrap();
+        let dag = Dag::new(vec![
+            node("c", &[1]),
+            node("a", &[]),
+            node("b", &[1]),
+            node("d", &[0, 2]),
+        ])
+        .unwrap();
+        let pos = |i: usize| {
+            dag.topological_order()
+                .iter()
+                .position(|&x| x == i)
+                .unwrap()
+        };
         assert!(pos(1) < pos(0) && pos(1) < pos(2) && pos(0) < pos(3) && pos(2) < pos(3));
         assert_eq!(dag.downstream(1), &[0, 2]);
     }
 
     #[test]
     fn rejects_cycles_duplicates_and_dangling_edges() {
-        assert!(matches!(Dag::new(vec![node("a", &[1]), node("b", &[0])]), Err(DagError::Cycle(_))));
-        assert!(matches!(Dag::new(vec![node("a", &[]), node("a", &[])]), Err(DagError::DuplicateName(_))));
-        assert!(matches!(Dag::new(vec![node("a", &[3])]), Err(DagError::MissingUpstream { .. })));
+        assert!(matches!(
+            Dag::new(vec![node("a", &[1]), node("b", &[0])]),
+            Err(DagError::Cycle(_))
+        ));
+        assert!(matches!(
+            Dag::new(vec![node("a", &[]), node("a", &[])]),
+            Err(DagError::DuplicateName(_))
+        ));
+        assert!(matches!(
+            Dag::new(vec![node("a", &[3])]),
+            Err(DagError::MissingUpstream { .. })
+        ));
     }
 }

@@ -101,11 +101,9 @@ impl ConfigField {
                     .parse::<i64>()
                     .map_err(|_| invalid("an integer"))?,
             ),
-            FieldKind::Float => toml::Value::Float(
-                raw.trim()
-                    .parse::<f64>()
-                    .map_err(|_| invalid("a number"))?,
-            ),
+            FieldKind::Float => {
+                toml::Value::Float(raw.trim().parse::<f64>().map_err(|_| invalid("a number"))?)
+            }
             FieldKind::Bool => toml::Value::Boolean(match raw.trim() {
                 "true" | "yes" | "on" | "1" => true,
                 "false" | "no" | "off" | "0" => false,
@@ -357,7 +355,11 @@ mod tests {
         Ok(())
     }
 
-    fn leak(kind: ComponentKind, name: &'static str, source: &'static str) -> &'static FlavorDescription {
+    fn leak(
+        kind: ComponentKind,
+        name: &'static str,
+        source: &'static str,
+    ) -> &'static FlavorDescription {
         Box::leak(Box::new(FlavorDescription {
             kind,
             name,
@@ -375,7 +377,10 @@ mod tests {
         let b = leak(ComponentKind::ArtifactStore, "local", "crate-a");
         let err = FlavorRegistry::from_descriptions([a, b]).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("crate-a") && text.contains("crate-b"), "{text}");
+        assert!(
+            text.contains("crate-a") && text.contains("crate-b"),
+            "{text}"
+        );
         assert!(text.contains("artifact store flavor `local`"), "{text}");
     }
 
@@ -402,7 +407,9 @@ mod tests {
             leak(ComponentKind::MetadataStore, "mysql", "x"),
         ])
         .unwrap();
-        let err = registry.get(ComponentKind::MetadataStore, "postgres").unwrap_err();
+        let err = registry
+            .get(ComponentKind::MetadataStore, "postgres")
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "unknown metadata store flavor `postgres`; known metadata store flavors: mysql, sqlite"
@@ -420,7 +427,16 @@ mod tests {
             doc: "",
             secret: false,
         };
-        assert_eq!(field.parse_cli_value("3306"), Ok(toml::Value::Integer(3306)));
-        assert!(field.parse_cli_value("high").unwrap_err().to_string().contains("`port`"));
+        assert_eq!(
+            field.parse_cli_value("3306"),
+            Ok(toml::Value::Integer(3306))
+        );
+        assert!(
+            field
+                .parse_cli_value("high")
+                .unwrap_err()
+                .to_string()
+                .contains("`port`")
+        );
     }
 }

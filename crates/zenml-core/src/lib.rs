@@ -40,7 +40,7 @@ pub use toml_error::{TomlLocation, parse_toml_file};
 
 /// Declares a flavor: put it on the `impl` of a kind's flavor trait for a config struct.
 ///
-/// ```ignore
+/// ```text
 /// #[zenml_core::flavor(
 ///     name = "local",
 ///     description = "Artifacts in a folder on this machine",

@@ -89,8 +89,17 @@ mod tests {
     #[test]
     fn offsets_map_to_lines_and_columns() {
         let text = "ab\ncdé\nx";
-        assert_eq!(TomlLocation::of_offset(text, 0), TomlLocation { line: 1, column: 1 });
-        assert_eq!(TomlLocation::of_offset(text, 5), TomlLocation { line: 2, column: 3 });
-        assert_eq!(TomlLocation::of_offset(text, 8), TomlLocation { line: 3, column: 1 });
+        assert_eq!(
+            TomlLocation::of_offset(text, 0),
+            TomlLocation { line: 1, column: 1 }
+        );
+        assert_eq!(
+            TomlLocation::of_offset(text, 5),
+            TomlLocation { line: 2, column: 3 }
+        );
+        assert_eq!(
+            TomlLocation::of_offset(text, 8),
+            TomlLocation { line: 3, column: 1 }
+        );
     }
 }

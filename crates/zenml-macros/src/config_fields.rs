@@ -2,22 +2,33 @@
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
-use syn::{Attribute, Data, DeriveInput, Expr, ExprLit, Fields, GenericArgument, Lit, LitStr, Meta, PathArguments, Type};
+use syn::{
+    Attribute, Data, DeriveInput, Expr, ExprLit, Fields, GenericArgument, Lit, LitStr, Meta,
+    PathArguments, Type,
+};
 
 pub(crate) fn expand(item: TokenStream) -> syn::Result<TokenStream> {
     let input: DeriveInput = syn::parse2(item)?;
     let ident = &input.ident;
     let Data::Struct(data) = &input.data else {
-        return Err(syn::Error::new_spanned(&input, "ConfigFields needs a struct with named fields"));
+        return Err(syn::Error::new_spanned(
+            &input,
+            "ConfigFields needs a struct with named fields",
+        ));
     };
     let Fields::Named(fields) = &data.fields else {
-        return Err(syn::Error::new_spanned(&input, "ConfigFields needs a struct with named fields"));
+        return Err(syn::Error::new_spanned(
+            &input,
+            "ConfigFields needs a struct with named fields",
+        ));
     };
     let container_default = serde_default(&input.attrs)?.is_some();
 
     let mut entries = Vec::new();
     for field in &fields.named {
-        let Some(field_ident) = &field.ident else { continue };
+        let Some(field_ident) = &field.ident else {
+            continue;
+        };
         if serde_flag(&field.attrs, "skip")? {
             continue;
         }
@@ -86,7 +97,9 @@ fn doc_text(attrs: &[Attribute]) -> String {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value().trim().to_owned()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => Some(s.value().trim().to_owned()),
                 _ => None,
             },
             _ => None,
@@ -180,7 +193,9 @@ fn single_generic<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
     if last.ident != wrapper {
         return None;
     }
-    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first()? {
         GenericArgument::Type(t) => Some(t),
         _ => None,
@@ -189,7 +204,12 @@ fn single_generic<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
 
 fn field_kind(ty: &Type) -> proc_macro2::Ident {
     let name = match ty {
-        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default(),
+        Type::Path(p) => p
+            .path
+            .segments
+            .last()
+            .map(|s| s.ident.to_string())
+            .unwrap_or_default(),
         _ => String::new(),
     };
     let kind = match name.as_str() {
