@@ -1,0 +1,295 @@
+//! The command-line grammar.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// zenml: ML pipelines on stacks of orchestrators, metadata stores and artifact stores.
+#[derive(Debug, Parser)]
+#[command(
+    name = "zenml",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub(crate) struct Cli {
+    /// Output format of list, describe and get commands.
+    #[arg(long, short = 'O', global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub(crate) output: OutputFormat,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Tables for people.
+    Table,
+    /// JSON for scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a zenml repository (`.zen/`) with a default stack.
+    Init {
+        /// The folder to initialize (default: the current folder).
+        #[arg(long)]
+        path: Option<PathBuf>,
+    },
+    /// Print the version and the linked flavors.
+    Version,
+    /// Manage stacks: compositions of an orchestrator, a metadata store and an artifact store.
+    #[command(subcommand)]
+    Stack(StackCommand),
+    /// Manage orchestrators: they decide where and in what order steps run.
+    #[command(subcommand)]
+    Orchestrator(ComponentCommand),
+    /// Manage metadata stores: they record pipelines, runs, artifacts and lineage.
+    #[command(subcommand, name = "metadata-store")]
+    MetadataStore(ComponentCommand),
+    /// Manage artifact stores: they hold artifact bytes.
+    #[command(subcommand, name = "artifact-store")]
+    ArtifactStore(ComponentCommand),
+    /// Inspect materializers: how each Rust type is written to and read from artifacts.
+    #[command(subcommand)]
+    Materializer(MaterializerCommand),
+    /// Shortcuts that change the active stack's metadata or artifact store.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StackCommand {
+    /// Register a stack from registered components.
+    Register {
+        /// The stack's name.
+        name: String,
+        /// The orchestrator.
+        #[arg(short = 'o', long)]
+        orchestrator: String,
+        /// The metadata store.
+        #[arg(short = 'm', long = "metadata-store")]
+        metadata_store: String,
+        /// The artifact store.
+        #[arg(short = 'a', long = "artifact-store")]
+        artifact_store: String,
+        /// Make it the active stack.
+        #[arg(long)]
+        set: bool,
+    },
+    /// List the stacks.
+    List,
+    /// Show a stack's components (default: the active stack).
+    Describe {
+        /// The stack.
+        name: Option<String>,
+    },
+    /// Print the active stack.
+    Get,
+    /// Make a stack the active stack.
+    Set {
+        /// The stack.
+        name: String,
+    },
+    /// Replace components of a stack (default: the active stack).
+    Update {
+        /// The stack.
+        name: Option<String>,
+        /// The new orchestrator.
+        #[arg(short = 'o', long)]
+        orchestrator: Option<String>,
+        /// The new metadata store.
+        #[arg(short = 'm', long = "metadata-store")]
+        metadata_store: Option<String>,
+        /// The new artifact store.
+        #[arg(short = 'a', long = "artifact-store")]
+        artifact_store: Option<String>,
+    },
+    /// Rename a stack.
+    Rename {
+        /// The current name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
+    /// Register a copy of a stack under a new name.
+    Copy {
+        /// The stack to copy.
+        source: String,
+        /// The new stack's name.
+        target: String,
+    },
+    /// Delete a stack (its components stay registered).
+    Delete {
+        /// The stack.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Write a stack and its components' configuration to a TOML file (secrets left out).
+    Export {
+        /// The stack.
+        name: String,
+        /// The file (default: `<name>.toml`).
+        file: Option<PathBuf>,
+    },
+    /// Register a stack and its components from a TOML file written by `export`.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Register the stack under this name instead of the file's.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ComponentCommand {
+    /// Register a component: `register NAME --flavor F --key=value …` (also `--key value`;
+    /// `@file` reads a value from a file).
+    Register {
+        /// The component's name.
+        name: String,
+        /// The flavor (see `flavor list`).
+        #[arg(short = 'f', long)]
+        flavor: Option<String>,
+        /// The flavor's settings as `--key=value` or `--key value`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "--KEY=VALUE"
+        )]
+        settings: Vec<String>,
+    },
+    /// List the components of this kind.
+    List,
+    /// Show a component's configuration (default: the active stack's).
+    Describe {
+        /// The component.
+        name: Option<String>,
+    },
+    /// Print the active stack's component of this kind.
+    Get,
+    /// Change settings of a component: `update NAME --key=value …`.
+    Update {
+        /// The component.
+        name: String,
+        /// The settings to change, as `--key=value` or `--key value`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "--KEY=VALUE"
+        )]
+        settings: Vec<String>,
+    },
+    /// Remove optional settings of a component: `remove-attribute NAME --key …`.
+    RemoveAttribute {
+        /// The component.
+        name: String,
+        /// The settings to remove, as `--key`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "--KEY"
+        )]
+        keys: Vec<String>,
+    },
+    /// Rename a component (stacks using it follow).
+    Rename {
+        /// The current name.
+        old: String,
+        /// The new name.
+        new: String,
+    },
+    /// Delete a component that no stack uses.
+    Delete {
+        /// The component.
+        name: String,
+    },
+    /// The flavors of this kind linked into this build.
+    #[command(subcommand)]
+    Flavor(FlavorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FlavorCommand {
+    /// List the flavors.
+    List,
+    /// Show a flavor's configuration fields with their types, defaults and documentation.
+    Describe {
+        /// The flavor.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MaterializerCommand {
+    /// List the Rust types with a registered materializer.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// The active stack's metadata store.
+    #[command(subcommand)]
+    Metadata(MetadataConfigCommand),
+    /// The active stack's artifact store.
+    #[command(subcommand)]
+    Artifacts(ArtifactsConfigCommand),
+    /// Show the active stack and its components.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum MetadataConfigCommand {
+    /// Point the active stack at a metadata store: `set sqlite [--path P]` or
+    /// `set mysql --host H --database D [--port --username --password-env]`.
+    Set(Box<MetadataSetArgs>),
+    /// Show the active stack's metadata store.
+    Get,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MetadataSetArgs {
+    /// The flavor: `sqlite`, `mysql`, or another linked metadata store flavor.
+    pub(crate) flavor: String,
+    /// SQLite: the database file (default `.zen/metadata.db`).
+    #[arg(long)]
+    pub(crate) path: Option<String>,
+    /// Server host.
+    #[arg(long)]
+    pub(crate) host: Option<String>,
+    /// Server port.
+    #[arg(long)]
+    pub(crate) port: Option<String>,
+    /// User name.
+    #[arg(long)]
+    pub(crate) username: Option<String>,
+    /// Database name.
+    #[arg(long)]
+    pub(crate) database: Option<String>,
+    /// Name of an environment variable that holds the password.
+    #[arg(long)]
+    pub(crate) password_env: Option<String>,
+    /// A file, readable only by its owner, that holds the password.
+    #[arg(long)]
+    pub(crate) password_file: Option<String>,
+    /// The password itself (discouraged: visible to other users; kept in .zen/secrets.toml).
+    #[arg(long)]
+    pub(crate) password: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ArtifactsConfigCommand {
+    /// Point the active stack at an artifact store: a local folder, or a bucket URI such as
+    /// `s3://bucket/dir` when a flavor for it is linked.
+    Set {
+        /// A folder, or a URI.
+        path_or_uri: String,
+    },
+    /// Show the active stack's artifact store.
+    Get,
+}

@@ -1,0 +1,53 @@
+//! The `zenml` command line.
+//!
+//! [`run`] parses the process's arguments and runs the command; the `zenml` binary is just
+//! that call. A team that writes its own flavor crates builds its own binary the same way,
+//! so that `flavor list` and every command see those flavors too:
+//!
+//! ```text
+//! use my_flavor_crate as _; // keep the crate's flavor registrations in the link
+//!
+//! fn main() -> std::process::ExitCode {
+//!     zenml_cli::run()
+//! }
+//! ```
+
+mod args;
+mod commands;
+mod output;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Runs the `zenml` command line with the process's arguments and returns its exit code:
+/// 0 on success, 1 when the command failed (the reason is printed to stderr), 2 for a
+/// malformed command line.
+pub fn run() -> ExitCode {
+    let linked = zenml::linked_flavor_crates();
+    debug_assert!(!linked.is_empty());
+    let cli = match args::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            let mut source = err.source();
+            while let Some(cause) = source {
+                eprintln!("  caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Printing results as tables or JSON.
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::Value;
+
+use crate::args::OutputFormat;
+
+/// Where results go, in the format the user asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Output {
+    pub(crate) format: OutputFormat,
+}
+
+impl Output {
+    /// Prints `json` for scripts, or the table built by `table` for people.
+    pub(crate) fn show(&self, json: Value, table: impl FnOnce() -> String) {
+        match self.format {
+            OutputFormat::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            ),
+            OutputFormat::Table => println!("{}", table()),
+        }
+    }
+
+    /// Prints a confirmation. In JSON mode it is sent to stderr, so stdout stays parseable.
+    pub(crate) fn done(&self, message: impl AsRef<str>) {
+        match self.format {
+            OutputFormat::Json => eprintln!("{}", message.as_ref()),
+            OutputFormat::Table => println!("{}", message.as_ref()),
+        }
+    }
+}
+
+/// Prints a warning to stderr.
+pub(crate) fn warn(message: impl AsRef<str>) {
+    eprintln!("warning: {}", message.as_ref());
+}
+
+/// A table with a header row.
+pub(crate) fn table<const N: usize>(
+    header: [&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    if table.width().is_none() {
+        // Not a terminal: wrap long cells at a width that reads well in logs and pipes.
+        table.set_width(120);
+    }
+    for row in rows {
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
+/// A TOML value as one short line of text.
+pub(crate) fn value_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A TOML value as JSON.
+pub(crate) fn value_json(value: &toml::Value) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// `✔` for the active row.
+pub(crate) fn active_mark(active: bool) -> String {
+    if active {
+        "👉".to_owned()
+    } else {
+        String::new()
+    }
+}

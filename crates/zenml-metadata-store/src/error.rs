@@ -1,0 +1,58 @@
+//! The metadata store error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong in a metadata store. Each backend maps its own failures into these
+/// variants; [`MetadataStoreError::Backend`] carries the backend's error as its source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetadataStoreError {
+    /// The store's configuration cannot be used.
+    #[error("invalid metadata store configuration: {0}")]
+    Config(String),
+    /// A local file system operation failed.
+    #[error("{action} `{}`: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. `cannot create the database folder`.
+        action: &'static str,
+        /// The local path involved.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or reached.
+    #[error("cannot open metadata store `{uri}`: {source}")]
+    Connect {
+        /// The store's URI (never with a password).
+        uri: String,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The database was written by a newer zenml whose schema this one does not know.
+    #[error(
+        "the metadata database has schema version {found}, but this zenml supports versions up \
+         to {supported}; upgrade zenml to use this database (it was not modified)"
+    )]
+    SchemaTooNew {
+        /// The version recorded in the database.
+        found: u32,
+        /// [`crate::schema::SCHEMA_VERSION`].
+        supported: u32,
+    },
+    /// A schema migration failed; it is not recorded as applied.
+    #[error("cannot apply metadata schema migration {version}: {message}")]
+    Migration {
+        /// The migration's version.
+        version: u32,
+        /// What failed.
+        message: String,
+    },
+    /// A backend-specific failure.
+    #[error("{store} metadata store: {source}")]
+    Backend {
+        /// The flavor, e.g. `sqlite`.
+        store: &'static str,
+        /// The backend's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}

@@ -1,0 +1,76 @@
+//! The orchestrator: decides where and in what order a pipeline's steps run.
+//!
+//! [`Orchestrator`] is the contract every flavor implements; [`OrchestratorFlavor`] is the
+//! trait a flavor's configuration implements to open one. An orchestrator does not know what
+//! a step does: it walks a [`Dag`], asks a [`StepExecutor`] (the pipeline runner) to execute
+//! each node, and says what happened in a [`RunReport`]. This crate ships the `local` flavor
+//! ([`LocalOrchestrator`]), which runs steps on threads of this process.
+
+mod error;
+mod local;
+mod report;
+
+use std::fmt;
+
+use zenml_core::{ComponentContext, ComponentKind, Dag, FlavorKind};
+
+pub use error::{OrchestratorError, StepFailure};
+pub use local::{LocalOrchestrator, LocalOrchestratorConfig};
+pub use report::{RunReport, StepEvent, StepOutcome, StepReport};
+
+/// Runs the steps of a pipeline's [`Dag`] through a [`StepExecutor`].
+///
+/// # Contract
+///
+/// For one call of [`run`](Orchestrator::run), implementations must uphold:
+///
+/// - **At most once.** Every node is executed at most once.
+/// - **Upstream first.** A node is executed only after every node in its
+///   [`upstream`](zenml_core::DagNode::upstream) list has succeeded, i.e. its
+///   [`execute`](StepExecutor::execute) call returned `Ok`.
+/// - **Failures skip dependants, nothing else.** A node with an upstream node that failed or
+///   was skipped is not executed and is reported [`StepOutcome::Skipped`], naming that
+///   upstream step. Nodes that do not depend on the failure keep running.
+/// - **Panics are failures.** A step that panics is reported [`StepOutcome::Failed`] with the
+///   panic's message; the orchestrator itself keeps going. (This needs the program to be built
+///   with `panic = "unwind"`, the default.)
+/// - **Everything is reported.** The report holds one [`StepReport`] per node, in node order.
+///   [`StepExecutor::on_event`] receives [`StepEvent::Started`] before a node is executed and
+///   exactly one [`StepEvent::Finished`] per node, skipped nodes included.
+/// - **Nothing outlives the call.** When `run` returns, with `Ok` or `Err`, no step of this
+///   run is executing and none will start.
+/// - **Errors are the orchestrator's own.** `Err` means the orchestrator could not do its job
+///   (for instance, it could not start threads). Failed steps are not errors: they are in the
+///   `Ok` report; see [`RunReport::is_success`].
+pub trait Orchestrator: fmt::Debug + Send + Sync {
+    /// Runs every node of `dag` through `executor` and reports the outcome of each.
+    fn run(&self, dag: &Dag, executor: &dyn StepExecutor) -> Result<RunReport, OrchestratorError>;
+}
+
+/// What an [`Orchestrator`] calls to run one step: implemented by the pipeline runner.
+///
+/// The orchestrator calls it from several threads at once, hence `Sync`.
+pub trait StepExecutor: Sync {
+    /// Executes node `node` (an index into [`Dag::nodes`]) called `name`. Returns `Ok` when
+    /// the step succeeded; its dependants may then run.
+    fn execute(&self, node: usize, name: &str) -> Result<(), StepFailure>;
+
+    /// Told when a step starts and finishes, for progress display and logging. It may be
+    /// called from several threads at once and should return quickly. A panic here is caught
+    /// and ignored. The default does nothing.
+    fn on_event(&self, _event: &StepEvent) {}
+}
+
+/// The configuration of an orchestrator flavor: deserialized from a TOML table whose
+/// `flavor` key selects the implementation, it opens the orchestrator.
+///
+/// Declare an implementation with [`zenml_core::flavor`](macro@zenml_core::flavor).
+#[typetag::serde(tag = "flavor")]
+pub trait OrchestratorFlavor: fmt::Debug + Send + Sync {
+    /// Opens the orchestrator this configuration describes.
+    fn open(&self, context: &ComponentContext) -> Result<Box<dyn Orchestrator>, OrchestratorError>;
+}
+
+impl FlavorKind for dyn OrchestratorFlavor {
+    const KIND: ComponentKind = ComponentKind::Orchestrator;
+}

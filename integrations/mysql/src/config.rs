@@ -1,0 +1,365 @@
+//! The `mysql` flavor's configuration and where its password comes from.
+
+use std::fs;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use zenml_core::{
+    ComponentContext, ConfigError, ConfigFields, SecretString, ValidateConfig, flavor,
+};
+use zenml_metadata_store::{MetadataStore, MetadataStoreError, MetadataStoreFlavor};
+
+use crate::MysqlMetadataStore;
+
+/// The longest MySQL database name.
+const MAX_DATABASE_LEN: usize = 64;
+
+/// Configuration of the `mysql` metadata store flavor.
+///
+/// The password comes from at most one of `password_env`, `password_file` and `password`;
+/// with none of them the store connects without a password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ConfigFields)]
+pub struct MysqlMetadataStoreConfig {
+    /// The server's host name or IP address, e.g. `db.example.com` or `127.0.0.1`.
+    pub host: String,
+    /// The server's TCP port.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// The MySQL user to connect as.
+    #[serde(default = "default_username")]
+    pub username: String,
+    /// The database that holds zenml's tables: letters, digits and `_`, at most 64. It is
+    /// created if missing, when the user is allowed to.
+    pub database: String,
+    /// The name of an environment variable that holds the password, e.g.
+    /// `ZENML_MYSQL_PASSWORD`. The variable must be set wherever the store is opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// A file that holds the password (one trailing newline is ignored). On Unix it must be
+    /// readable by its owner only (`chmod 600`); a file other users can access is refused. A
+    /// relative path is resolved against the repository root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// The password itself. The CLI keeps it in the secrets file (mode 0600), never in a
+    /// stack definition; prefer `password_env` or `password_file` for shared setups.
+    #[config(secret)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretString>,
+    /// The most connections this process keeps open to the server.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: u32,
+    /// How many seconds to wait for the server when connecting before giving up.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+}
+
+fn default_port() -> u16 {
+    3306
+}
+
+fn default_username() -> String {
+    "root".to_owned()
+}
+
+fn default_pool_size() -> u32 {
+    10
+}
+
+fn default_connect_timeout_secs() -> u64 {
+    10
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl ValidateConfig for MysqlMetadataStoreConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let host = self.host.trim();
+        if host.is_empty() {
+            return Err(invalid("host", "the server's host name cannot be empty"));
+        }
+        if host.contains('/') || host.contains('@') {
+            return Err(invalid(
+                "host",
+                format!(
+                    "`{host}` is not a host name; give the server's name or address only \
+                     (the port, user and database have their own keys)"
+                ),
+            ));
+        }
+        if self.port == 0 {
+            return Err(invalid("port", "the port must be between 1 and 65535"));
+        }
+        if self.username.is_empty() {
+            return Err(invalid("username", "the user name cannot be empty"));
+        }
+        validate_database(&self.database)?;
+        let sources: Vec<&str> = [
+            ("password", self.password.is_some()),
+            ("password_env", self.password_env.is_some()),
+            ("password_file", self.password_file.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, given)| given.then_some(key))
+        .collect();
+        if let [first, second, ..] = sources[..] {
+            return Err(ConfigError::Invalid(format!(
+                "both `{first}` and `{second}` are set for the mysql metadata store; give the \
+                 password in one way only"
+            )));
+        }
+        if let Some(name) = &self.password_env
+            && (name.is_empty() || name.contains(['=', '\0']))
+        {
+            return Err(invalid(
+                "password_env",
+                format!("`{name}` is not an environment variable name"),
+            ));
+        }
+        if self
+            .password_file
+            .as_ref()
+            .is_some_and(|p| p.as_os_str().is_empty())
+        {
+            return Err(invalid(
+                "password_file",
+                "the password file cannot be empty",
+            ));
+        }
+        if self.pool_size == 0 {
+            return Err(invalid("pool_size", "the pool needs at least 1 connection"));
+        }
+        if self.connect_timeout_secs == 0 {
+            return Err(invalid(
+                "connect_timeout_secs",
+                "the connect timeout must be at least 1 second",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Accepts a database name that is safe to quote with backticks: `[A-Za-z0-9_]{1,64}`.
+fn validate_database(name: &str) -> Result<(), ConfigError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_DATABASE_LEN
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(
+            "database",
+            format!(
+                "`{name}` is not a valid database name; use 1 to {MAX_DATABASE_LEN} letters, \
+                 digits or `_`"
+            ),
+        ))
+    }
+}
+
+impl MysqlMetadataStoreConfig {
+    /// The password from whichever source is configured: `None` when none is, so the store
+    /// connects without one. Errors name the variable or file that could not be used.
+    pub fn resolve_password(
+        &self,
+        context: &ComponentContext,
+    ) -> Result<Option<SecretString>, MetadataStoreError> {
+        if let Some(password) = &self.password {
+            return Ok(Some(password.clone()));
+        }
+        if let Some(name) = &self.password_env {
+            return match std::env::var(name) {
+                Ok(value) => Ok(Some(SecretString::new(value))),
+                Err(std::env::VarError::NotPresent) => Err(MetadataStoreError::Config(format!(
+                    "the environment variable `{name}` named by `password_env` is not set; set \
+                     it to the MySQL password of `{}`",
+                    self.username
+                ))),
+                Err(std::env::VarError::NotUnicode(_)) => Err(MetadataStoreError::Config(format!(
+                    "the environment variable `{name}` named by `password_env` is not valid \
+                         UTF-8"
+                ))),
+            };
+        }
+        if let Some(file) = &self.password_file {
+            let path = context.resolve(file);
+            check_owner_only(&path)?;
+            let text = fs::read_to_string(&path).map_err(|source| MetadataStoreError::Io {
+                action: "cannot read the password file",
+                path: path.clone(),
+                source,
+            })?;
+            let password = text
+                .strip_suffix('\n')
+                .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                .unwrap_or(&text);
+            return Ok(Some(SecretString::new(password)));
+        }
+        Ok(None)
+    }
+}
+
+/// Refuses a password file that users other than its owner may access.
+#[cfg(unix)]
+fn check_owner_only(path: &std::path::Path) -> Result<(), MetadataStoreError> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let metadata = fs::metadata(path).map_err(|source| MetadataStoreError::Io {
+        action: "cannot read the password file",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(MetadataStoreError::Config(format!(
+            "the password file `{}` can be accessed by other users (mode {mode:04o}); restrict it \
+             to its owner with `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Other systems have no Unix permission bits to check.
+#[cfg(not(unix))]
+fn check_owner_only(_path: &std::path::Path) -> Result<(), MetadataStoreError> {
+    Ok(())
+}
+
+#[flavor(
+    name = "mysql",
+    description = "Metadata in a MySQL 5.7+ or MariaDB 10.6+ database shared by a team",
+    example = r#"host = "db.example.com"
+database = "zenml"
+username = "zenml"
+password_env = "ZENML_MYSQL_PASSWORD""#
+)]
+impl MetadataStoreFlavor for MysqlMetadataStoreConfig {
+    fn open(
+        &self,
+        context: &ComponentContext,
+    ) -> Result<Box<dyn MetadataStore>, MetadataStoreError> {
+        Ok(Box::new(MysqlMetadataStore::open(self, context)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zenml_core::{ComponentKind, FlavorRegistry};
+
+    use super::*;
+
+    fn config() -> MysqlMetadataStoreConfig {
+        MysqlMetadataStoreConfig {
+            host: "db.example.com".to_owned(),
+            port: default_port(),
+            username: default_username(),
+            database: "zenml".to_owned(),
+            password_env: None,
+            password_file: None,
+            password: None,
+            pool_size: default_pool_size(),
+            connect_timeout_secs: default_connect_timeout_secs(),
+        }
+    }
+
+    #[test]
+    fn a_plain_config_is_valid() {
+        config().validate().unwrap();
+    }
+
+    #[test]
+    fn database_names_are_identifiers() {
+        for good in ["zenml", "Zen_ML_2", &"x".repeat(64)] {
+            assert!(validate_database(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "zen-ml",
+            "zen`ml",
+            "a b",
+            "db;drop",
+            "é",
+            &"x".repeat(65),
+        ] {
+            let err = validate_database(bad).unwrap_err();
+            assert!(err.to_string().contains("`database`"), "{err}");
+        }
+    }
+
+    #[test]
+    fn hosts_must_be_plain_names() {
+        for bad in ["", "  ", "mysql://db", "root@db"] {
+            let config = MysqlMetadataStoreConfig {
+                host: bad.to_owned(),
+                ..config()
+            };
+            assert!(config.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn at_most_one_password_source() {
+        let two = MysqlMetadataStoreConfig {
+            password: Some(SecretString::new("hunter2")),
+            password_file: Some("pw".into()),
+            ..config()
+        };
+        let err = two.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("`password`") && err.contains("`password_file`"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let one = MysqlMetadataStoreConfig {
+            password_env: Some("ZENML_MYSQL_PASSWORD".to_owned()),
+            ..config()
+        };
+        one.validate().unwrap();
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        let zero_pool = MysqlMetadataStoreConfig {
+            pool_size: 0,
+            ..config()
+        };
+        assert!(zero_pool.validate().is_err());
+        let zero_timeout = MysqlMetadataStoreConfig {
+            connect_timeout_secs: 0,
+            ..config()
+        };
+        assert!(zero_timeout.validate().is_err());
+    }
+
+    #[test]
+    fn the_flavor_is_registered_with_a_secret_password_field() {
+        let registry = FlavorRegistry::global().unwrap();
+        let description = registry.get(ComponentKind::MetadataStore, "mysql").unwrap();
+        description
+            .check_table(&description.example_table().unwrap())
+            .unwrap();
+        let password = description.field("password").unwrap();
+        assert!(password.secret && !password.required);
+        assert!(description.field("host").unwrap().required);
+        assert!(description.field("database").unwrap().required);
+        assert_eq!(
+            description.field("port").unwrap().default_value(),
+            Some("3306".to_owned())
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let config = MysqlMetadataStoreConfig {
+            password: Some(SecretString::new("hunter2")),
+            ..config()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}
