@@ -17,7 +17,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
 
 /// Wall time of `zenml stack list` from a release build, over 20 runs.
 fn cli(root: &Path) -> anyhow::Result<()> {
-    super::cargo(root, &["build", "--release", "-p", "zenml-cli", "--bin", "zenml"])?;
+    super::cargo(
+        root,
+        &["build", "--release", "-p", "zenml-cli", "--bin", "zenml"],
+    )?;
     let zenml = root.join("target/release/zenml");
     let dir = std::env::temp_dir().join(format!("zenml-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -32,7 +35,9 @@ fn cli(root: &Path) -> anyhow::Result<()> {
     }
     // Warm the page cache once, then measure.
     run_once(&zenml, &dir)?;
-    let mut times: Vec<Duration> = (0..20).map(|_| run_once(&zenml, &dir)).collect::<Result<_, _>>()?;
+    let mut times: Vec<Duration> = (0..20)
+        .map(|_| run_once(&zenml, &dir))
+        .collect::<Result<_, _>>()?;
     times.sort();
     let median = (times[9] + times[10]) / 2;
     println!(

@@ -63,7 +63,17 @@ fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
 
 fn ci(root: &Path) -> anyhow::Result<()> {
     cargo(root, &["fmt", "--all", "--check"])?;
-    cargo(root, &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    cargo(
+        root,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
     cargo(root, &["test", "--workspace"])?;
     Ok(())
 }

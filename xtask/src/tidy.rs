@@ -8,9 +8,15 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     for package in packages(root)? {
         let manifest = fs::read_to_string(package.join("Cargo.toml"))?;
-        let rel = package.strip_prefix(root).unwrap_or(&package).display().to_string();
+        let rel = package
+            .strip_prefix(root)
+            .unwrap_or(&package)
+            .display()
+            .to_string();
         if !manifest.contains("[lints]\nworkspace = true") {
-            problems.push(format!("{rel}/Cargo.toml: missing `[lints] workspace = true`"));
+            problems.push(format!(
+                "{rel}/Cargo.toml: missing `[lints] workspace = true`"
+            ));
         }
         if !manifest.contains("description = ") {
             problems.push(format!("{rel}/Cargo.toml: missing `description`"));
@@ -20,17 +26,26 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<Vec<String>> {
             if let Ok(text) = fs::read_to_string(&file)
                 && !text.trim_start().starts_with("//!")
             {
-                problems.push(format!("{rel}/{crate_root}: a crate root starts with `//!` docs"));
+                problems.push(format!(
+                    "{rel}/{crate_root}: a crate root starts with `//!` docs"
+                ));
             }
         }
     }
     for file in rust_files(root)? {
         let text = fs::read_to_string(&file)?;
-        let rel = file.strip_prefix(root).unwrap_or(&file).display().to_string();
+        let rel = file
+            .strip_prefix(root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         for (i, line) in text.lines().enumerate() {
             let banned_ignore = ["#[", "ignore]"].concat();
             if line.trim_start().starts_with(&banned_ignore) {
-                problems.push(format!("{rel}:{}: no ignored tests: fix the test or delete it", i + 1));
+                problems.push(format!(
+                    "{rel}:{}: no ignored tests: fix the test or delete it",
+                    i + 1
+                ));
             }
             if line.ends_with(' ') || line.ends_with('\t') {
                 problems.push(format!("{rel}:{}: trailing whitespace", i + 1));
@@ -44,7 +59,9 @@ pub(crate) fn check(root: &Path) -> anyhow::Result<Vec<String>> {
 fn packages(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for group in ["crates", "integrations"] {
-        let Ok(entries) = fs::read_dir(root.join(group)) else { continue };
+        let Ok(entries) = fs::read_dir(root.join(group)) else {
+            continue;
+        };
         for entry in entries {
             let path = entry?.path();
             if path.join("Cargo.toml").is_file() {
@@ -68,7 +85,10 @@ fn rust_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     while let Some(dir) = stack.pop() {
         for entry in fs::read_dir(&dir)? {
             let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if path.is_dir() {
                 if name != "target" && !name.starts_with('.') {
                     stack.push(path);
@@ -87,6 +107,10 @@ mod tests {
     #[test]
     fn tidy() {
         let problems = super::check(&crate::project_root()).unwrap();
-        assert!(problems.is_empty(), "tidy problems:\n{}", problems.join("\n"));
+        assert!(
+            problems.is_empty(),
+            "tidy problems:\n{}",
+            problems.join("\n")
+        );
     }
 }

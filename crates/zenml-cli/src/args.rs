@@ -87,6 +87,12 @@ pub(crate) enum StackCommand {
     },
     /// Print the active stack.
     Get,
+    /// Open every component of a stack (default: the active stack) to prove it works:
+    /// connects to the metadata store and migrates it, creates the artifact folder.
+    Check {
+        /// The stack.
+        name: Option<String>,
+    },
     /// Make a stack the active stack.
     Set {
         /// The stack.

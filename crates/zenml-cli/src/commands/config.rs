@@ -41,7 +41,11 @@ pub(crate) fn run(out: Output, cmd: ConfigCommand) -> anyhow::Result<()> {
     }
 }
 
-fn set_metadata(out: Output, repo: &mut Repository, args: Box<MetadataSetArgs>) -> anyhow::Result<()> {
+fn set_metadata(
+    out: Output,
+    repo: &mut Repository,
+    args: Box<MetadataSetArgs>,
+) -> anyhow::Result<()> {
     let description = FlavorRegistry::global()?.get(ComponentKind::MetadataStore, &args.flavor)?;
     let mut raw: Vec<RawSetting> = [
         ("path", args.path),

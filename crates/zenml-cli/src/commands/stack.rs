@@ -61,6 +61,27 @@ pub(crate) fn run(out: Output, cmd: StackCommand) -> anyhow::Result<()> {
                 },
             );
         }
+        StackCommand::Check { name } => {
+            let name = match name {
+                Some(n) => n,
+                None => repo.active_stack_name()?.0.to_string(),
+            };
+            let stack = zenml::stack::open_stack(&repo, &name)?;
+            let schema = stack.metadata_store.schema_version()?;
+            let json = json!({
+                "name": name,
+                "orchestrator": format!("{:?}", stack.orchestrator),
+                "metadata_store": { "uri": stack.metadata_store.uri(), "schema_version": schema },
+                "artifact_store": { "uri": stack.artifact_store.uri() },
+            });
+            out.show(json, || {
+                format!(
+                    "Stack `{name}` works:\n  metadata store  {} (schema version {schema})\n  artifact store  {}",
+                    stack.metadata_store.uri(),
+                    stack.artifact_store.uri()
+                )
+            });
+        }
         StackCommand::Set { name } => {
             repo.set_active_stack(&name)?;
             repo.save()?;
