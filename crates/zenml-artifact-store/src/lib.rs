@@ -72,7 +72,7 @@ pub trait ArtifactStore: fmt::Debug + Send + Sync {
 /// The configuration of an artifact store flavor: deserialized from a TOML table whose
 /// `flavor` key selects the implementation, it opens the store.
 ///
-/// Declare an implementation with [`zenml_core::flavor`].
+/// Declare an implementation with [`zenml_core::flavor`](macro@zenml_core::flavor).
 #[typetag::serde(tag = "flavor")]
 pub trait ArtifactStoreFlavor: fmt::Debug + Send + Sync {
     /// Opens (and if needed creates) the store this configuration describes.

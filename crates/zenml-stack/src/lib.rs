@@ -24,6 +24,8 @@ mod file;
 mod open;
 mod repository;
 mod secrets;
+#[cfg(test)]
+mod tests;
 
 pub use error::RepositoryError;
 pub use export::{ExportedComponent, StackExport};
