@@ -80,6 +80,12 @@ pub enum RepositoryError {
     /// The attribute cannot be removed.
     #[error("{0}")]
     Attribute(String),
+    /// Another process changed the repository while this one was working.
+    #[error("`{}` was changed by another zenml command while this one ran; nothing was written, run the command again", path.display())]
+    ConcurrentChange {
+        /// The file.
+        path: PathBuf,
+    },
     /// A component could not be opened.
     #[error("cannot open {} `{name}`: {source}", kind.human_name())]
     Open {

@@ -9,7 +9,7 @@ use zenml_core::{ComponentKind, ConfigError, FlavorDescription, FlavorRegistry, 
 
 use crate::RepositoryError;
 use crate::export::{ExportedComponent, StackExport};
-use crate::file::{read_toml, write_toml};
+use crate::file::{WriteLock, read_text, read_toml_with_text, toml_text, write_toml};
 use crate::secrets::Secrets;
 
 /// The repository folder's name.
@@ -151,6 +151,8 @@ pub struct Repository {
     file: RepositoryFile,
     secrets: Secrets,
     secrets_changed: bool,
+    /// The text of `config.toml` as read (or last written) by this process.
+    loaded_text: String,
 }
 
 impl Repository {
@@ -198,15 +200,18 @@ impl Repository {
             path: root.to_path_buf(),
             source,
         })?;
-        let repo = Repository {
-            zen_dir: root.join(ZEN_DIR),
+        let zen_dir = root.join(ZEN_DIR);
+        let config = zen_dir.join(CONFIG_FILE);
+        let loaded_text = toml_text(&config, HEADER, &file)?;
+        write_toml(&config, HEADER, &file, false)?;
+        Ok(Repository {
+            zen_dir,
             root,
             file,
             secrets: Secrets::default(),
             secrets_changed: false,
-        };
-        repo.save()?;
-        Ok(repo)
+            loaded_text,
+        })
     }
 
     /// Finds the repository: `ZENML_REPOSITORY_PATH` when set, otherwise the nearest folder at
@@ -241,7 +246,7 @@ impl Repository {
         })?;
         let zen_dir = root.join(ZEN_DIR);
         let path = zen_dir.join(CONFIG_FILE);
-        let file: RepositoryFile = read_toml(&path)?;
+        let (file, loaded_text): (RepositoryFile, String) = read_toml_with_text(&path)?;
         if file.version > FORMAT_VERSION {
             return Err(ConfigError::Invalid(format!(
                 "{} was written by a newer zenml (format {}; this build reads up to {FORMAT_VERSION}); upgrade zenml",
@@ -257,15 +262,28 @@ impl Repository {
             file,
             secrets,
             secrets_changed: false,
+            loaded_text,
         })
     }
 
-    /// Writes the repository's files, each replaced atomically.
-    pub fn save(&self) -> Result<(), RepositoryError> {
+    /// Writes the repository's files, each replaced atomically. Another process that
+    /// changed `config.toml` since this one read it makes the save fail (nothing is
+    /// written): the command is to be run again on the new state, rather than silently
+    /// undoing the other change.
+    pub fn save(&mut self) -> Result<(), RepositoryError> {
+        let path = self.zen_dir.join(CONFIG_FILE);
+        let _lock = WriteLock::acquire(&self.zen_dir)?;
+        if read_text(&path)? != self.loaded_text {
+            return Err(RepositoryError::ConcurrentChange { path });
+        }
+        let text = toml_text(&path, HEADER, &self.file)?;
         if self.secrets_changed {
             self.secrets.save(&self.zen_dir)?;
+            self.secrets_changed = false;
         }
-        write_toml(&self.zen_dir.join(CONFIG_FILE), HEADER, &self.file, false)
+        write_toml(&path, HEADER, &self.file, false)?;
+        self.loaded_text = text;
+        Ok(())
     }
 
     /// The folder that holds `.zen/`.

@@ -347,3 +347,23 @@ fn malformed_files_name_the_file_and_line() {
     let err = StackExport::read(&file).unwrap_err().to_string();
     assert!(err.contains("bad.toml:3:"), "{err}");
 }
+
+#[test]
+fn a_concurrent_change_is_detected_not_overwritten() {
+    let (dir, _repo) = repo();
+    let mut first = Repository::open(dir.path()).unwrap();
+    let mut second = Repository::open(dir.path()).unwrap();
+    first.copy_stack("default", "from-first").unwrap();
+    first.save().unwrap();
+    second.copy_stack("default", "from-second").unwrap();
+    let err = second.save().unwrap_err();
+    assert!(
+        matches!(err, RepositoryError::ConcurrentChange { .. }),
+        "{err}"
+    );
+    let reread = Repository::open(dir.path()).unwrap();
+    assert!(reread.stack("from-first").is_ok() && reread.stack("from-second").is_err());
+    // The same process may save twice.
+    first.copy_stack("default", "again").unwrap();
+    first.save().unwrap();
+}
