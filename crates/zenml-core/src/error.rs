@@ -11,8 +11,8 @@ use crate::ComponentKind;
 pub enum ConfigError {
     /// No flavor of this name is linked into the program.
     #[error(
-        "unknown {} flavor `{name}`; known {} flavors: {}{hint}",
-        kind.human_name(), kind.human_name(), list_or_none(known)
+        "unknown {} flavor `{name}`{}; known {} flavors: {}{hint}",
+        kind.human_name(), did_you_mean(name, known), kind.human_name(), list_or_none(known)
     )]
     UnknownFlavor {
         /// The kind asked for.
@@ -26,8 +26,8 @@ pub enum ConfigError {
     },
     /// A key that the flavor's configuration does not have.
     #[error(
-        "unknown config key `{key}` for {} flavor `{flavor}`; valid keys: {}",
-        kind.human_name(), list_or_none(valid)
+        "unknown config key `{key}` for {} flavor `{flavor}`{}; valid keys: {}",
+        kind.human_name(), did_you_mean(key, valid), list_or_none(valid)
     )]
     UnknownKey {
         /// The component kind.
@@ -84,5 +84,32 @@ fn list_or_none(items: &[String]) -> String {
         "(none)".to_owned()
     } else {
         items.join(", ")
+    }
+}
+
+/// ` (did you mean `x`?)` when one of `candidates` is close to `given`, else nothing.
+fn did_you_mean(given: &str, candidates: &[String]) -> String {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(given, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_names_are_suggested() {
+        let valid = vec!["host".to_owned(), "port".to_owned(), "database".to_owned()];
+        assert_eq!(did_you_mean("prot", &valid), " (did you mean `port`?)");
+        assert_eq!(
+            did_you_mean("databse", &valid),
+            " (did you mean `database`?)"
+        );
+        assert_eq!(did_you_mean("zzz", &valid), "");
     }
 }
