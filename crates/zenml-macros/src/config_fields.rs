@@ -22,17 +22,20 @@ pub(crate) fn expand(item: TokenStream) -> syn::Result<TokenStream> {
             "ConfigFields needs a struct with named fields",
         ));
     };
-    let container_default = serde_default(&input.attrs)?.is_some();
+    let container_default = serde_attrs(&input.attrs)?.default.is_some();
 
     let mut entries = Vec::new();
     for field in &fields.named {
         let Some(field_ident) = &field.ident else {
             continue;
         };
-        if serde_flag(&field.attrs, "skip")? {
+        let serde = serde_attrs(&field.attrs)?;
+        if serde.skip {
             continue;
         }
-        let name = serde_rename(&field.attrs)?
+        let name = serde
+            .rename
+            .clone()
             .unwrap_or_else(|| field_ident.to_string().trim_start_matches("r#").to_owned());
         let ty = &field.ty;
         let rust_type = ty.to_token_stream().to_string().replace(' ', "");
@@ -46,7 +49,7 @@ pub(crate) fn expand(item: TokenStream) -> syn::Result<TokenStream> {
             ));
         }
         let secret = config_flag(&field.attrs, "secret")?;
-        let field_default = serde_default(&field.attrs)?;
+        let field_default = serde.default;
         let default = match (&field_default, container_default, is_option) {
             (Some(Some(path)), _, _) => {
                 let path: syn::ExprPath = syn::parse_str(path)?;
@@ -108,53 +111,33 @@ fn doc_text(attrs: &[Attribute]) -> String {
     lines.join(" ").trim().to_owned()
 }
 
-/// `Some(None)` for `#[serde(default)]`, `Some(Some(path))` for `#[serde(default = "path")]`.
-fn serde_default(attrs: &[Attribute]) -> syn::Result<Option<Option<String>>> {
-    let mut found = None;
+/// What `ConfigFields` needs from `#[serde(...)]` attributes.
+#[derive(Default)]
+struct SerdeAttrs {
+    /// `Some(None)` for `#[serde(default)]`, `Some(Some(path))` for `default = "path"`.
+    default: Option<Option<String>>,
+    /// `rename = "…"`.
+    rename: Option<String>,
+    /// `skip` or `skip_deserializing`.
+    skip: bool,
+}
+
+fn serde_attrs(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
+    let mut found = SerdeAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
+            let has_value = meta.input.peek(syn::Token![=]);
             if meta.path.is_ident("default") {
-                found = Some(if meta.input.peek(syn::Token![=]) {
+                found.default = Some(if has_value {
                     Some(meta.value()?.parse::<LitStr>()?.value())
                 } else {
                     None
                 });
-            } else if meta.input.peek(syn::Token![=]) {
-                meta.value()?.parse::<Expr>()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                meta.input.parse::<proc_macro2::Group>()?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(found)
-}
-
-fn serde_rename(attrs: &[Attribute]) -> syn::Result<Option<String>> {
-    let mut found = None;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("rename") && meta.input.peek(syn::Token![=]) {
-                found = Some(meta.value()?.parse::<LitStr>()?.value());
-            } else if meta.input.peek(syn::Token![=]) {
-                meta.value()?.parse::<Expr>()?;
-            } else if meta.input.peek(syn::token::Paren) {
-                meta.input.parse::<proc_macro2::Group>()?;
-            }
-            Ok(())
-        })?;
-    }
-    Ok(found)
-}
-
-fn serde_flag(attrs: &[Attribute], flag: &str) -> syn::Result<bool> {
-    let mut found = false;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("serde")) {
-        attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident(flag) {
-                found = true;
-            }
-            if meta.input.peek(syn::Token![=]) {
+            } else if meta.path.is_ident("rename") && has_value {
+                found.rename = Some(meta.value()?.parse::<LitStr>()?.value());
+            } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_deserializing") {
+                found.skip = true;
+            } else if has_value {
                 meta.value()?.parse::<Expr>()?;
             } else if meta.input.peek(syn::token::Paren) {
                 meta.input.parse::<proc_macro2::Group>()?;

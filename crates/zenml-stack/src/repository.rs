@@ -195,11 +195,7 @@ impl Repository {
             path: zen_dir.clone(),
             source,
         })?;
-        let root = fs::canonicalize(root).map_err(|source| RepositoryError::Io {
-            action: "cannot resolve",
-            path: root.to_path_buf(),
-            source,
-        })?;
+        let root = canonical(root)?;
         let zen_dir = root.join(ZEN_DIR);
         let config = zen_dir.join(CONFIG_FILE);
         let loaded_text = toml_text(&config, HEADER, &file)?;
@@ -236,14 +232,12 @@ impl Repository {
         })
     }
 
-    /// Opens the repository whose root (the folder holding `.zen/`) is `root`, checking every
-    /// definition in it.
+    /// Opens the repository whose root (the folder holding `.zen/`) is `root`. The file's
+    /// shape is checked here; each component's configuration is checked against its flavor
+    /// when it is changed or opened, so that a component of a flavor this binary does not
+    /// link gets in the way only of the stacks that use it.
     pub fn open(root: &Path) -> Result<Repository, RepositoryError> {
-        let root = fs::canonicalize(root).map_err(|source| RepositoryError::Io {
-            action: "cannot resolve",
-            path: root.to_path_buf(),
-            source,
-        })?;
+        let root = canonical(root)?;
         let zen_dir = root.join(ZEN_DIR);
         let path = zen_dir.join(CONFIG_FILE);
         let (file, loaded_text): (RepositoryFile, String) = read_toml_with_text(&path)?;
@@ -818,6 +812,15 @@ impl Repository {
         )?;
         Ok(report)
     }
+}
+
+/// The absolute, symlink-free form of `path`.
+fn canonical(path: &Path) -> Result<PathBuf, RepositoryError> {
+    fs::canonicalize(path).map_err(|source| RepositoryError::Io {
+        action: "cannot resolve",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The default stack's components: kind, flavor, config.
