@@ -188,12 +188,20 @@ where
     T: ConfigFields + DeserializeOwned + ValidateConfig,
 {
     check_keys(kind, flavor, T::FIELDS, table)?;
-    let config = T::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+    // Deserialize from text, so that an error's span leads back to the key it is about.
+    let text = toml::to_string(table).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let config: T = toml::from_str(&text).map_err(|e| {
         let message = e.message().trim().to_owned();
-        ConfigError::Invalid(format!(
-            "invalid {} config for flavor `{flavor}`: {message}",
-            kind.human_name()
-        ))
+        let line = e
+            .span()
+            .map(|span| crate::TomlLocation::of_offset(&text, span.start).line);
+        match line.and_then(|line| crate::toml_error::key_on_line(&text, line)) {
+            Some(key) => ConfigError::InvalidValue { key, message },
+            None => ConfigError::Invalid(format!(
+                "invalid {} config for flavor `{flavor}`: {message}",
+                kind.human_name()
+            )),
+        }
     })?;
     config.validate()
 }

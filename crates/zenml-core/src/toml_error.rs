@@ -45,7 +45,7 @@ pub fn parse_toml_file<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T
 }
 
 /// The key of a `key = value` line, if the line is one.
-fn key_on_line(text: &str, line: usize) -> Option<String> {
+pub(crate) fn key_on_line(text: &str, line: usize) -> Option<String> {
     let content = text.lines().nth(line.checked_sub(1)?)?;
     let (key, _) = content.split_once('=')?;
     let key = key.trim().trim_matches('"');

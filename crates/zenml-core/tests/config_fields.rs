@@ -102,3 +102,31 @@ fn fields_are_described() {
     assert!(!count.required);
     assert_eq!(count.default_value().as_deref(), Some("7"));
 }
+
+impl zenml_core::ValidateConfig for Everything {
+    fn validate(&self) -> Result<(), zenml_core::ConfigError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn value_errors_name_the_key() {
+    let check = |text: &str| {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        zenml_core::flavor::check_table::<Everything>(
+            zenml_core::ComponentKind::MetadataStore,
+            "test",
+            &table,
+        )
+    };
+    check("host = \"h\"\nport = 80").unwrap();
+    let err = check("host = \"h\"\nport = 70000").unwrap_err().to_string();
+    assert!(
+        err.starts_with("invalid value for `port`:") && err.contains("70000"),
+        "{err}"
+    );
+    let err = check("host = \"h\"\nverbose = \"yes\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("invalid value for `verbose`:"), "{err}");
+}

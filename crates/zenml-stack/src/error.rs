@@ -18,6 +18,17 @@ pub enum RepositoryError {
         /// Where the search started.
         start: PathBuf,
     },
+    /// `ZENML_REPOSITORY_PATH` names a folder without `.zen/`.
+    #[error(
+        "ZENML_REPOSITORY_PATH is `{}`, which holds no zenml repository (no `.zen/` folder); \
+         run `zenml init --path {}` or point the variable at a repository's root",
+        path.display(),
+        path.display()
+    )]
+    RepositoryPathNotARepository {
+        /// The variable's value.
+        path: PathBuf,
+    },
     /// `zenml init` in a folder that already has one.
     #[error("a zenml repository already exists at `{}`", path.display())]
     AlreadyInitialized {

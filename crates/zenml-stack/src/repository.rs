@@ -216,7 +216,7 @@ impl Repository {
         if let Some(root) = std::env::var_os(REPOSITORY_PATH_ENV).filter(|v| !v.is_empty()) {
             let root = PathBuf::from(root);
             if !root.join(ZEN_DIR).is_dir() {
-                return Err(RepositoryError::NotARepository { start: root });
+                return Err(RepositoryError::RepositoryPathNotARepository { path: root });
             }
             return Repository::open(&root);
         }
@@ -249,6 +249,7 @@ impl Repository {
             ))
             .into());
         }
+        check_references(&file, &path, &loaded_text)?;
         let secrets = Secrets::load(&zen_dir)?;
         Ok(Repository {
             root,
@@ -812,6 +813,71 @@ impl Repository {
         )?;
         Ok(report)
     }
+}
+
+/// Checks the references that parsing cannot: every stack names registered components and
+/// the active stack exists. A hand edit that breaks one is reported with the file and line
+/// here, before any command could act on it or write it back.
+fn check_references(file: &RepositoryFile, path: &Path, text: &str) -> Result<(), RepositoryError> {
+    let at = |line: Option<usize>, key: Option<&str>, message: String| -> RepositoryError {
+        match line {
+            Some(line) => ConfigError::Toml {
+                file: path.to_path_buf(),
+                line,
+                column: 1,
+                key: key.map(str::to_owned),
+                message,
+            },
+            None => ConfigError::Invalid(format!("{}: {message}", path.display())),
+        }
+        .into()
+    };
+    let line_where = |matches: &dyn Fn(&str) -> bool| {
+        text.lines().position(|l| matches(l.trim())).map(|i| i + 1)
+    };
+    for (name, stack) in &file.stacks {
+        for kind in ComponentKind::STACK_KINDS {
+            let component = stack.component(kind);
+            let registered = file.components(kind);
+            if registered.contains_key(component) {
+                continue;
+            }
+            let known: Vec<String> = registered.keys().map(Name::to_string).collect();
+            let plain = format!("[stacks.{name}]");
+            let quoted = format!("[stacks.\"{name}\"]");
+            return Err(at(
+                line_where(&|l| l == plain || l == quoted),
+                None,
+                format!(
+                    "stack `{name}` uses {} `{component}`, which is not registered; registered {}s: {}",
+                    kind.human_name(),
+                    kind.human_name(),
+                    if known.is_empty() {
+                        "(none)".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    if !file.stacks.contains_key(&file.active_stack) {
+        let known: Vec<String> = file.stacks.keys().map(Name::to_string).collect();
+        return Err(at(
+            line_where(&|l| l.starts_with("active_stack")),
+            Some("active_stack"),
+            format!(
+                "the active stack `{}` does not exist; registered stacks: {}",
+                file.active_stack,
+                if known.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The absolute, symlink-free form of `path`.

@@ -3,7 +3,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use serde_json::json;
 use zenml::core::{ComponentKind, Name};
 use zenml::stack::{ActiveStackSource, Repository, StackDefinition, StackExport};
@@ -145,6 +145,10 @@ pub(crate) fn run(out: Output, cmd: StackCommand) -> anyhow::Result<()> {
         StackCommand::Export { name, file } => {
             let (export, left_out) = repo.export_stack(&name)?;
             let file = file.unwrap_or_else(|| PathBuf::from(format!("{name}.toml")));
+            if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder)
+                    .with_context(|| format!("cannot create the folder `{}`", folder.display()))?;
+            }
             export.write(&file)?;
             out.done(format!("Exported stack `{name}` to `{}`.", file.display()));
             if !left_out.is_empty() {
@@ -156,7 +160,12 @@ pub(crate) fn run(out: Output, cmd: StackCommand) -> anyhow::Result<()> {
         }
         StackCommand::Import { file, name } => {
             let export = StackExport::read(&file)?;
-            let report = repo.import_stack(&export, name.as_deref())?;
+            // Reading names the file in its errors; checking the definitions must too, or
+            // a bad component in a file of several stacks' worth of settings is hard to find.
+            let report = repo.import_stack(&export, name.as_deref()).map_err(|err| {
+                let message = format!("{}: {err}", file.display());
+                anyhow::Error::new(err).context(message)
+            })?;
             repo.save()?;
             for (kind, component) in &report.registered {
                 out.done(format!("Registered {} `{component}`.", kind.human_name()));
