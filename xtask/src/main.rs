@@ -3,7 +3,9 @@
 //!
 //! - `tidy`: conventions that rustfmt and clippy do not check (also an ordinary `#[test]`,
 //!   so `cargo test` enforces it).
-//! - `bench`: the project's benchmarks, printing the figures that issues ask for.
+//! - `bench`: the project's benchmarks, printing the figures that issues ask for (`cli`:
+//!   `zenml stack list` wall time; `artifact`: artifact write and read throughput against
+//!   `cp`).
 //! - `ci`: everything CI enforces, in order.
 
 mod bench;
@@ -32,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         Some("bench") => bench::run(&project_root(), &args[1..]),
         Some("ci") => ci(&project_root()),
         _ => {
-            eprintln!("usage: cargo xtask <tidy | bench [cli] | ci>");
+            eprintln!("usage: cargo xtask <tidy | bench [cli | artifact] | ci>");
             bail!("unknown or missing command")
         }
     }

@@ -69,7 +69,7 @@ fn packages(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
             }
         }
     }
-    for single in ["xtask", "tests"] {
+    for single in ["xtask", "tests", "examples"] {
         if root.join(single).join("Cargo.toml").is_file() {
             out.push(root.join(single));
         }

@@ -70,6 +70,10 @@ impl ArtifactStoreFlavor for LocalArtifactStoreConfig {
 /// Objects are files below the root. A write goes to a temporary file in the root's
 /// `.zenml-staging` folder (on the same file system) and is renamed into place, which is
 /// atomic; with `sync` on, the file is flushed to disk first.
+/// [`put_file_moving`](ArtifactStore::put_file_moving) renames the caller's file into place
+/// the same way (flushing it first with `sync` on), without a copy; it copies instead when
+/// the file is on another file system or has other hard links.
+/// [`local_path`](ArtifactStore::local_path) returns the object's file.
 #[derive(Debug, Clone)]
 pub struct LocalArtifactStore {
     root: PathBuf,
@@ -232,6 +236,50 @@ impl ArtifactStore for LocalArtifactStore {
         self.publish(path, |file| io::copy(&mut input, file))
     }
 
+    fn put_file_moving(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
+        let read_err = |source_err| ArtifactStoreError::Io {
+            action: "cannot read",
+            path: source.to_path_buf(),
+            source: source_err,
+        };
+        let meta = fs::symlink_metadata(source).map_err(read_err)?;
+        if !meta.is_file() {
+            return Err(read_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file (links are not followed)",
+            )));
+        }
+        let file = fs::File::open(source).map_err(read_err)?;
+        let meta = file.metadata().map_err(read_err)?;
+        if has_other_names(&meta) {
+            // Renaming would let a write through the other name change the stored object.
+            return self.put_file(path, source);
+        }
+        let target = self.file_path(path);
+        let write_err = |source| ArtifactStoreError::Io {
+            action: "cannot write",
+            path: target.clone(),
+            source,
+        };
+        if self.sync {
+            file.sync_data().map_err(write_err)?;
+        }
+        drop(file);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|source| ArtifactStoreError::Io {
+                action: "cannot create folder",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        match fs::rename(source, &target) {
+            Ok(()) => Ok(meta.len()),
+            // Another file system: copy through the staging folder instead.
+            Err(e) if e.kind() == io::ErrorKind::CrossesDevices => self.put_file(path, source),
+            Err(e) => Err(write_err(e)),
+        }
+    }
+
     fn get(&self, path: &ObjectPath) -> Result<Vec<u8>, ArtifactStoreError> {
         let file = self.file_path(path);
         reject_links(&self.root, &file, path)?;
@@ -256,6 +304,12 @@ impl ArtifactStore for LocalArtifactStore {
         let copied = io::copy(&mut input, staged.as_file_mut()).map_err(dest_err)?;
         staged.persist(destination).map_err(|e| dest_err(e.error))?;
         Ok(copied)
+    }
+
+    fn local_path(&self, path: &ObjectPath) -> Option<PathBuf> {
+        let file = self.file_path(path);
+        reject_links(&self.root, &file, path).ok()?;
+        Some(file)
     }
 
     fn exists(&self, path: &ObjectPath) -> Result<bool, ArtifactStoreError> {
@@ -324,6 +378,20 @@ impl LocalArtifactStore {
             dir = d.parent();
         }
     }
+}
+
+/// Whether the file has other hard links than the one it was opened by.
+#[cfg(unix)]
+fn has_other_names(meta: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    meta.nlink() > 1
+}
+
+/// Whether the file has other hard links than the one it was opened by. Without a portable
+/// way to count them, assume it may.
+#[cfg(not(unix))]
+fn has_other_names(_meta: &fs::Metadata) -> bool {
+    true
 }
 
 /// Refuses to read through a symbolic link inside the store: a link could point anywhere.
@@ -418,6 +486,51 @@ mod tests {
         );
     }
 
+    #[test]
+    fn moving_a_file_in_renames_it_and_local_path_finds_it() {
+        let (dir, store) = store();
+        let src = dir.path().join("moved.bin");
+        fs::write(&src, vec![3u8; 10_000]).unwrap();
+        assert_eq!(
+            store.put_file_moving(&p("a/b/moved"), &src).unwrap(),
+            10_000
+        );
+        assert!(!src.exists(), "the source was renamed, not copied");
+        let file = store.local_path(&p("a/b/moved")).unwrap();
+        assert_eq!(file, store.root().join("a").join("b").join("moved"));
+        assert_eq!(fs::read(&file).unwrap(), vec![3u8; 10_000]);
+        assert_eq!(store.local_path(&p("a")).unwrap(), store.root().join("a"));
+        // Replacing is atomic too.
+        fs::write(&src, b"new").unwrap();
+        assert_eq!(store.put_file_moving(&p("a/b/moved"), &src).unwrap(), 3);
+        assert_eq!(store.get(&p("a/b/moved")).unwrap(), b"new");
+        assert!(matches!(
+            store.put_file_moving(&p("x"), &dir.path().join("absent")),
+            Err(ArtifactStoreError::Io { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn moving_copies_a_hard_linked_file_and_refuses_links() {
+        let (dir, store) = store();
+        let src = dir.path().join("shared.bin");
+        let other = dir.path().join("other-name");
+        fs::write(&src, b"original").unwrap();
+        fs::hard_link(&src, &other).unwrap();
+        store.put_file_moving(&p("obj"), &src).unwrap();
+        fs::write(&other, b"changed!").unwrap();
+        assert_eq!(store.get(&p("obj")).unwrap(), b"original");
+
+        std::os::unix::fs::symlink(&other, dir.path().join("link")).unwrap();
+        let err = store
+            .put_file_moving(&p("linked"), &dir.path().join("link"))
+            .unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(!store.exists(&p("linked")).unwrap());
+        assert!(dir.path().join("link").exists());
+    }
+
     #[cfg(unix)]
     #[test]
     fn links_inside_the_store_are_not_followed() {
@@ -426,6 +539,9 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("secret"), store.root().join("link")).unwrap();
         assert!(store.get(&p("link")).is_err());
         assert!(store.list(None).unwrap().is_empty());
+        assert_eq!(store.local_path(&p("link")), None);
+        std::os::unix::fs::symlink(dir.path(), store.root().join("dirlink")).unwrap();
+        assert_eq!(store.local_path(&p("dirlink/secret")), None);
     }
 
     #[test]

@@ -57,6 +57,73 @@ pub(crate) enum Command {
     /// Shortcuts that change the active stack's metadata or artifact store.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Pipelines recorded in the active stack's metadata store.
+    #[command(subcommand)]
+    Pipeline(PipelineCommand),
+    /// Pipeline runs.
+    #[command(subcommand)]
+    Run(RunCommand),
+    /// Step runs.
+    #[command(subcommand)]
+    Step(StepCommand),
+    /// Artifacts.
+    #[command(subcommand)]
+    Artifact(ArtifactCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PipelineCommand {
+    /// List the pipelines with their run counts and latest runs.
+    List,
+    /// A pipeline's runs.
+    #[command(subcommand)]
+    Runs(PipelineRunsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PipelineRunsCommand {
+    /// List the runs of a pipeline (or of all pipelines), newest first.
+    List {
+        /// The pipeline.
+        pipeline: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunCommand {
+    /// List runs, newest first.
+    List {
+        /// Only the runs of this pipeline.
+        #[arg(long, short = 'p')]
+        pipeline: Option<String>,
+    },
+    /// Show a run: its steps with status, duration, parameters and outputs.
+    Describe {
+        /// The run's name or id.
+        run: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StepCommand {
+    /// Show a step run: status, timing, code hash, parameters, inputs, outputs, metadata.
+    Describe {
+        /// The run's name or id.
+        run: String,
+        /// The step's name.
+        step: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ArtifactCommand {
+    /// List artifacts, newest first.
+    List,
+    /// Show an artifact: URI, type, materializer, hash, size and producer.
+    Describe {
+        /// The artifact's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

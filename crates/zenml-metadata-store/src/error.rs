@@ -47,6 +47,37 @@ pub enum MetadataStoreError {
         /// What failed.
         message: String,
     },
+    /// No record with this name or id.
+    #[error("no {what} `{key}` in the metadata store")]
+    NotFound {
+        /// What was looked for, e.g. `run` or `artifact`.
+        what: &'static str,
+        /// The name or id asked for.
+        key: String,
+    },
+    /// A run name that another run already has.
+    #[error("a run named `{name}` already exists; choose another run name")]
+    DuplicateRunName {
+        /// The name.
+        name: String,
+    },
+    /// A record that the store cannot keep as given, e.g. a name longer than the schema allows
+    /// (every SQL flavor refuses the same records, before writing anything).
+    #[error("cannot record {what}: {message}")]
+    InvalidRecord {
+        /// What was being recorded, e.g. `run`.
+        what: &'static str,
+        /// What is wrong and what is valid.
+        message: String,
+    },
+    /// A value in the database that this program cannot read (e.g. an unknown status).
+    #[error("unreadable {what} in the metadata store: {message}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A backend-specific failure.
     #[error("{store} metadata store: {source}")]
     Backend {

@@ -5,9 +5,15 @@
 //! kept in [`schema`] as an ordered list of migrations that every SQL dialect accepts. This
 //! crate ships the `sqlite` flavor ([`SqliteMetadataStore`]), a database file on this
 //! machine; the `mysql` flavor lives in the `zenml-mysql` integration crate.
+//!
+//! What a store records is in [`model`]. The SQL flavors share their queries too: [`sql`]
+//! implements every operation on a connection that a flavor provides.
 
+pub mod conformance;
 mod error;
+pub mod model;
 pub mod schema;
+pub mod sql;
 mod sqlite;
 
 use std::fmt;
@@ -15,6 +21,10 @@ use std::fmt;
 use zenml_core::{ComponentContext, ComponentKind, FlavorKind};
 
 pub use error::MetadataStoreError;
+pub use model::{
+    ArtifactRecord, MetadataEntry, Millis, NewRun, PipelineRecord, PipelineSummary, Resource,
+    RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
+};
 pub use sqlite::{SqliteMetadataStore, SqliteMetadataStoreConfig};
 
 /// A database that records pipelines, runs, steps and their artifacts.
@@ -37,6 +47,14 @@ pub use sqlite::{SqliteMetadataStore, SqliteMetadataStoreConfig};
 ///   other credential; it is printed, logged and stored.
 /// - **Errors are typed.** A failure is a [`MetadataStoreError`]; the backend's own error is
 ///   the source of [`MetadataStoreError::Backend`].
+/// - **Writes are atomic.** Each write method commits all of its records or none, also when
+///   it fails part-way; a transient conflict with another writer (a busy database, a
+///   deadlock) is retried, not returned.
+/// - **The same records everywhere.** Ids have at most 36 characters, names and keys at most
+///   255; a longer one is [`MetadataStoreError::InvalidRecord`] in every flavor. Names
+///   compare byte for byte (`Run` and `run` are two names) and sort so.
+///
+/// [`conformance`] checks much of this on a store.
 pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// A URI naming this store's database, e.g. `sqlite:///home/me/project/.zen/metadata.db`
     /// or `mysql://zenml@db.example.com:3306/zenml`. Two stores with the same URI hold the
@@ -46,6 +64,82 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// The schema version recorded in the database; [`schema::SCHEMA_VERSION`] for a store
     /// opened by this program, unless a newer one has migrated it since.
     fn schema_version(&self) -> Result<u32, MetadataStoreError>;
+
+    // ----- writing ----------------------------------------------------------------------
+
+    /// Records a run that starts now, with status `running`, creating its pipeline on the
+    /// pipeline's first run. A name already used by another run is
+    /// [`MetadataStoreError::DuplicateRunName`]. Returns the run as recorded.
+    fn create_run(&self, run: &NewRun) -> Result<RunRecord, MetadataStoreError>;
+
+    /// Records the end of a run: its final status, when it ended and, for a failed run, why.
+    /// An unknown run is [`MetadataStoreError::NotFound`].
+    fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        ended_at: Millis,
+        error: Option<&str>,
+    ) -> Result<(), MetadataStoreError>;
+
+    /// Records a finished step run with its input links, its new output artifacts, its reused
+    /// outputs and its metadata, **in one transaction**: a reader sees all of it or none.
+    ///
+    /// An unknown run, or an input or reused output naming an unknown artifact, is
+    /// [`MetadataStoreError::NotFound`]; a step name already recorded in the run fails; a new
+    /// output whose producer is not this step run is [`MetadataStoreError::InvalidRecord`].
+    /// In every case of failure nothing is recorded.
+    fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError>;
+
+    /// Records metadata entries (replacing earlier values of the same resource and key), all
+    /// or none. The resources are not checked to exist.
+    fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError>;
+
+    // ----- reading ----------------------------------------------------------------------
+
+    /// Every pipeline, sorted by name, with its run count and newest run (as in
+    /// [`list_runs`](Self::list_runs)).
+    fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, MetadataStoreError>;
+
+    /// The runs of the pipeline named `pipeline` (or of every pipeline), newest first: by
+    /// start time, descending, then by name, descending. An unknown pipeline is
+    /// [`MetadataStoreError::NotFound`].
+    fn list_runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRecord>, MetadataStoreError>;
+
+    /// The run with this id or, if there is none, with this name;
+    /// [`MetadataStoreError::NotFound`] if there is neither.
+    fn get_run(&self, name_or_id: &str) -> Result<RunRecord, MetadataStoreError>;
+
+    /// The step runs of a run, in the order they finished (ties by start time, then by
+    /// name). An unknown run is [`MetadataStoreError::NotFound`].
+    fn step_runs(&self, run_id: &str) -> Result<Vec<StepRunRecord>, MetadataStoreError>;
+
+    /// The inputs of a step run: input name and artifact, sorted by input name. An unknown
+    /// step run is [`MetadataStoreError::NotFound`].
+    fn step_inputs(
+        &self,
+        step_run_id: &str,
+    ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError>;
+
+    /// The outputs of a step run (new and reused): output name and artifact, sorted by output
+    /// name. An unknown step run is [`MetadataStoreError::NotFound`].
+    fn step_outputs(
+        &self,
+        step_run_id: &str,
+    ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError>;
+
+    /// The artifact with this id; [`MetadataStoreError::NotFound`] if there is none.
+    fn get_artifact(&self, id: &str) -> Result<ArtifactRecord, MetadataStoreError>;
+
+    /// Every artifact, newest first (by `created_at`).
+    fn list_artifacts(&self) -> Result<Vec<ArtifactRecord>, MetadataStoreError>;
+
+    /// The metadata of a resource, sorted by key; empty for a resource without metadata,
+    /// known or not.
+    fn metadata(
+        &self,
+        resource: &Resource,
+    ) -> Result<Vec<(String, serde_json::Value)>, MetadataStoreError>;
 }
 
 /// The configuration of a metadata store flavor: deserialized from a TOML table whose

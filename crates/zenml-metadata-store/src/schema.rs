@@ -10,7 +10,8 @@
 //!    program ([`MetadataStoreError::SchemaTooNew`]).
 //! 3. Apply each pending migration in its own transaction, taking the database's write lock
 //!    first and re-reading the version inside it (another process may have migrated in the
-//!    meantime), then record it with [`RECORD_MIGRATION_SQL`].
+//!    meantime): run its statements as [`Migration::statements_in`] gives them for the
+//!    flavor's dialect, then record it with [`RECORD_MIGRATION_SQL`].
 //!
 //! # Writing migrations
 //!
@@ -22,8 +23,16 @@
 //! - A released migration is never edited; change the schema by appending one.
 //! - MySQL and MariaDB commit DDL statements implicitly, so there a migration is not atomic.
 //!   Write each statement so that running it again after a partial failure is harmless
-//!   (`CREATE TABLE IF NOT EXISTS`, `CREATE INDEX` after the table, …).
+//!   (`CREATE TABLE IF NOT EXISTS`, `CREATE INDEX` after the table, …). MySQL 5.7 and 8 know
+//!   no `CREATE INDEX IF NOT EXISTS`, so the `mysql` flavor treats "duplicate key name" from a
+//!   `CREATE INDEX` statement as done. Index names are unique in the whole database (SQLite
+//!   requires it): prefix them with their table's name.
+//! - Foreign keys are table constraints (`CONSTRAINT fk_… FOREIGN KEY (…) REFERENCES …`):
+//!   MySQL silently ignores a `REFERENCES` clause written on a column.
+//!
+//! The queries on these tables, shared by the SQL flavors too, are in [`crate::sql`].
 
+use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::MetadataStoreError;
@@ -44,21 +53,161 @@ impl Migration {
     pub fn statements(&self) -> impl Iterator<Item = &'static str> {
         self.sql.split(';').map(str::trim).filter(|s| !s.is_empty())
     }
+
+    /// The migration's statements as `dialect` runs them: [`statements`](Self::statements),
+    /// with the dialect's [`table_options`](Dialect::table_options) appended to every
+    /// `CREATE TABLE`.
+    pub fn statements_in(&self, dialect: Dialect) -> impl Iterator<Item = Cow<'static, str>> {
+        self.statements().map(move |statement| {
+            let options = dialect.table_options();
+            if options.is_empty() || !is_create_table(statement) {
+                Cow::Borrowed(statement)
+            } else {
+                Cow::Owned(format!("{statement} {options}"))
+            }
+        })
+    }
+}
+
+/// Whether `statement` is a `CREATE TABLE` statement.
+fn is_create_table(statement: &str) -> bool {
+    let mut words = statement.split_whitespace();
+    matches!(
+        (words.next(), words.next()),
+        (Some(create), Some(table))
+            if create.eq_ignore_ascii_case("CREATE") && table.eq_ignore_ascii_case("TABLE")
+    )
+}
+
+/// Whether `statement` is a `CREATE INDEX` (or `CREATE UNIQUE INDEX`) statement: one that a
+/// flavor without `CREATE INDEX IF NOT EXISTS` may find already applied when it re-runs a
+/// migration that failed part-way.
+pub fn is_create_index(statement: &str) -> bool {
+    let words: Vec<&str> = statement.split_whitespace().take(3).collect();
+    match words.as_slice() {
+        [create, index, ..] if create.eq_ignore_ascii_case("CREATE") => {
+            index.eq_ignore_ascii_case("INDEX")
+                || (index.eq_ignore_ascii_case("UNIQUE")
+                    && words
+                        .get(2)
+                        .is_some_and(|w| w.eq_ignore_ascii_case("INDEX")))
+        }
+        _ => false,
+    }
 }
 
 /// The table that records which migrations a database has had.
 pub const MIGRATIONS_TABLE: &str = "zenml_schema_migrations";
 
 /// Every migration, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "schema bookkeeping",
-    sql: "CREATE TABLE IF NOT EXISTS zenml_schema_migrations (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "schema bookkeeping",
+        sql: "CREATE TABLE IF NOT EXISTS zenml_schema_migrations (
               version INTEGER PRIMARY KEY,
               description VARCHAR(255) NOT NULL,
               applied_at VARCHAR(40) NOT NULL
           )",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "pipelines, runs, step runs, artifacts, lineage and run metadata",
+        sql: MIGRATION_2,
+    },
+];
+
+/// Migration 2: the record model of [`crate::model`].
+///
+/// Types valid in every dialect: ids are `CHAR(36)` (hyphenated UUIDs); names and keys are
+/// `VARCHAR(255)`, short enough for MySQL to index them; JSON documents and free text are
+/// `LONGTEXT` (up to 4 GiB in MySQL, where `TEXT` stops at 64 KiB; SQLite gives it text
+/// affinity); times are `BIGINT` milliseconds since the Unix epoch, UTC. Foreign keys are
+/// table constraints, because MySQL ignores a `REFERENCES` clause written on a column.
+const MIGRATION_2: &str = "
+CREATE TABLE IF NOT EXISTS pipelines (
+    id CHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT uq_pipelines_name UNIQUE (name)
+);
+CREATE TABLE IF NOT EXISTS pipeline_runs (
+    id CHAR(36) NOT NULL,
+    pipeline_id CHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    status VARCHAR(32) NOT NULL,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT NULL,
+    config LONGTEXT NOT NULL,
+    stack LONGTEXT NOT NULL,
+    error LONGTEXT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT uq_pipeline_runs_name UNIQUE (name),
+    CONSTRAINT fk_pipeline_runs_pipeline FOREIGN KEY (pipeline_id) REFERENCES pipelines (id)
+);
+CREATE INDEX ix_pipeline_runs_pipeline_started ON pipeline_runs (pipeline_id, started_at);
+CREATE TABLE IF NOT EXISTS step_runs (
+    id CHAR(36) NOT NULL,
+    run_id CHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    status VARCHAR(32) NOT NULL,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT NOT NULL,
+    code_hash VARCHAR(255) NOT NULL,
+    cache_key VARCHAR(255) NULL,
+    parameters LONGTEXT NOT NULL,
+    error LONGTEXT NULL,
+    original_step_run_id CHAR(36) NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT uq_step_runs_run_name UNIQUE (run_id, name),
+    CONSTRAINT fk_step_runs_run FOREIGN KEY (run_id) REFERENCES pipeline_runs (id)
+);
+CREATE INDEX ix_step_runs_cache_key ON step_runs (cache_key);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id CHAR(36) NOT NULL,
+    uri LONGTEXT NOT NULL,
+    artifact_store_uri LONGTEXT NOT NULL,
+    path LONGTEXT NOT NULL,
+    rust_type LONGTEXT NOT NULL,
+    materializer_id VARCHAR(255) NOT NULL,
+    materializer_version BIGINT NOT NULL,
+    content_hash VARCHAR(255) NOT NULL,
+    size BIGINT NOT NULL,
+    producer_step_run_id CHAR(36) NOT NULL,
+    output_name VARCHAR(255) NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT fk_artifacts_producer FOREIGN KEY (producer_step_run_id) REFERENCES step_runs (id)
+);
+CREATE INDEX ix_artifacts_producer ON artifacts (producer_step_run_id);
+CREATE TABLE IF NOT EXISTS step_run_inputs (
+    step_run_id CHAR(36) NOT NULL,
+    input_name VARCHAR(255) NOT NULL,
+    artifact_id CHAR(36) NOT NULL,
+    PRIMARY KEY (step_run_id, input_name),
+    CONSTRAINT fk_step_run_inputs_step_run FOREIGN KEY (step_run_id) REFERENCES step_runs (id),
+    CONSTRAINT fk_step_run_inputs_artifact FOREIGN KEY (artifact_id) REFERENCES artifacts (id)
+);
+CREATE INDEX ix_step_run_inputs_artifact ON step_run_inputs (artifact_id);
+CREATE TABLE IF NOT EXISTS step_run_outputs (
+    step_run_id CHAR(36) NOT NULL,
+    output_name VARCHAR(255) NOT NULL,
+    artifact_id CHAR(36) NOT NULL,
+    PRIMARY KEY (step_run_id, output_name),
+    CONSTRAINT fk_step_run_outputs_step_run FOREIGN KEY (step_run_id) REFERENCES step_runs (id),
+    CONSTRAINT fk_step_run_outputs_artifact FOREIGN KEY (artifact_id) REFERENCES artifacts (id)
+);
+CREATE INDEX ix_step_run_outputs_artifact ON step_run_outputs (artifact_id);
+CREATE TABLE IF NOT EXISTS run_metadata (
+    resource_type VARCHAR(32) NOT NULL,
+    resource_id CHAR(36) NOT NULL,
+    meta_key VARCHAR(255) NOT NULL,
+    value LONGTEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (resource_type, resource_id, meta_key)
+)
+";
 
 /// The schema version this program writes: the version of the last migration.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -93,6 +242,56 @@ impl Dialect {
             Dialect::Mysql => {
                 "SELECT COUNT(*) FROM information_schema.tables \
                  WHERE table_schema = DATABASE() AND table_name = ?"
+            }
+        }
+    }
+
+    /// Table options appended to every `CREATE TABLE` of a migration.
+    ///
+    /// MySQL: InnoDB, whatever the server's default engine, since other engines ignore
+    /// foreign keys and transactions; and the binary collation, whatever the database's
+    /// default, so that names compare and sort byte for byte as in SQLite (`Run` and `run`
+    /// are two names).
+    pub fn table_options(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Mysql => "ENGINE = InnoDB DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        }
+    }
+
+    /// Inserts a pipeline unless one with the same name exists, without failing and without
+    /// changing the existing one; parameters: id, name, created-at.
+    pub fn insert_pipeline_if_absent_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "INSERT INTO pipelines (id, name, created_at) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO NOTHING"
+            }
+            // Not `INSERT IGNORE`, which would also turn other errors into warnings.
+            Dialect::Mysql => {
+                "INSERT INTO pipelines (id, name, created_at) VALUES (?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE id = id"
+            }
+        }
+    }
+
+    /// Inserts a metadata entry or replaces the value (and time) of the entry with the same
+    /// resource type, resource id and key; parameters: resource type, resource id, key,
+    /// value (JSON text), created-at.
+    pub fn upsert_metadata_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => {
+                "INSERT INTO run_metadata (resource_type, resource_id, meta_key, value, created_at) \
+                 VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (resource_type, resource_id, meta_key) \
+                 DO UPDATE SET value = excluded.value, created_at = excluded.created_at"
+            }
+            // `VALUES(column)` is deprecated in MySQL 8.0.20+ but still accepted, and it is
+            // the only form that MySQL 5.7 and MariaDB accept.
+            Dialect::Mysql => {
+                "INSERT INTO run_metadata (resource_type, resource_id, meta_key, value, created_at) \
+                 VALUES (?, ?, ?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE value = VALUES(value), created_at = VALUES(created_at)"
             }
         }
     }
@@ -190,6 +389,45 @@ mod tests {
         assert_eq!(format_timestamp(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(format_timestamp(1_738_332_309), "2025-01-31T14:05:09Z");
         assert_eq!(timestamp_now().len(), 20);
+    }
+
+    #[test]
+    fn dialects_add_their_table_options_to_create_table_only() {
+        let migration = &MIGRATIONS[1];
+        let sqlite: Vec<_> = migration.statements_in(Dialect::Sqlite).collect();
+        assert!(
+            sqlite
+                .iter()
+                .zip(migration.statements())
+                .all(|(a, b)| a == b)
+        );
+        for (statement, original) in migration
+            .statements_in(Dialect::Mysql)
+            .zip(migration.statements())
+        {
+            if original.starts_with("CREATE TABLE") {
+                assert!(statement.ends_with("COLLATE utf8mb4_bin"), "{statement}");
+            } else {
+                assert_eq!(statement, original);
+                assert!(is_create_index(&statement), "{statement}");
+            }
+        }
+        assert!(is_create_index("create unique  index ix ON t (a)"));
+        assert!(!is_create_index("CREATE TABLE t (a INTEGER)"));
+        assert!(!is_create_table("CREATE INDEX ix ON t (a)"));
+    }
+
+    #[test]
+    fn migration_2_names_indexes_after_their_tables() {
+        for statement in MIGRATIONS[1].statements().filter(|s| is_create_index(s)) {
+            let words: Vec<&str> = statement.split_whitespace().collect();
+            // CREATE INDEX ix_<table>_… ON <table> (…)
+            assert_eq!(words[3], "ON", "{statement}");
+            assert!(
+                words[2].starts_with(&format!("ix_{}_", words[4])),
+                "{statement}"
+            );
+        }
     }
 
     #[test]

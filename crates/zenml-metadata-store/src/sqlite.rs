@@ -2,15 +2,21 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
+use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params, params_from_iter};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, flavor};
 
 use crate::schema::{self, CURRENT_VERSION_SQL, Dialect, MIGRATIONS_TABLE, RECORD_MIGRATION_SQL};
-use crate::{MetadataStore, MetadataStoreError, MetadataStoreFlavor};
+use crate::sql::{self, SqlConnection, SqlValue};
+use crate::{
+    ArtifactRecord, MetadataEntry, MetadataStore, MetadataStoreError, MetadataStoreFlavor, Millis,
+    NewRun, PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite,
+};
 
 /// The flavor's name in errors.
 const STORE: &str = "sqlite";
@@ -20,6 +26,20 @@ const MAX_BUSY_TIMEOUT_MS: u64 = i32::MAX as u64;
 
 /// The longest pause between two attempts to switch to WAL mode.
 const MAX_WAL_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// How many times a transaction is attempted when SQLite reports the database busy or locked
+/// despite the busy timeout (which SQLite does not apply in every case).
+const MAX_ATTEMPTS: u32 = 8;
+
+/// The pause before the second attempt; each further pause doubles, up to
+/// [`MAX_RETRY_PAUSE`], plus a random part so that processes do not retry in step.
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(5);
+
+/// The longest pause between two attempts of a transaction.
+const MAX_RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+/// How many prepared statements a connection keeps: more than the shared queries.
+const STATEMENT_CACHE_CAPACITY: usize = 64;
 
 /// Configuration of the `sqlite` metadata store flavor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ConfigFields)]
@@ -97,11 +117,15 @@ impl MetadataStoreFlavor for SqliteMetadataStoreConfig {
 /// A metadata store in a SQLite database file.
 ///
 /// The database runs in WAL mode, so that readers do not wait for a writer, with foreign
-/// keys enforced. Writers from several processes take turns: each waits up to the busy
-/// timeout for the others. The store keeps one connection, used by one thread at a time.
+/// keys enforced. Writers from several processes take turns: every write is one
+/// `BEGIN IMMEDIATE` transaction, which waits up to the busy timeout for the others, and
+/// which is attempted again from the start (a few times, while within the busy timeout) if
+/// SQLite still reports the database busy or locked. The store keeps one connection, used by
+/// one thread at a time.
 #[derive(Debug)]
 pub struct SqliteMetadataStore {
     path: PathBuf,
+    busy_timeout: Duration,
     connection: Mutex<Connection>,
 }
 
@@ -139,10 +163,10 @@ impl SqliteMetadataStore {
             uri: sqlite_uri(&path),
             source: Box::new(source),
         };
+        let busy_timeout = busy_timeout.min(Duration::from_millis(MAX_BUSY_TIMEOUT_MS));
         let mut connection = Connection::open(&path).map_err(connect_err)?;
-        connection
-            .busy_timeout(busy_timeout.min(Duration::from_millis(MAX_BUSY_TIMEOUT_MS)))
-            .map_err(connect_err)?;
+        connection.busy_timeout(busy_timeout).map_err(connect_err)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         enable_wal(&connection, busy_timeout).map_err(connect_err)?;
         connection
             .pragma_update(None, "foreign_keys", true)
@@ -150,6 +174,7 @@ impl SqliteMetadataStore {
         migrate(&mut connection)?;
         Ok(SqliteMetadataStore {
             path,
+            busy_timeout,
             connection: Mutex::new(connection),
         })
     }
@@ -157,6 +182,70 @@ impl SqliteMetadataStore {
     /// The absolute path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The connection, for this thread alone.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic elsewhere cannot leave the connection inconsistent: a transaction that was
+        // not committed is rolled back when it is dropped, also while unwinding.
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction and commits it; see [`Self::retry`].
+    fn write<T>(
+        &self,
+        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+    ) -> Result<T, MetadataStoreError> {
+        let mut connection = self.lock();
+        self.retry(|| {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let value = body(&mut Session(&transaction))?;
+            transaction.commit().map_err(backend)?;
+            Ok(value)
+        })
+    }
+
+    /// Runs `body` on the connection, outside a transaction; see [`Self::retry`].
+    fn read<T>(
+        &self,
+        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+    ) -> Result<T, MetadataStoreError> {
+        let connection = self.lock();
+        self.retry(|| body(&mut Session(&connection)))
+    }
+
+    /// Runs `attempt` until it does not fail with `SQLITE_BUSY` or `SQLITE_LOCKED`, at most
+    /// [`MAX_ATTEMPTS`] times and, after the first, only while the busy timeout has not
+    /// passed since the first began.
+    ///
+    /// The busy timeout makes SQLite wait for the lock in almost every case, so this is a
+    /// second line of defence, e.g. against `SQLITE_BUSY_RECOVERY` or a shared-cache
+    /// `SQLITE_LOCKED`, which SQLite reports without waiting.
+    fn retry<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, MetadataStoreError>,
+    ) -> Result<T, MetadataStoreError> {
+        let started = Instant::now();
+        let mut pause = FIRST_RETRY_PAUSE;
+        let mut attempts = 1;
+        loop {
+            match attempt() {
+                Err(e)
+                    if is_busy(&e)
+                        && attempts < MAX_ATTEMPTS
+                        && started.elapsed() < self.busy_timeout =>
+                {
+                    std::thread::sleep(with_jitter(pause));
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                    attempts += 1;
+                }
+                result => return result,
+            }
+        }
     }
 }
 
@@ -166,14 +255,173 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     fn schema_version(&self) -> Result<u32, MetadataStoreError> {
-        // A panic elsewhere cannot leave the connection inconsistent: SQLite rolls back any
-        // transaction that was not committed.
-        let connection = self
-            .connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        current_version(&connection)
+        current_version(&self.lock())
     }
+
+    fn create_run(&self, run: &NewRun) -> Result<RunRecord, MetadataStoreError> {
+        self.write(|conn| sql::create_run(conn, run))
+    }
+
+    fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        ended_at: Millis,
+        error: Option<&str>,
+    ) -> Result<(), MetadataStoreError> {
+        self.write(|conn| sql::finish_run(conn, run_id, status, ended_at, error))
+    }
+
+    fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError> {
+        self.write(|conn| sql::record_step_run(conn, write))
+    }
+
+    fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError> {
+        self.write(|conn| sql::log_metadata(conn, entries))
+    }
+
+    fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, MetadataStoreError> {
+        self.read(sql::list_pipelines)
+    }
+
+    fn list_runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRecord>, MetadataStoreError> {
+        self.read(|conn| sql::list_runs(conn, pipeline))
+    }
+
+    fn get_run(&self, name_or_id: &str) -> Result<RunRecord, MetadataStoreError> {
+        self.read(|conn| sql::get_run(conn, name_or_id))
+    }
+
+    fn step_runs(&self, run_id: &str) -> Result<Vec<StepRunRecord>, MetadataStoreError> {
+        self.read(|conn| sql::step_runs(conn, run_id))
+    }
+
+    fn step_inputs(
+        &self,
+        step_run_id: &str,
+    ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError> {
+        self.read(|conn| sql::step_inputs(conn, step_run_id))
+    }
+
+    fn step_outputs(
+        &self,
+        step_run_id: &str,
+    ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError> {
+        self.read(|conn| sql::step_outputs(conn, step_run_id))
+    }
+
+    fn get_artifact(&self, id: &str) -> Result<ArtifactRecord, MetadataStoreError> {
+        self.read(|conn| sql::get_artifact(conn, id))
+    }
+
+    fn list_artifacts(&self) -> Result<Vec<ArtifactRecord>, MetadataStoreError> {
+        self.read(sql::list_artifacts)
+    }
+
+    fn metadata(&self, resource: &Resource) -> Result<Vec<(String, Value)>, MetadataStoreError> {
+        self.read(|conn| sql::metadata(conn, resource))
+    }
+}
+
+/// A connection (or a transaction on it) lent to the shared queries of [`crate::sql`].
+struct Session<'c>(&'c Connection);
+
+impl SqlConnection for Session<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, MetadataStoreError> {
+        let mut statement = self.0.prepare_cached(sql).map_err(backend)?;
+        let changed = statement
+            .execute(params_from_iter(params))
+            .map_err(backend)?;
+        Ok(u64::try_from(changed).unwrap_or(u64::MAX))
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, MetadataStoreError> {
+        let mut statement = self.0.prepare_cached(sql).map_err(backend)?;
+        let width = statement.column_count();
+        let mut rows = statement.query(params_from_iter(params)).map_err(backend)?;
+        let mut result = Vec::new();
+        while let Some(row) = rows.next().map_err(backend)? {
+            let values = (0..width)
+                .map(|i| sql_value(row.get_ref(i).map_err(backend)?))
+                .collect::<Result<_, _>>()?;
+            result.push(values);
+        }
+        Ok(result)
+    }
+
+    fn is_unique_violation(&self, error: &MetadataStoreError) -> bool {
+        sqlite_failure(error).is_some_and(|e| {
+            matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            )
+        })
+    }
+}
+
+impl ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            SqlValue::Null => ValueRef::Null,
+            SqlValue::Int(n) => ValueRef::Integer(*n),
+            SqlValue::Text(text) => ValueRef::Text(text.as_bytes()),
+        }))
+    }
+}
+
+/// A column value as the shared queries read it: the schema stores no reals and no blobs.
+fn sql_value(value: ValueRef<'_>) -> Result<SqlValue, MetadataStoreError> {
+    let corrupt = |message: String| MetadataStoreError::Corrupt {
+        what: "column",
+        message,
+    };
+    match value {
+        ValueRef::Null => Ok(SqlValue::Null),
+        ValueRef::Integer(n) => Ok(SqlValue::Int(n)),
+        ValueRef::Text(bytes) => String::from_utf8(bytes.to_vec())
+            .map(SqlValue::Text)
+            .map_err(|e| corrupt(format!("text that is not UTF-8 ({e})"))),
+        ValueRef::Real(x) => Err(corrupt(format!("unexpected real number {x}"))),
+        ValueRef::Blob(_) => Err(corrupt("unexpected blob".to_owned())),
+    }
+}
+
+/// The SQLite failure behind a [`MetadataStoreError::Backend`] error of this flavor.
+fn sqlite_failure(error: &MetadataStoreError) -> Option<&rusqlite::ffi::Error> {
+    match error {
+        MetadataStoreError::Backend {
+            store: STORE,
+            source,
+        } => match source.downcast_ref::<rusqlite::Error>() {
+            Some(rusqlite::Error::SqliteFailure(failure, _)) => Some(failure),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether `error` is SQLite's "database is busy" or "database is locked".
+fn is_busy(error: &MetadataStoreError) -> bool {
+    sqlite_failure(error)
+        .is_some_and(|e| matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+/// `pause` plus up to as much again, at random.
+fn with_jitter(pause: Duration) -> Duration {
+    let noise = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let limit = u32::try_from(pause.as_micros()).unwrap_or(u32::MAX).max(1);
+    pause + Duration::from_micros(u64::from(noise % limit))
 }
 
 fn sqlite_uri(path: &Path) -> String {
@@ -250,8 +498,8 @@ fn migrate(connection: &mut Connection) -> Result<(), MetadataStoreError> {
             version: migration.version,
             message: format!("{}: {e}", migration.description),
         };
-        for statement in migration.statements() {
-            transaction.execute_batch(statement).map_err(failed)?;
+        for statement in migration.statements_in(Dialect::Sqlite) {
+            transaction.execute_batch(&statement).map_err(failed)?;
         }
         transaction
             .execute(
@@ -363,6 +611,62 @@ mod tests {
         );
         assert!(err.to_string().contains("upgrade zenml"), "{err}");
         assert_eq!(recorded_migrations(&path), MIGRATIONS.len() as i64 + 1);
+    }
+
+    fn sqlite_error(code: std::ffi::c_int) -> MetadataStoreError {
+        backend(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(code),
+            None,
+        ))
+    }
+
+    #[test]
+    fn busy_and_locked_transactions_are_retried_within_the_busy_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("m.db"), TIMEOUT).unwrap();
+        for code in [rusqlite::ffi::SQLITE_BUSY, rusqlite::ffi::SQLITE_LOCKED] {
+            let mut attempts = 0;
+            let result = store.retry(|| {
+                attempts += 1;
+                if attempts < 3 {
+                    Err(sqlite_error(code))
+                } else {
+                    Ok(attempts)
+                }
+            });
+            assert_eq!(result.unwrap(), 3);
+        }
+
+        let mut attempts = 0;
+        let err = store
+            .retry(|| -> Result<(), _> {
+                attempts += 1;
+                Err(sqlite_error(rusqlite::ffi::SQLITE_BUSY))
+            })
+            .unwrap_err();
+        assert_eq!(attempts, MAX_ATTEMPTS);
+        assert!(is_busy(&err));
+
+        let mut attempts = 0;
+        store
+            .retry(|| -> Result<(), _> {
+                attempts += 1;
+                Err(sqlite_error(rusqlite::ffi::SQLITE_CONSTRAINT))
+            })
+            .unwrap_err();
+        assert_eq!(attempts, 1, "other errors are not retried");
+
+        // With no busy timeout left, a busy database is reported at once.
+        let impatient =
+            SqliteMetadataStore::open(&dir.path().join("m.db"), Duration::ZERO).unwrap();
+        let mut attempts = 0;
+        impatient
+            .retry(|| -> Result<(), _> {
+                attempts += 1;
+                Err(sqlite_error(rusqlite::ffi::SQLITE_BUSY))
+            })
+            .unwrap_err();
+        assert_eq!(attempts, 1);
     }
 
     #[test]

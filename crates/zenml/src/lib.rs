@@ -17,7 +17,46 @@ pub use zenml_core as core;
 pub use zenml_materializer as materializer;
 pub use zenml_metadata_store as metadata_store;
 pub use zenml_orchestrator as orchestrator;
+pub use zenml_pipeline as pipeline;
 pub use zenml_stack as stack;
+
+/// Turns a function into a pipeline step.
+///
+/// ```text
+/// #[step]                                   // one output, named `output`
+/// fn load(rows: Param<u32>) -> Vec<f64> { … }
+///
+/// #[step(outputs(train, test))]             // several named outputs: return a tuple
+/// fn split(data: Vec<f64>, ratio: Param<f64>) -> (Vec<f64>, Vec<f64>) { … }
+///
+/// #[step(version = "2", enable_cache = false, materializers(model = ModelMaterializer))]
+/// fn train(ctx: &StepContext, train: Vec<f64>) -> Result<Model, MyError> { … }
+/// ```
+///
+/// Arguments of type `Param<T>` are parameters (a `T` with a default in the pipeline's
+/// code, overridable from the run configuration); `&StepContext` gives the step's context
+/// (for logging metadata); every other argument is an input artifact. Called inside a
+/// `#[pipeline]`, a step takes the parameters' defaults and typed `Output<T>` handles for
+/// its inputs, and returns handles to its outputs, so wiring an output into an input of
+/// another type does not compile. A step may return a value, a tuple of values (one per
+/// `outputs(…)` name) or a `Result` of those. `version` invalidates the cache when code
+/// outside the function changes; `materializers(name = Type)` names the materializer of an
+/// input or output instead of the one chosen by its type.
+pub use zenml_macros::step;
+
+/// Turns a function whose body calls steps into a constructor of a
+/// [`Pipeline`](pipeline::Pipeline): `#[pipeline] fn training() { … }` gives
+/// `fn training() -> Pipeline`. Options: `name = "…"` (default: the function's name) and
+/// `enable_cache = false`.
+pub use zenml_macros::pipeline;
+
+/// What a pipeline program needs: `use zenml::prelude::*;`.
+pub mod prelude {
+    pub use crate::pipeline::{
+        Client, Output, Param, Pipeline, RunConfig, RunOptions, StepContext, StepError,
+    };
+    pub use crate::{pipeline, step};
+}
 
 #[cfg(feature = "mysql")]
 pub use zenml_mysql as mysql;

@@ -5,13 +5,18 @@ use std::future::Future;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, Pool, PoolConstraints, PoolOpts, TxOpts};
+use mysql_async::{Conn, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, TxOpts, Value};
+use serde_json::Value as Json;
 use tokio::runtime::{Handle, Runtime};
 use zenml_core::{ComponentContext, ValidateConfig};
 use zenml_metadata_store::schema::{
     self, CURRENT_VERSION_SQL, Dialect, MIGRATIONS_TABLE, Migration, RECORD_MIGRATION_SQL,
 };
-use zenml_metadata_store::{MetadataStore, MetadataStoreError};
+use zenml_metadata_store::sql::{self, SqlConnection, SqlValue};
+use zenml_metadata_store::{
+    ArtifactRecord, MetadataEntry, MetadataStore, MetadataStoreError, Millis, NewRun,
+    PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite,
+};
 
 use crate::MysqlMetadataStoreConfig;
 
@@ -27,12 +32,35 @@ const MIGRATION_LOCK_TIMEOUT_SECS: u32 = 300;
 /// How long dropping the store waits for its connections to close.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The server's error for a duplicate value in a `UNIQUE` or `PRIMARY KEY` index.
+const ER_DUP_ENTRY: u16 = 1062;
+
+/// The server's error for a `CREATE INDEX` whose index exists.
+const ER_DUP_KEYNAME: u16 = 1061;
+
+/// The server's error for a transaction it rolled back to break a deadlock.
+const ER_LOCK_DEADLOCK: u16 = 1213;
+
+/// The server's error for a statement that waited too long for a row lock.
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+
+/// How many times a write transaction is attempted when it meets a deadlock or a lock wait
+/// timeout.
+const MAX_WRITE_ATTEMPTS: u32 = 5;
+
+/// The pause before the second attempt of a write transaction; it doubles for each further one.
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
+
 /// A metadata store in a MySQL or MariaDB database.
 ///
 /// The store owns a small Tokio runtime and blocks on it, because component traits are
 /// synchronous: call it from ordinary threads, not from async code (it refuses to run inside
 /// a Tokio runtime; use `spawn_blocking` there). Connections come from a pool of at most
 /// `pool_size`.
+///
+/// The queries are those of [`zenml_metadata_store::sql`], shared with the `sqlite` flavor.
+/// Every write is one transaction on a pooled connection; a transaction that meets a
+/// deadlock or a lock wait timeout is rolled back and run again, a few times at most.
 pub struct MysqlMetadataStore {
     uri: String,
     database: String,
@@ -107,15 +135,43 @@ impl MysqlMetadataStore {
         &self,
         future: impl Future<Output = Result<T, MetadataStoreError>>,
     ) -> Result<T, MetadataStoreError> {
+        self.runtime()?.block_on(future)
+    }
+
+    /// The store's runtime, to block on from this (non-async) thread.
+    fn runtime(&self) -> Result<&Runtime, MetadataStoreError> {
         refuse_async_context()?;
-        let runtime = self
-            .runtime
+        self.runtime
             .as_ref()
             .ok_or_else(|| MetadataStoreError::Backend {
                 store: STORE,
                 source: "the store is closed".into(),
-            })?;
-        runtime.block_on(future)
+            })
+    }
+
+    /// Runs `body` in a transaction on a pooled connection and commits it. A transaction
+    /// that meets a deadlock or a lock wait timeout is rolled back and run again from the
+    /// start, up to [`MAX_WRITE_ATTEMPTS`] times in all.
+    fn write<T>(
+        &self,
+        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+    ) -> Result<T, MetadataStoreError> {
+        let runtime = self.runtime()?;
+        let mut conn = runtime.block_on(self.connection())?;
+        retry_lock_conflicts(|| transaction(runtime, &mut conn, &mut body))
+    }
+
+    /// Runs `body` on a pooled connection, outside a transaction.
+    fn read<T>(
+        &self,
+        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+    ) -> Result<T, MetadataStoreError> {
+        let runtime = self.runtime()?;
+        let mut conn = runtime.block_on(self.connection())?;
+        body(&mut Session {
+            runtime,
+            conn: &mut conn,
+        })
     }
 
     /// A pooled connection, waiting at most the connect timeout.
@@ -135,6 +191,212 @@ impl MetadataStore for MysqlMetadataStore {
             current_version(&mut conn).await
         })
     }
+
+    fn create_run(&self, run: &NewRun) -> Result<RunRecord, MetadataStoreError> {
+        self.write(|conn| sql::create_run(conn, run))
+    }
+
+    fn finish_run(
+        &self,
+        run_id: &str,
+        status: RunStatus,
+        ended_at: Millis,
+        error: Option<&str>,
+    ) -> Result<(), MetadataStoreError> {
+        self.write(|conn| sql::finish_run(conn, run_id, status, ended_at, error))
+    }
+
+    fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError> {
+        self.write(|conn| sql::record_step_run(conn, write))
+    }
+
+    fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError> {
+        self.write(|conn| sql::log_metadata(conn, entries))
+    }
+
+    fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, MetadataStoreError> {
+        self.read(sql::list_pipelines)
+    }
+
+    fn list_runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRecord>, MetadataStoreError> {
+        self.read(|conn| sql::list_runs(conn, pipeline))
+    }
+
+    fn get_run(&self, name_or_id: &str) -> Result<RunRecord, MetadataStoreError> {
+        self.read(|conn| sql::get_run(conn, name_or_id))
+    }
+
+    fn step_runs(&self, run_id: &str) -> Result<Vec<StepRunRecord>, MetadataStoreError> {
+        self.read(|conn| sql::step_runs(conn, run_id))
+    }
+
+    fn step_inputs(
+        &self,
+        step_run_id: &str,
+    ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError> {
+        self.read(|conn| sql::step_inputs(conn, step_run_id))
+    }
+
+    fn step_outputs(
+        &self,
+        step_run_id: &str,
+    ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError> {
+        self.read(|conn| sql::step_outputs(conn, step_run_id))
+    }
+
+    fn get_artifact(&self, id: &str) -> Result<ArtifactRecord, MetadataStoreError> {
+        self.read(|conn| sql::get_artifact(conn, id))
+    }
+
+    fn list_artifacts(&self) -> Result<Vec<ArtifactRecord>, MetadataStoreError> {
+        self.read(sql::list_artifacts)
+    }
+
+    fn metadata(&self, resource: &Resource) -> Result<Vec<(String, Json)>, MetadataStoreError> {
+        self.read(|conn| sql::metadata(conn, resource))
+    }
+}
+
+/// Runs `attempt` until it does not fail with a deadlock or a lock wait timeout, at most
+/// [`MAX_WRITE_ATTEMPTS`] times.
+fn retry_lock_conflicts<T>(
+    mut attempt: impl FnMut() -> Result<T, MetadataStoreError>,
+) -> Result<T, MetadataStoreError> {
+    let mut pause = FIRST_RETRY_PAUSE;
+    let mut attempts = 1;
+    loop {
+        match attempt() {
+            Err(e) if is_lock_conflict(&e) && attempts < MAX_WRITE_ATTEMPTS => {
+                std::thread::sleep(pause);
+                pause *= 2;
+                attempts += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Runs `body` in one transaction on `conn`: commits when it succeeds, rolls back otherwise.
+fn transaction<T>(
+    runtime: &Runtime,
+    conn: &mut Conn,
+    body: &mut impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+) -> Result<T, MetadataStoreError> {
+    let mut transaction = runtime
+        .block_on(conn.start_transaction(TxOpts::default()))
+        .map_err(backend)?;
+    let result = body(&mut Session {
+        runtime,
+        conn: &mut transaction,
+    });
+    match result {
+        Ok(value) => {
+            runtime.block_on(transaction.commit()).map_err(backend)?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The outcome is the body's error; after a deadlock the server has already rolled
+            // back, and a connection whose rollback fails is cleaned up by the pool.
+            let _rolled_back = runtime.block_on(transaction.rollback());
+            Err(e)
+        }
+    }
+}
+
+/// A connection (or a transaction on one) lent to the shared queries of
+/// [`zenml_metadata_store::sql`], each statement run to completion on the store's runtime.
+struct Session<'a, Q: Queryable> {
+    runtime: &'a Runtime,
+    conn: &'a mut Q,
+}
+
+impl<Q: Queryable> SqlConnection for Session<'_, Q> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Mysql
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, MetadataStoreError> {
+        let conn = &mut *self.conn;
+        self.runtime
+            .block_on(async move {
+                let result = conn.exec_iter(sql, mysql_params(params)).await?;
+                let affected = result.affected_rows();
+                result.drop_result().await?;
+                Ok(affected)
+            })
+            .map_err(backend)
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, MetadataStoreError> {
+        let rows: Vec<Row> = self
+            .runtime
+            .block_on(self.conn.exec(sql, mysql_params(params)))
+            .map_err(backend)?;
+        rows.into_iter()
+            .map(|row| row.unwrap().into_iter().map(sql_value).collect())
+            .collect()
+    }
+
+    fn is_unique_violation(&self, error: &MetadataStoreError) -> bool {
+        server_error_code(error) == Some(ER_DUP_ENTRY)
+    }
+}
+
+fn mysql_params(params: &[SqlValue]) -> Params {
+    let values: Vec<Value> = params
+        .iter()
+        .map(|value| match value {
+            SqlValue::Null => Value::NULL,
+            SqlValue::Int(n) => Value::Int(*n),
+            SqlValue::Text(text) => Value::Bytes(text.as_bytes().to_vec()),
+        })
+        .collect();
+    Params::from(values)
+}
+
+/// A column value as the shared queries read it: the schema stores only integers and text.
+fn sql_value(value: Value) -> Result<SqlValue, MetadataStoreError> {
+    let corrupt = |message: String| MetadataStoreError::Corrupt {
+        what: "column",
+        message,
+    };
+    match value {
+        Value::NULL => Ok(SqlValue::Null),
+        Value::Int(n) => Ok(SqlValue::Int(n)),
+        Value::UInt(n) => i64::try_from(n)
+            .map(SqlValue::Int)
+            .map_err(|_| corrupt(format!("integer {n} out of range"))),
+        Value::Bytes(bytes) => String::from_utf8(bytes)
+            .map(SqlValue::Text)
+            .map_err(|e| corrupt(format!("text that is not UTF-8 ({e})"))),
+        other => Err(corrupt(format!("unexpected value {other:?}"))),
+    }
+}
+
+/// The server's error code behind a [`MetadataStoreError::Backend`] error of this flavor.
+fn server_error_code(error: &MetadataStoreError) -> Option<u16> {
+    match error {
+        MetadataStoreError::Backend {
+            store: STORE,
+            source,
+        } => match source.downcast_ref::<mysql_async::Error>() {
+            Some(mysql_async::Error::Server(e)) => Some(e.code),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether `error` is a deadlock or a lock wait timeout: worth running the transaction again.
+fn is_lock_conflict(error: &MetadataStoreError) -> bool {
+    matches!(
+        server_error_code(error),
+        Some(ER_LOCK_DEADLOCK | ER_LOCK_WAIT_TIMEOUT)
+    )
 }
 
 impl fmt::Debug for MysqlMetadataStore {
@@ -337,8 +599,15 @@ async fn apply(conn: &mut Conn, pending: &[Migration]) -> Result<(), MetadataSto
             .start_transaction(TxOpts::default())
             .await
             .map_err(failed)?;
-        for statement in migration.statements() {
-            transaction.query_drop(statement).await.map_err(failed)?;
+        for statement in migration.statements_in(Dialect::Mysql) {
+            match transaction.query_drop(statement.as_ref()).await {
+                Ok(()) => {}
+                // DDL commits at once here: an index made by an earlier, interrupted attempt
+                // at this migration is done.
+                Err(mysql_async::Error::Server(e))
+                    if e.code == ER_DUP_KEYNAME && schema::is_create_index(&statement) => {}
+                Err(e) => return Err(failed(e)),
+            }
         }
         transaction
             .exec_drop(
@@ -381,6 +650,69 @@ mod tests {
             "mysql://zenml@db.example.com:3307/meta"
         );
         assert_eq!(mysql_uri(&config("::1")), "mysql://zenml@[::1]:3307/meta");
+    }
+
+    fn server_error(code: u16) -> MetadataStoreError {
+        backend(mysql_async::Error::Server(mysql_async::ServerError {
+            code,
+            message: format!("error {code}"),
+            state: "40001".to_owned(),
+        }))
+    }
+
+    #[test]
+    fn deadlocks_and_lock_wait_timeouts_are_retried_a_few_times() {
+        for code in [ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT] {
+            let mut attempts = 0;
+            let result = retry_lock_conflicts(|| {
+                attempts += 1;
+                if attempts < 3 {
+                    Err(server_error(code))
+                } else {
+                    Ok(attempts)
+                }
+            });
+            assert_eq!(result.unwrap(), 3);
+        }
+
+        let mut attempts = 0;
+        let err = retry_lock_conflicts(|| -> Result<(), _> {
+            attempts += 1;
+            Err(server_error(ER_LOCK_DEADLOCK))
+        })
+        .unwrap_err();
+        assert_eq!(attempts, MAX_WRITE_ATTEMPTS);
+        assert_eq!(server_error_code(&err), Some(ER_LOCK_DEADLOCK));
+
+        let mut attempts = 0;
+        let err = retry_lock_conflicts(|| -> Result<(), _> {
+            attempts += 1;
+            Err(server_error(ER_DUP_ENTRY))
+        })
+        .unwrap_err();
+        assert_eq!(attempts, 1, "other errors are not retried");
+        assert!(!is_lock_conflict(&err));
+    }
+
+    #[test]
+    fn values_convert_both_ways() {
+        assert_eq!(sql_value(Value::UInt(7)).unwrap(), SqlValue::Int(7));
+        assert!(sql_value(Value::UInt(u64::MAX)).is_err());
+        assert!(sql_value(Value::Bytes(vec![0xff])).is_err());
+        assert!(sql_value(Value::Double(0.5)).is_err());
+        assert_eq!(
+            sql_value(Value::Bytes("é".into())).unwrap(),
+            SqlValue::Text("é".to_owned())
+        );
+        assert_eq!(mysql_params(&[]), Params::Empty);
+        assert_eq!(
+            mysql_params(&[SqlValue::Null, SqlValue::Int(-1), "x".into()]),
+            Params::Positional(vec![
+                Value::NULL,
+                Value::Int(-1),
+                Value::Bytes(b"x".to_vec())
+            ])
+        );
     }
 
     #[test]

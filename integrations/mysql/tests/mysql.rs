@@ -3,13 +3,14 @@
 //! it and pass, except in CI (`CI=true`), where a missing server fails them.
 
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use zenml_core::{ComponentContext, SecretString};
 use zenml_metadata_store::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
-use zenml_metadata_store::{MetadataStoreError, MetadataStoreFlavor};
+use zenml_metadata_store::{MetadataStore, MetadataStoreError, MetadataStoreFlavor, conformance};
 use zenml_mysql::{MysqlMetadataStore, MysqlMetadataStoreConfig};
 
 const PORT: u16 = 3306;
@@ -197,6 +198,131 @@ fn a_newer_database_is_refused() {
         "{err:?}"
     );
     assert!(err.to_string().contains("upgrade zenml"), "{err}");
+}
+
+#[test]
+fn the_conformance_suite_passes() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    let store = config(&database.0).open(&context()).unwrap();
+    conformance::check_store(store.as_ref());
+}
+
+#[test]
+fn writers_in_several_threads_with_their_own_stores_never_fail() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    drop(config(&database.0).open(&context()).unwrap());
+    let open =
+        || -> Arc<dyn MetadataStore> { Arc::from(config(&database.0).open(&context()).unwrap()) };
+    conformance::check_concurrent_writers(&open, 4, 10);
+}
+
+#[test]
+fn writers_in_several_threads_sharing_one_store_never_fail() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    let store: Arc<dyn MetadataStore> = Arc::from(config(&database.0).open(&context()).unwrap());
+    conformance::check_concurrent_writers(&|| Arc::clone(&store), 4, 10);
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_and_keeps_its_rows() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    // What the previous release wrote: migration 1 only, in a database it created.
+    with_server(None, async |conn| {
+        conn.query_drop(format!(
+            "CREATE DATABASE `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            database.0
+        ))
+        .await
+    });
+    with_server(Some(&database.0), async |conn| {
+        for migration in &MIGRATIONS[..1] {
+            for statement in migration.statements() {
+                conn.query_drop(statement).await?;
+            }
+            conn.exec_drop(
+                RECORD_MIGRATION_SQL,
+                (
+                    migration.version,
+                    migration.description,
+                    "2025-01-31T14:05:09Z",
+                ),
+            )
+            .await?;
+        }
+        Ok(())
+    });
+
+    let store = config(&database.0).open(&context()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let recorded: Vec<(u32, String)> = with_server(Some(&database.0), async |conn| {
+        conn.query("SELECT version, applied_at FROM zenml_schema_migrations ORDER BY version")
+            .await
+    });
+    assert_eq!(recorded.len(), MIGRATIONS.len());
+    assert_eq!(recorded[0], (1, "2025-01-31T14:05:09Z".to_owned()));
+    conformance::check_store(store.as_ref());
+}
+
+#[test]
+fn tables_compare_names_byte_for_byte_whatever_the_database_collation() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    // A database an administrator made with a case-insensitive default collation.
+    with_server(None, async |conn| {
+        conn.query_drop(format!(
+            "CREATE DATABASE `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
+            database.0
+        ))
+        .await
+    });
+    let store = config(&database.0).open(&context()).unwrap();
+    conformance::check_store(store.as_ref());
+    let engines: Vec<(String, String)> = with_server(Some(&database.0), async |conn| {
+        conn.query(
+            "SELECT engine, table_collation FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_name <> 'zenml_schema_migrations'",
+        )
+        .await
+    });
+    assert_eq!(engines.len(), 7, "{engines:?}");
+    for (engine, collation) in engines {
+        assert_eq!(
+            (engine.as_str(), collation.as_str()),
+            ("InnoDB", "utf8mb4_bin")
+        );
+    }
+}
+
+#[test]
+fn an_interrupted_migration_is_completed_on_the_next_open() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    drop(config(&database.0).open(&context()).unwrap());
+    // As if migration 2 had been interrupted after its DDL (committed at once by MySQL) but
+    // before it was recorded.
+    with_server(Some(&database.0), async |conn| {
+        conn.query_drop("DELETE FROM zenml_schema_migrations WHERE version = 2")
+            .await
+    });
+    let store = config(&database.0).open(&context()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    conformance::check_store(store.as_ref());
 }
 
 #[test]

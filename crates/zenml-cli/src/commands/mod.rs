@@ -4,6 +4,7 @@ mod component;
 mod config;
 mod init;
 mod materializer;
+mod runs;
 mod stack;
 
 use std::path::PathBuf;
@@ -32,6 +33,10 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Materializer(cmd) => materializer::run(out, cmd),
         Command::Config(cmd) => config::run(out, cmd),
+        Command::Pipeline(cmd) => runs::pipeline(out, cmd),
+        Command::Run(cmd) => runs::run(out, cmd),
+        Command::Step(cmd) => runs::step(out, cmd),
+        Command::Artifact(cmd) => runs::artifact(out, cmd),
     }
 }
 

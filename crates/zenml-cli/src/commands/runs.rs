@@ -1,0 +1,286 @@
+//! `zenml pipeline|run|step|artifact …`: what the active stack's metadata store recorded.
+
+use serde_json::{Value, json};
+use zenml::metadata_store::{ArtifactRecord, RunRecord, StepRunRecord};
+use zenml::pipeline::Client;
+use zenml::pipeline::time::{format_duration, format_timestamp};
+
+use crate::args::{ArtifactCommand, PipelineCommand, PipelineRunsCommand, RunCommand, StepCommand};
+use crate::output::{Output, table};
+
+fn client() -> anyhow::Result<Client> {
+    Ok(Client::open(&super::repository()?, None)?)
+}
+
+pub(crate) fn pipeline(out: Output, cmd: PipelineCommand) -> anyhow::Result<()> {
+    let client = client()?;
+    match cmd {
+        PipelineCommand::List => {
+            let pipelines = client.pipelines()?;
+            out.show(serde_json::to_value(&pipelines)?, || {
+                table(
+                    ["PIPELINE", "RUNS", "LATEST RUN", "STATUS", "STARTED"],
+                    pipelines.iter().map(|p| {
+                        let latest = p.latest_run.as_ref();
+                        [
+                            p.pipeline.name.clone(),
+                            p.run_count.to_string(),
+                            latest.map(|r| r.name.clone()).unwrap_or_default(),
+                            latest
+                                .map(|r| r.status.as_str().to_owned())
+                                .unwrap_or_default(),
+                            latest
+                                .map(|r| format_timestamp(r.started_at))
+                                .unwrap_or_default(),
+                        ]
+                    }),
+                )
+            });
+        }
+        PipelineCommand::Runs(PipelineRunsCommand::List { pipeline }) => {
+            list_runs(out, &client, pipeline.as_deref())?
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn run(out: Output, cmd: RunCommand) -> anyhow::Result<()> {
+    let client = client()?;
+    match cmd {
+        RunCommand::List { pipeline } => list_runs(out, &client, pipeline.as_deref()),
+        RunCommand::Describe { run } => describe_run(out, &client, &run),
+    }
+}
+
+fn duration(run_start: i64, end: Option<i64>) -> String {
+    end.map(|e| format_duration(e - run_start))
+        .unwrap_or_else(|| "running".to_owned())
+}
+
+fn list_runs(out: Output, client: &Client, pipeline: Option<&str>) -> anyhow::Result<()> {
+    let runs: Vec<RunRecord> = client
+        .runs(pipeline)?
+        .into_iter()
+        .map(|r| r.record)
+        .collect();
+    let json = runs
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "name": r.name, "pipeline": r.pipeline_name, "status": r.status,
+                "started_at": r.started_at, "ended_at": r.ended_at, "error": r.error,
+            })
+        })
+        .collect();
+    out.show(Value::Array(json), || {
+        table(
+            ["RUN", "PIPELINE", "STATUS", "STARTED", "DURATION"],
+            runs.iter().map(|r| {
+                [
+                    r.name.clone(),
+                    r.pipeline_name.clone(),
+                    r.status.as_str().to_owned(),
+                    format_timestamp(r.started_at),
+                    duration(r.started_at, r.ended_at),
+                ]
+            }),
+        )
+    });
+    Ok(())
+}
+
+fn params_line(step: &StepRunRecord) -> String {
+    step.parameters
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn describe_run(out: Output, client: &Client, name: &str) -> anyhow::Result<()> {
+    let run = client.run(name)?;
+    let mut steps = Vec::new();
+    for step in run.steps()? {
+        let outputs = step.outputs()?;
+        steps.push((step.record, outputs));
+    }
+    let json = json!({
+        "run": run.record,
+        "steps": steps.iter().map(|(s, outputs)| json!({
+            "step": s,
+            "outputs": outputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    out.show(json, || {
+        let r = &run.record;
+        let mut text = format!(
+            "Run `{}` of pipeline `{}`: {}\n  id       {}\n  started  {}\n  duration {}\n",
+            r.name,
+            r.pipeline_name,
+            r.status.as_str(),
+            r.id,
+            format_timestamp(r.started_at),
+            duration(r.started_at, r.ended_at),
+        );
+        if let Some(stack) = r.stack.get("name").and_then(Value::as_str) {
+            text.push_str(&format!("  stack    {stack}\n"));
+        }
+        if let Some(error) = &r.error {
+            text.push_str(&format!("  error    {error}\n"));
+        }
+        text.push_str(&table(
+            ["STEP", "STATUS", "DURATION", "PARAMETERS", "OUTPUTS"],
+            steps.iter().map(|(s, outputs)| {
+                [
+                    s.name.clone(),
+                    match &s.error {
+                        Some(e) => format!("{}: {e}", s.status.as_str()),
+                        None => s.status.as_str().to_owned(),
+                    },
+                    format_duration(s.ended_at - s.started_at),
+                    params_line(s),
+                    outputs
+                        .iter()
+                        .map(|(n, a)| format!("{n}: {} ({})", a.id, a.rust_type))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ]
+            }),
+        ));
+        text
+    });
+    Ok(())
+}
+
+pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
+    let client = client()?;
+    let StepCommand::Describe { run, step } = cmd;
+    let run = client.run(&run)?;
+    let step = run.step(&step)?;
+    let inputs = step.inputs()?;
+    let outputs = step.outputs()?;
+    let metadata = step.metadata()?;
+    let s = &step.record;
+    let json = json!({
+        "step": s,
+        "run": run.record.name,
+        "inputs": inputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
+        "outputs": outputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
+        "metadata": metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
+    });
+    out.show(json, || {
+        let mut rows = vec![
+            ["status".to_owned(), s.status.as_str().to_owned()],
+            ["run".to_owned(), run.record.name.clone()],
+            ["id".to_owned(), s.id.clone()],
+            ["started".to_owned(), format_timestamp(s.started_at)],
+            [
+                "duration".to_owned(),
+                format_duration(s.ended_at - s.started_at),
+            ],
+            ["code hash".to_owned(), s.code_hash.clone()],
+        ];
+        if let Some(error) = &s.error {
+            rows.push(["error".to_owned(), error.clone()]);
+        }
+        if let Some(original) = &s.original_step_run_id {
+            rows.push(["cached from".to_owned(), original.clone()]);
+        }
+        if let Some(params) = s.parameters.as_object() {
+            rows.extend(
+                params
+                    .iter()
+                    .map(|(k, v)| [format!("parameter {k}"), v.to_string()]),
+            );
+        }
+        rows.extend(
+            inputs
+                .iter()
+                .map(|(n, a)| [format!("input {n}"), artifact_line(a)]),
+        );
+        rows.extend(
+            outputs
+                .iter()
+                .map(|(n, a)| [format!("output {n}"), artifact_line(a)]),
+        );
+        rows.extend(
+            metadata
+                .iter()
+                .map(|(k, v)| [format!("metadata {k}"), v.to_string()]),
+        );
+        format!(
+            "Step `{}` of run `{}`\n{}",
+            s.name,
+            run.record.name,
+            table(["PROPERTY", "VALUE"], rows)
+        )
+    });
+    Ok(())
+}
+
+fn artifact_line(a: &ArtifactRecord) -> String {
+    format!("{} ({}, {} bytes)", a.id, a.rust_type, a.size)
+}
+
+pub(crate) fn artifact(out: Output, cmd: ArtifactCommand) -> anyhow::Result<()> {
+    let client = client()?;
+    match cmd {
+        ArtifactCommand::List => {
+            let artifacts = client.artifacts()?;
+            out.show(serde_json::to_value(&artifacts)?, || {
+                table(
+                    ["ID", "TYPE", "SIZE", "PRODUCER OUTPUT", "CREATED"],
+                    artifacts.iter().map(|a| {
+                        [
+                            a.id.clone(),
+                            a.rust_type.clone(),
+                            a.size.to_string(),
+                            a.output_name.clone(),
+                            format_timestamp(a.created_at),
+                        ]
+                    }),
+                )
+            });
+        }
+        ArtifactCommand::Describe { id } => {
+            let a = client.artifact(&id)?;
+            let metadata = client
+                .stack()
+                .metadata_store
+                .metadata(&zenml::metadata_store::Resource::Artifact(a.id.clone()))?;
+            let json = json!({ "artifact": a, "metadata": metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>() });
+            out.show(json, || {
+                let mut rows = vec![
+                    ["uri".to_owned(), a.uri.clone()],
+                    ["type".to_owned(), a.rust_type.clone()],
+                    [
+                        "materializer".to_owned(),
+                        format!("{} v{}", a.materializer_id, a.materializer_version),
+                    ],
+                    [
+                        "content hash".to_owned(),
+                        format!("blake3:{}", a.content_hash),
+                    ],
+                    ["size".to_owned(), format!("{} bytes", a.size)],
+                    [
+                        "producer step run".to_owned(),
+                        a.producer_step_run_id.clone(),
+                    ],
+                    ["output".to_owned(), a.output_name.clone()],
+                    ["created".to_owned(), format_timestamp(a.created_at)],
+                ];
+                rows.extend(
+                    metadata
+                        .iter()
+                        .map(|(k, v)| [format!("metadata {k}"), v.to_string()]),
+                );
+                format!("Artifact {}\n{}", a.id, table(["PROPERTY", "VALUE"], rows))
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! `#[step]`: a Rust function becomes a pipeline step.
+//!
+//! The function keeps its body (moved into a nested function) and its name becomes a
+//! builder: called inside a `#[pipeline]`, it declares the step and returns typed handles to
+//! its outputs. Arguments are classified by type:
+//!
+//! - `Param<T>`: a parameter; the builder takes a `T` (the default in code);
+//! - `&StepContext`: the step's context; the builder does not take it;
+//! - anything else, `T`: an input artifact; the builder takes an `Output<T>`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{
+    Expr, ExprLit, FnArg, GenericArgument, Ident, ItemFn, Lit, LitStr, Meta, Pat, PathArguments,
+    ReturnType, Token, Type,
+};
+
+struct StepArgs {
+    outputs: Option<Vec<Ident>>,
+    version: Option<LitStr>,
+    enable_cache: Option<bool>,
+    materializers: Vec<(Ident, syn::Path)>,
+}
+
+fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
+    let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
+    let mut parsed = StepArgs {
+        outputs: None,
+        version: None,
+        enable_cache: None,
+        materializers: Vec::new(),
+    };
+    for meta in metas {
+        match &meta {
+            Meta::List(list) if list.path.is_ident("outputs") => {
+                let names =
+                    Punctuated::<Ident, Token![,]>::parse_terminated.parse2(list.tokens.clone())?;
+                parsed.outputs = Some(names.into_iter().collect());
+            }
+            Meta::List(list) if list.path.is_ident("materializers") => {
+                let pairs = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated
+                    .parse2(list.tokens.clone())?;
+                for pair in pairs {
+                    let name = pair.path.get_ident().cloned().ok_or_else(|| {
+                        syn::Error::new_spanned(&pair.path, "expected an input or output name")
+                    })?;
+                    let Expr::Path(path) = pair.value else {
+                        return Err(syn::Error::new_spanned(
+                            pair.value,
+                            "expected a materializer type",
+                        ));
+                    };
+                    parsed.materializers.push((name, path.path));
+                }
+            }
+            Meta::NameValue(nv) if nv.path.is_ident("version") => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => parsed.version = Some(s.clone()),
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "expected a string, e.g. version = \"2\"",
+                    ));
+                }
+            },
+            Meta::NameValue(nv) if nv.path.is_ident("enable_cache") => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Bool(b), ..
+                }) => parsed.enable_cache = Some(b.value),
+                other => return Err(syn::Error::new_spanned(other, "expected true or false")),
+            },
+            other => {
+                return Err(syn::Error::new_spanned(
+                    other,
+                    "expected `outputs(a, b)`, `version = \"…\"`, `enable_cache = bool` or `materializers(name = Type)`",
+                ));
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+enum ArgKind {
+    Context,
+    Param(Type),
+    Input(Type),
+}
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args = parse_args(args)?;
+    let function: ItemFn = syn::parse2(item)?;
+    let code = quote!(#function).to_string();
+    let sig = &function.sig;
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
+            "a step cannot be generic",
+        ));
+    }
+    if let Some(a) = &sig.asyncness {
+        return Err(syn::Error::new_spanned(
+            a,
+            "a step is an ordinary (blocking) function",
+        ));
+    }
+    let name = &sig.ident;
+    let name_str = name.to_string();
+    let vis = &function.vis;
+    let docs: Vec<_> = function
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .collect();
+    let body_ident = format_ident!("__zenml_step_body");
+    let original_inputs = &sig.inputs;
+    let original_output = &sig.output;
+    let body = &function.block;
+
+    // Classify the arguments.
+    let mut arg_kinds = Vec::new();
+    for input in &sig.inputs {
+        let FnArg::Typed(typed) = input else {
+            return Err(syn::Error::new_spanned(
+                input,
+                "a step is a free function, not a method",
+            ));
+        };
+        let Pat::Ident(pat) = &*typed.pat else {
+            return Err(syn::Error::new_spanned(
+                &typed.pat,
+                "step arguments are plain names",
+            ));
+        };
+        let kind = if is_context(&typed.ty) {
+            ArgKind::Context
+        } else if let Some(inner) = single_generic(&typed.ty, "Param") {
+            ArgKind::Param(inner.clone())
+        } else {
+            ArgKind::Input((*typed.ty).clone())
+        };
+        arg_kinds.push((pat.ident.clone(), kind));
+    }
+
+    // The outputs.
+    let (value_ty, is_result) = match &sig.output {
+        ReturnType::Default => (None, false),
+        ReturnType::Type(_, ty) => match single_generic(ty, "Result") {
+            Some(inner) => (Some(inner.clone()), true),
+            None => (Some((**ty).clone()), false),
+        },
+    };
+    let value_ty = value_ty.filter(|t| !matches!(t, Type::Tuple(tuple) if tuple.elems.is_empty()));
+    let outputs: Vec<(LitStr, Type)> = match (&args.outputs, &value_ty) {
+        (None, None) => Vec::new(),
+        (None, Some(ty)) => vec![(LitStr::new("output", Span::call_site()), ty.clone())],
+        (Some(names), Some(Type::Tuple(tuple))) if names.len() > 1 => {
+            if names.len() != tuple.elems.len() {
+                return Err(syn::Error::new_spanned(
+                    tuple,
+                    format!(
+                        "`outputs(…)` names {} outputs, but the function returns {} values",
+                        names.len(),
+                        tuple.elems.len()
+                    ),
+                ));
+            }
+            names
+                .iter()
+                .zip(tuple.elems.iter())
+                .map(|(n, t)| (LitStr::new(&n.to_string(), n.span()), t.clone()))
+                .collect()
+        }
+        (Some(names), Some(ty)) if names.len() == 1 => vec![(
+            LitStr::new(&names[0].to_string(), names[0].span()),
+            ty.clone(),
+        )],
+        (Some(names), _) => {
+            return Err(syn::Error::new_spanned(
+                &names[0],
+                "with several `outputs(…)`, the function returns a tuple with one value per output",
+            ));
+        }
+    };
+    for (name, _) in &args.materializers {
+        let known = outputs.iter().any(|(o, _)| *name == o.value())
+            || arg_kinds
+                .iter()
+                .any(|(a, k)| matches!(k, ArgKind::Input(_)) && a == name);
+        if !known {
+            return Err(syn::Error::new_spanned(
+                name,
+                "no input or output of this step has this name",
+            ));
+        }
+    }
+    let select = |name: &str, ty: &Type| -> TokenStream {
+        match args.materializers.iter().find(|(n, _)| n == name) {
+            Some((_, path)) => quote! {{
+                let __m: ::zenml::pipeline::__private::BoxedMaterializer<#ty> =
+                    ::zenml::pipeline::__private::explicit::<#path>();
+                __m
+            }},
+            None => quote! {{
+                #[allow(unused_imports)]
+                use ::zenml::pipeline::__private::{ViaDefault as _, ViaSerde as _};
+                let __m: ::zenml::pipeline::__private::BoxedMaterializer<#ty> =
+                    (&&::zenml::pipeline::__private::Select::<#ty>::new()).materializer();
+                __m
+            }},
+        }
+    };
+
+    // The builder's signature and declarations.
+    let mut builder_args = Vec::new();
+    let mut declarations = Vec::new();
+    let mut loads = Vec::new();
+    let mut call_args = Vec::new();
+    for (ident, kind) in &arg_kinds {
+        let key = LitStr::new(&ident.to_string(), ident.span());
+        match kind {
+            ArgKind::Context => call_args.push(quote!(__invocation.context())),
+            ArgKind::Param(ty) => {
+                builder_args.push(quote!(#ident: #ty));
+                declarations.push(quote!(__builder.param::<#ty>(#key, &#ident);));
+                loads.push(quote!(let #ident: #ty = __invocation.param(#key)?;));
+                call_args.push(quote!(::zenml::pipeline::Param::new(#ident)));
+            }
+            ArgKind::Input(ty) => {
+                builder_args.push(quote!(#ident: ::zenml::pipeline::Output<#ty>));
+                declarations.push(quote!(__builder.input::<#ty>(#key, #ident);));
+                let materializer = select(&ident.to_string(), ty);
+                loads.push(quote!(let #ident: #ty = __invocation.input(#key, &*#materializer)?;));
+                call_args.push(quote!(#ident));
+            }
+        }
+    }
+    for (key, ty) in &outputs {
+        let materializer = select(&key.value(), ty);
+        declarations.push(quote! {{
+            let __m = #materializer;
+            __builder.output::<#ty>(#key, __m.id(), __m.version());
+        }});
+    }
+    let value = if is_result {
+        quote!(::zenml::pipeline::IntoStepResult::into_step_result(
+            __returned
+        )?)
+    } else {
+        quote!(__returned)
+    };
+    let (store_outputs, builder_ret, handles) = match outputs.len() {
+        0 => (
+            quote!(let _ = __value;),
+            quote!(()),
+            quote!(let _ = __node;),
+        ),
+        1 => {
+            let (key, ty) = &outputs[0];
+            let materializer = select(&key.value(), ty);
+            (
+                quote!(__invocation.output(#key, &*#materializer, &__value)?;),
+                quote!(::zenml::pipeline::Output<#ty>),
+                quote!(::zenml::pipeline::__private::StepBuilder::handle::<#ty>(__node, #key)),
+            )
+        }
+        _ => {
+            let parts: Vec<Ident> = (0..outputs.len())
+                .map(|i| format_ident!("__output_{}", i))
+                .collect();
+            let stores = outputs.iter().zip(&parts).map(|((key, ty), part)| {
+                let materializer = select(&key.value(), ty);
+                quote!(__invocation.output(#key, &*#materializer, &#part)?;)
+            });
+            let types = outputs
+                .iter()
+                .map(|(_, ty)| quote!(::zenml::pipeline::Output<#ty>));
+            let handle_exprs = outputs
+                .iter()
+                .map(|(key, ty)| quote!(::zenml::pipeline::__private::StepBuilder::handle::<#ty>(__node, #key)));
+            (
+                quote! { let (#(#parts),*) = __value; #(#stores)* },
+                quote!((#(#types),*)),
+                quote!((#(#handle_exprs),*)),
+            )
+        }
+    };
+    let version = match &args.version {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    };
+    let enable_cache = match args.enable_cache {
+        Some(b) => quote!(::core::option::Option::Some(#b)),
+        None => quote!(::core::option::Option::None),
+    };
+    let code = LitStr::new(&code, Span::call_site());
+
+    Ok(quote! {
+        #(#docs)*
+        #[allow(clippy::too_many_arguments, clippy::unused_unit)]
+        #vis fn #name(#(#builder_args),*) -> #builder_ret {
+            #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)]
+            fn #body_ident(#original_inputs) #original_output #body
+
+            let mut __builder = ::zenml::pipeline::__private::StepBuilder::new(#name_str, #code, #version, #enable_cache);
+            #(#declarations)*
+            let __node = __builder.finish(|__invocation: &::zenml::pipeline::__private::StepInvocation<'_>| {
+                #(#loads)*
+                let __returned = #body_ident(#(#call_args),*);
+                let __value = #value;
+                #store_outputs
+                ::core::result::Result::Ok(())
+            });
+            #handles
+        }
+    })
+}
+
+fn is_context(ty: &Type) -> bool {
+    let Type::Reference(reference) = ty else {
+        return false;
+    };
+    matches!(&*reference.elem, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "StepContext"))
+}
+
+fn single_generic<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != wrapper {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(t) => Some(t),
+        _ => None,
+    }
+}

@@ -1,0 +1,731 @@
+//! A behavioural test suite for [`MetadataStore`] implementations, for flavor crates' tests;
+//! **not semver-stable** (it will become a test kit).
+//!
+//! [`check_store`] exercises every operation of the contract on one store;
+//! [`check_concurrent_writers`] has several store instances on one database write at once.
+//! Both use fresh names and ids (random UUIDs), so they also run on a database that already
+//! holds records, and they leave their records behind. A failed check panics, as an
+//! assertion does, naming what went wrong.
+//!
+//! ```no_run
+//! # use zenml_metadata_store::{SqliteMetadataStore, conformance};
+//! # use std::time::Duration;
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = SqliteMetadataStore::open(&dir.path().join("m.db"), Duration::from_secs(10)).unwrap();
+//! conformance::check_store(&store);
+//! ```
+
+use std::fmt::Debug;
+use std::sync::{Arc, Barrier};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+use crate::{
+    ArtifactRecord, MetadataEntry, MetadataStore, MetadataStoreError, Millis, NewRun,
+    PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
+};
+
+/// Runs every single-store check on `store`.
+pub fn check_store(store: &dyn MetadataStore) {
+    runs_are_created_finished_listed_and_found(store);
+    run_names_are_unique_and_case_sensitive(store);
+    pipelines_are_summarized(store);
+    step_runs_round_trip_with_lineage_and_metadata(store);
+    unknown_records_are_not_found(store);
+    metadata_is_replaced_per_key(store);
+    a_failed_step_run_write_leaves_nothing_behind(store);
+    records_the_schema_cannot_hold_are_refused(store);
+}
+
+/// Has `threads` threads, each with a store from `open` (all on the same database: separate
+/// instances, or one shared), each create a run of one new pipeline (all at once) and
+/// record `steps_per_thread` step runs with an artifact and metadata each. Checks that no
+/// write failed and that every record is there at the end.
+pub fn check_concurrent_writers(
+    open: &(dyn Fn() -> Arc<dyn MetadataStore> + Sync),
+    threads: usize,
+    steps_per_thread: usize,
+) {
+    let pipeline = unique("concurrent");
+    let base = now();
+    let start = Barrier::new(threads);
+    let run_ids: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (pipeline, start) = (&pipeline, &start);
+                scope.spawn(move || {
+                    let store = open();
+                    start.wait();
+                    let run = new_run(pipeline, &format!("{pipeline}-run-{t}"), base);
+                    let run = ok(store.create_run(&run), "concurrent create_run");
+                    let mut previous: Option<String> = None;
+                    for i in 0..steps_per_thread {
+                        let at = base + i64::try_from(i).unwrap_or(0);
+                        let mut write = step_write(&run.id, &format!("step-{t}-{i}"), at);
+                        let artifact = artifact(&write.step, "out", at);
+                        write.metadata.push(MetadataEntry {
+                            resource: Resource::Artifact(artifact.id.clone()),
+                            key: "index".to_owned(),
+                            value: json!(i),
+                        });
+                        write.new_outputs.push(artifact.clone());
+                        if let Some(previous) = previous.take() {
+                            write.inputs.push(("in".to_owned(), previous));
+                        }
+                        ok(store.record_step_run(&write), "concurrent record_step_run");
+                        previous = Some(artifact.id);
+                    }
+                    ok(
+                        store.finish_run(&run.id, RunStatus::Completed, base + 1_000, None),
+                        "concurrent finish_run",
+                    );
+                    run.id
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().expect("a writer thread panicked"))
+            .collect()
+    });
+
+    let store = open();
+    let summary = summary_of(store.as_ref(), &pipeline);
+    assert_eq!(summary.run_count, threads as u64, "{summary:?}");
+    for run_id in &run_ids {
+        let run = ok(store.get_run(run_id), "get_run");
+        assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+        let steps = ok(store.step_runs(run_id), "step_runs");
+        assert_eq!(steps.len(), steps_per_thread, "steps of run {run_id}");
+        for (i, step) in steps.iter().enumerate() {
+            let outputs = ok(store.step_outputs(&step.id), "step_outputs");
+            assert_eq!(outputs.len(), 1, "outputs of {step:?}");
+            let inputs = ok(store.step_inputs(&step.id), "step_inputs");
+            assert_eq!(inputs.len(), usize::from(i > 0), "inputs of {step:?}");
+            let index = ok(
+                store.metadata(&Resource::Artifact(outputs[0].1.id.clone())),
+                "metadata",
+            );
+            assert_eq!(index, vec![("index".to_owned(), json!(i))]);
+        }
+    }
+}
+
+// ----- the checks -----------------------------------------------------------------------------
+
+fn runs_are_created_finished_listed_and_found(store: &dyn MetadataStore) {
+    let pipeline = unique("lifecycle");
+    let base = now();
+    let first = new_run(&pipeline, &unique("first"), base);
+    let second = new_run(&pipeline, &unique("second"), base + 10);
+
+    let created = ok(store.create_run(&first), "create_run");
+    assert_eq!(created.id, first.id);
+    assert_eq!(created.name, first.name);
+    assert_eq!(created.pipeline_name, pipeline);
+    assert_eq!(created.status, RunStatus::Running);
+    assert_eq!(created.started_at, base);
+    assert_eq!(created.ended_at, None);
+    assert_eq!(created.config, first.config);
+    assert_eq!(created.stack, first.stack);
+    assert_eq!(created.error, None);
+    let created_second = ok(store.create_run(&second), "create_run");
+    assert_eq!(
+        created_second.pipeline_id, created.pipeline_id,
+        "two runs of one pipeline"
+    );
+
+    assert_eq!(ok(store.get_run(&first.id), "get_run by id"), created);
+    assert_eq!(ok(store.get_run(&first.name), "get_run by name"), created);
+
+    let runs = ok(store.list_runs(Some(&pipeline)), "list_runs");
+    assert_eq!(
+        runs,
+        vec![created_second.clone(), created.clone()],
+        "newest first"
+    );
+    let everything = ok(store.list_runs(None), "list_runs(None)");
+    let ours: Vec<&RunRecord> = everything
+        .iter()
+        .filter(|r| r.pipeline_name == pipeline)
+        .collect();
+    assert_eq!(ours, vec![&created_second, &created], "newest first");
+    assert!(
+        everything
+            .windows(2)
+            .all(|w| w[0].started_at >= w[1].started_at),
+        "list_runs(None) is newest first"
+    );
+
+    ok(
+        store.finish_run(&first.id, RunStatus::Completed, base + 100, None),
+        "finish_run",
+    );
+    ok(
+        store.finish_run(
+            &second.id,
+            RunStatus::Failed,
+            base + 200,
+            Some("step `x` failed"),
+        ),
+        "finish_run",
+    );
+    // Finishing again with the same values is not an error.
+    ok(
+        store.finish_run(&first.id, RunStatus::Completed, base + 100, None),
+        "finish_run again",
+    );
+    let finished = ok(store.get_run(&first.name), "get_run");
+    assert_eq!(
+        (finished.status, finished.ended_at, finished.error),
+        (RunStatus::Completed, Some(base + 100), None)
+    );
+    let failed = ok(store.get_run(&second.id), "get_run");
+    assert_eq!(
+        (failed.status, failed.ended_at, failed.error.as_deref()),
+        (RunStatus::Failed, Some(base + 200), Some("step `x` failed"))
+    );
+}
+
+fn run_names_are_unique_and_case_sensitive(store: &dyn MetadataStore) {
+    let pipeline = unique("duplicates");
+    let base = now();
+    let name = unique("Name-Ünïcode");
+    let original = ok(
+        store.create_run(&new_run(&pipeline, &name, base)),
+        "create_run",
+    );
+
+    let again = new_run(&pipeline, &name, base + 1);
+    expect_duplicate(store.create_run(&again), &name);
+    // The same NewRun twice is a duplicate too.
+    let twin = new_run(&pipeline, &unique("twin"), base);
+    ok(store.create_run(&twin), "create_run");
+    expect_duplicate(store.create_run(&twin), &twin.name);
+
+    // Names are unique in the whole store, and the failed create leaves no pipeline behind.
+    let other_pipeline = unique("duplicates-other");
+    expect_duplicate(
+        store.create_run(&new_run(&other_pipeline, &name, base)),
+        &name,
+    );
+    let pipelines = ok(store.list_pipelines(), "list_pipelines");
+    assert!(
+        pipelines.iter().all(|p| p.pipeline.name != other_pipeline),
+        "a failed create_run left its pipeline behind"
+    );
+
+    // Names compare byte for byte: another case is another name.
+    let lower = name.to_lowercase();
+    ok(
+        store.create_run(&new_run(&pipeline, &lower, base + 2)),
+        "create_run with a name differing in case",
+    );
+    assert_eq!(ok(store.get_run(&name), "get_run").id, original.id);
+    assert_eq!(ok(store.get_run(&lower), "get_run").name, lower);
+    assert_eq!(ok(store.list_runs(Some(&pipeline)), "list_runs").len(), 3);
+}
+
+fn pipelines_are_summarized(store: &dyn MetadataStore) {
+    let prefix = unique("summary");
+    let (a, b) = (format!("{prefix}-a"), format!("{prefix}-B"));
+    let base = now();
+    let a1 = ok(
+        store.create_run(&new_run(&a, &unique("a1"), base)),
+        "create_run",
+    );
+    let a3 = ok(
+        store.create_run(&new_run(&a, &unique("a3"), base + 30)),
+        "create_run",
+    );
+    let _a2 = ok(
+        store.create_run(&new_run(&a, &unique("a2"), base + 20)),
+        "create_run",
+    );
+    let b1 = ok(
+        store.create_run(&new_run(&b, &unique("b1"), base)),
+        "create_run",
+    );
+    ok(
+        store.finish_run(&a3.id, RunStatus::Completed, base + 40, None),
+        "finish_run",
+    );
+
+    let pipelines = ok(store.list_pipelines(), "list_pipelines");
+    let names: Vec<&str> = pipelines.iter().map(|p| p.pipeline.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "pipelines are sorted by name, byte for byte");
+    let a_summary = summary_of(store, &a);
+    assert_eq!(a_summary.run_count, 3);
+    assert_eq!(a_summary.pipeline.id, a1.pipeline_id);
+    assert_eq!(a_summary.pipeline.created_at, base, "the first run's start");
+    let latest = a_summary
+        .latest_run
+        .expect("a pipeline with runs has a latest run");
+    assert_eq!(latest, ok(store.get_run(&a3.id), "get_run"));
+    assert_eq!(latest.status, RunStatus::Completed);
+    let b_summary = summary_of(store, &b);
+    assert_eq!(b_summary.run_count, 1);
+    assert_eq!(b_summary.latest_run, Some(b1));
+}
+
+fn step_runs_round_trip_with_lineage_and_metadata(store: &dyn MetadataStore) {
+    let pipeline = unique("lineage");
+    let base = now();
+    let run = ok(
+        store.create_run(&new_run(&pipeline, &unique("run"), base)),
+        "create_run",
+    );
+
+    // load: no inputs, two new outputs, metadata about itself and an output.
+    let mut load = step_write(&run.id, "load", base + 10);
+    let labels = artifact(&load.step, "labels", base + 10);
+    let features = artifact(&load.step, "features", base + 10);
+    load.new_outputs = vec![labels.clone(), features.clone()];
+    load.metadata = vec![
+        MetadataEntry {
+            resource: Resource::StepRun(load.step.id.clone()),
+            key: "rows".to_owned(),
+            value: json!(150),
+        },
+        MetadataEntry {
+            resource: Resource::StepRun(load.step.id.clone()),
+            key: "loader".to_owned(),
+            value: json!({"format": "csv", "columns": ["a", "b"]}),
+        },
+        MetadataEntry {
+            resource: Resource::Artifact(features.id.clone()),
+            key: "shape".to_owned(),
+            value: json!([150, 4]),
+        },
+    ];
+    ok(store.record_step_run(&load), "record_step_run(load)");
+
+    // train: two inputs (given out of order), one output, a cache key and an error-free run.
+    let mut train = step_write(&run.id, "train", base + 30);
+    train.step.started_at = base + 5;
+    train.step.cache_key = Some(unique("cache-key"));
+    train.step.parameters = json!({"epochs": 3, "rate": 0.5, "name": "ünï"});
+    train.inputs = vec![
+        ("y".to_owned(), labels.id.clone()),
+        ("x".to_owned(), features.id.clone()),
+    ];
+    let model = artifact(&train.step, "model", base + 30);
+    train.new_outputs = vec![model.clone()];
+    ok(store.record_step_run(&train), "record_step_run(train)");
+
+    // evaluate: cached, reusing train's output; reused and new outputs together.
+    let mut evaluate = step_write(&run.id, "evaluate", base + 20);
+    evaluate.step.status = StepStatus::Cached;
+    evaluate.step.original_step_run_id = Some(train.step.id.clone());
+    evaluate.inputs = vec![("model".to_owned(), model.id.clone())];
+    evaluate.reused_outputs = vec![("b_reused".to_owned(), model.id.clone())];
+    let report = artifact(&evaluate.step, "a_report", base + 20);
+    evaluate.new_outputs = vec![report.clone()];
+    ok(
+        store.record_step_run(&evaluate),
+        "record_step_run(evaluate)",
+    );
+
+    // skipped and failed steps have no outputs.
+    let mut failed = step_write(&run.id, "deploy", base + 40);
+    failed.step.status = StepStatus::Failed;
+    failed.step.error = Some("deploy panicked: no target".to_owned());
+    ok(store.record_step_run(&failed), "record_step_run(deploy)");
+
+    let steps = ok(store.step_runs(&run.id), "step_runs");
+    assert_eq!(
+        steps,
+        vec![
+            load.step.clone(),
+            evaluate.step.clone(),
+            train.step.clone(),
+            failed.step.clone()
+        ],
+        "step runs in the order they ended"
+    );
+
+    assert_eq!(
+        ok(store.step_inputs(&train.step.id), "step_inputs"),
+        vec![
+            ("x".to_owned(), features.clone()),
+            ("y".to_owned(), labels.clone())
+        ],
+        "inputs sorted by name"
+    );
+    assert_eq!(
+        ok(store.step_outputs(&load.step.id), "step_outputs"),
+        vec![
+            ("features".to_owned(), features.clone()),
+            ("labels".to_owned(), labels.clone())
+        ],
+        "outputs sorted by name"
+    );
+    assert_eq!(
+        ok(store.step_outputs(&evaluate.step.id), "step_outputs"),
+        vec![
+            ("a_report".to_owned(), report.clone()),
+            ("b_reused".to_owned(), model.clone())
+        ],
+        "new and reused outputs"
+    );
+    assert_eq!(ok(store.step_inputs(&load.step.id), "step_inputs"), vec![]);
+    assert_eq!(
+        ok(store.step_outputs(&failed.step.id), "step_outputs"),
+        vec![]
+    );
+
+    assert_eq!(ok(store.get_artifact(&model.id), "get_artifact"), model);
+    let all = ok(store.list_artifacts(), "list_artifacts");
+    let ours: Vec<&str> = all
+        .iter()
+        .filter(|a| {
+            [&labels, &features, &model, &report]
+                .iter()
+                .any(|o| o.id == a.id)
+        })
+        .map(|a| a.output_name.as_str())
+        .collect();
+    assert_eq!(ours.len(), 4, "every artifact is listed once");
+    assert_eq!(ours[0], "model", "newest first");
+    assert_eq!(ours[1], "a_report", "newest first");
+    assert!(
+        all.windows(2).all(|w| w[0].created_at >= w[1].created_at),
+        "list_artifacts is newest first"
+    );
+
+    assert_eq!(
+        ok(
+            store.metadata(&Resource::StepRun(load.step.id.clone())),
+            "metadata"
+        ),
+        vec![
+            (
+                "loader".to_owned(),
+                json!({"format": "csv", "columns": ["a", "b"]})
+            ),
+            ("rows".to_owned(), json!(150)),
+        ],
+        "metadata sorted by key"
+    );
+    assert_eq!(
+        ok(
+            store.metadata(&Resource::Artifact(features.id.clone())),
+            "metadata"
+        ),
+        vec![("shape".to_owned(), json!([150, 4]))]
+    );
+    assert_eq!(
+        ok(
+            store.metadata(&Resource::Artifact(labels.id.clone())),
+            "metadata"
+        ),
+        vec![]
+    );
+}
+
+fn unknown_records_are_not_found(store: &dyn MetadataStore) {
+    let missing = uuid::Uuid::new_v4().to_string();
+    expect_not_found(store.get_artifact(&missing), "artifact", &missing);
+    expect_not_found(store.get_run(&missing), "run", &missing);
+    expect_not_found(store.step_runs(&missing), "run", &missing);
+    expect_not_found(store.step_inputs(&missing), "step run", &missing);
+    expect_not_found(store.step_outputs(&missing), "step run", &missing);
+    expect_not_found(
+        store.finish_run(&missing, RunStatus::Completed, now(), None),
+        "run",
+        &missing,
+    );
+    let pipeline = unique("no-such-pipeline");
+    expect_not_found(store.list_runs(Some(&pipeline)), "pipeline", &pipeline);
+    expect_not_found(
+        store.record_step_run(&step_write(&missing, "orphan", now())),
+        "run",
+        &missing,
+    );
+    assert_eq!(
+        ok(store.metadata(&Resource::Run(missing.clone())), "metadata"),
+        vec![]
+    );
+}
+
+fn metadata_is_replaced_per_key(store: &dyn MetadataStore) {
+    let run = ok(
+        store.create_run(&new_run(&unique("metadata"), &unique("run"), now())),
+        "create_run",
+    );
+    let entry = |key: &str, value| MetadataEntry {
+        resource: Resource::Run(run.id.clone()),
+        key: key.to_owned(),
+        value,
+    };
+    ok(
+        store.log_metadata(&[entry("accuracy", json!(0.5)), entry("note", json!("first"))]),
+        "log_metadata",
+    );
+    ok(
+        store.log_metadata(&[entry("loss", json!(0.25)), entry("accuracy", json!(0.9))]),
+        "log_metadata",
+    );
+    ok(store.log_metadata(&[]), "log_metadata(nothing)");
+    assert_eq!(
+        ok(store.metadata(&Resource::Run(run.id.clone())), "metadata"),
+        vec![
+            ("accuracy".to_owned(), json!(0.9)),
+            ("loss".to_owned(), json!(0.25)),
+            ("note".to_owned(), json!("first")),
+        ]
+    );
+    // The resource type is part of the key.
+    assert_eq!(
+        ok(
+            store.metadata(&Resource::StepRun(run.id.clone())),
+            "metadata"
+        ),
+        vec![]
+    );
+}
+
+fn a_failed_step_run_write_leaves_nothing_behind(store: &dyn MetadataStore) {
+    let base = now();
+    let run = ok(
+        store.create_run(&new_run(&unique("atomic"), &unique("run"), base)),
+        "create_run",
+    );
+
+    // An input naming an artifact that does not exist: the foreign key refuses the link,
+    // after the step run, its new artifacts and their output links were written.
+    let missing = uuid::Uuid::new_v4().to_string();
+    let mut broken = step_write(&run.id, "broken", base + 1);
+    let orphan = artifact(&broken.step, "out", base + 1);
+    broken.new_outputs = vec![orphan.clone()];
+    broken.inputs = vec![("in".to_owned(), missing.clone())];
+    broken.metadata = vec![MetadataEntry {
+        resource: Resource::StepRun(broken.step.id.clone()),
+        key: "k".to_owned(),
+        value: json!(1),
+    }];
+    expect_not_found(store.record_step_run(&broken), "artifact", &missing);
+    assert_nothing_of(store, &run.id, &broken, &orphan);
+
+    // The same with a reused output.
+    let mut reused = step_write(&run.id, "reused", base + 2);
+    let orphan2 = artifact(&reused.step, "new", base + 2);
+    reused.new_outputs = vec![orphan2.clone()];
+    reused.reused_outputs = vec![("old".to_owned(), missing.clone())];
+    expect_not_found(store.record_step_run(&reused), "artifact", &missing);
+    assert_nothing_of(store, &run.id, &reused, &orphan2);
+
+    // A step name already recorded in the run.
+    let first = step_write(&run.id, "twice", base + 3);
+    ok(store.record_step_run(&first), "record_step_run");
+    let mut second = step_write(&run.id, "twice", base + 4);
+    let orphan3 = artifact(&second.step, "out", base + 4);
+    second.new_outputs = vec![orphan3.clone()];
+    second.metadata = vec![MetadataEntry {
+        resource: Resource::Run(run.id.clone()),
+        key: "from_the_second_twice".to_owned(),
+        value: json!(true),
+    }];
+    let err = store
+        .record_step_run(&second)
+        .expect_err("a second step run named `twice` in one run must fail");
+    assert!(
+        !matches!(err, MetadataStoreError::NotFound { .. }),
+        "a duplicate step name is not a missing record: {err:?}"
+    );
+    assert_nothing_of(store, &run.id, &second, &orphan3);
+    assert_eq!(
+        ok(store.metadata(&Resource::Run(run.id.clone())), "metadata"),
+        vec![]
+    );
+    assert_eq!(
+        ok(store.step_runs(&run.id), "step_runs"),
+        vec![first.step],
+        "only the first `twice` is recorded"
+    );
+}
+
+fn records_the_schema_cannot_hold_are_refused(store: &dyn MetadataStore) {
+    let base = now();
+    let long = "n".repeat(256);
+    let err = store
+        .create_run(&new_run(&unique("limits"), &long, base))
+        .expect_err("a 256-character run name must be refused");
+    assert!(
+        matches!(err, MetadataStoreError::InvalidRecord { .. }),
+        "{err:?}"
+    );
+    // 255 characters, not bytes: allowed.
+    let pipeline = unique(&"é".repeat(242));
+    assert_eq!(pipeline.chars().count(), 255);
+    let run = ok(
+        store.create_run(&new_run(&pipeline, &unique("limits"), base)),
+        "create_run with a 255-character pipeline name",
+    );
+    assert_eq!(
+        ok(store.get_run(&run.id), "get_run").pipeline_name,
+        pipeline
+    );
+
+    // A new output must be produced by the step run that records it.
+    let mut write = step_write(&run.id, "producer", base);
+    let mut stray = artifact(&write.step, "out", base);
+    stray.producer_step_run_id = uuid::Uuid::new_v4().to_string();
+    write.new_outputs = vec![stray.clone()];
+    let err = store
+        .record_step_run(&write)
+        .expect_err("an artifact of another producer must be refused");
+    assert!(
+        matches!(err, MetadataStoreError::InvalidRecord { .. }),
+        "{err:?}"
+    );
+    assert_nothing_of(store, &run.id, &write, &stray);
+}
+
+// ----- helpers --------------------------------------------------------------------------------
+
+/// Asserts that nothing of a failed `write` (step run, new artifact, metadata) is visible.
+fn assert_nothing_of(
+    store: &dyn MetadataStore,
+    run_id: &str,
+    write: &StepRunWrite,
+    new_artifact: &ArtifactRecord,
+) {
+    let steps = ok(store.step_runs(run_id), "step_runs");
+    assert!(
+        steps.iter().all(|s| s.id != write.step.id),
+        "a failed record_step_run left its step run behind: {steps:?}"
+    );
+    expect_not_found(
+        store.get_artifact(&new_artifact.id),
+        "artifact",
+        &new_artifact.id,
+    );
+    assert!(
+        ok(store.list_artifacts(), "list_artifacts")
+            .iter()
+            .all(|a| a.id != new_artifact.id),
+        "a failed record_step_run left an artifact behind"
+    );
+    expect_not_found(
+        store.step_outputs(&write.step.id),
+        "step run",
+        &write.step.id,
+    );
+    for resource in [
+        Resource::StepRun(write.step.id.clone()),
+        Resource::Artifact(new_artifact.id.clone()),
+    ] {
+        assert_eq!(ok(store.metadata(&resource), "metadata"), vec![]);
+    }
+}
+
+fn summary_of(store: &dyn MetadataStore, pipeline: &str) -> PipelineSummary {
+    ok(store.list_pipelines(), "list_pipelines")
+        .into_iter()
+        .find(|p| p.pipeline.name == pipeline)
+        .unwrap_or_else(|| panic!("pipeline `{pipeline}` is not listed"))
+}
+
+fn new_run(pipeline: &str, name: &str, started_at: Millis) -> NewRun {
+    NewRun {
+        id: uuid::Uuid::new_v4().to_string(),
+        pipeline_name: pipeline.to_owned(),
+        name: name.to_owned(),
+        started_at,
+        config: json!({"steps": {"train": {"parameters": {"epochs": 3}}}, "enable_cache": true}),
+        stack: json!({
+            "orchestrator": {"flavor": "local"},
+            "metadata_store": {"flavor": "sqlite", "path": ".zen/metadata.db"},
+        }),
+    }
+}
+
+/// A completed step run that ended at `ended_at`, with nothing linked.
+fn step_write(run_id: &str, name: &str, ended_at: Millis) -> StepRunWrite {
+    StepRunWrite {
+        step: StepRunRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            run_id: run_id.to_owned(),
+            name: name.to_owned(),
+            status: StepStatus::Completed,
+            started_at: ended_at - 1,
+            ended_at,
+            code_hash: blake3_like(name),
+            cache_key: None,
+            parameters: json!({}),
+            error: None,
+            original_step_run_id: None,
+        },
+        inputs: Vec::new(),
+        new_outputs: Vec::new(),
+        reused_outputs: Vec::new(),
+        metadata: Vec::new(),
+    }
+}
+
+fn artifact(step: &StepRunRecord, output_name: &str, created_at: Millis) -> ArtifactRecord {
+    let id = uuid::Uuid::new_v4().to_string();
+    let path = format!("{}/{output_name}/{id}", step.name);
+    ArtifactRecord {
+        uri: format!("file:///repo/.zen/artifacts/{path}"),
+        artifact_store_uri: "file:///repo/.zen/artifacts".to_owned(),
+        path,
+        rust_type: "alloc::vec::Vec<(f64, alloc::string::String)>".to_owned(),
+        materializer_id: "zenml.json".to_owned(),
+        materializer_version: u32::MAX,
+        content_hash: blake3_like(&id),
+        size: 1 << 40,
+        producer_step_run_id: step.id.clone(),
+        output_name: output_name.to_owned(),
+        created_at,
+        id,
+    }
+}
+
+/// 64 hex digits, like a blake3 hash.
+fn blake3_like(seed: &str) -> String {
+    let digits: String = seed.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{digits:0<64}").chars().take(64).collect()
+}
+
+/// `prefix` with a random suffix.
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+fn now() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
+        Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
+    })
+}
+
+#[track_caller]
+fn ok<T>(result: Result<T, MetadataStoreError>, what: &str) -> T {
+    result.unwrap_or_else(|e| panic!("{what} failed: {e} ({e:?})"))
+}
+
+#[track_caller]
+fn expect_duplicate<T: Debug>(result: Result<T, MetadataStoreError>, name: &str) {
+    match result {
+        Err(MetadataStoreError::DuplicateRunName { name: found }) => assert_eq!(found, name),
+        other => panic!("expected DuplicateRunName for `{name}`, got {other:?}"),
+    }
+}
+
+#[track_caller]
+fn expect_not_found<T: Debug>(result: Result<T, MetadataStoreError>, what: &str, key: &str) {
+    match result {
+        Err(MetadataStoreError::NotFound {
+            what: found_what,
+            key: found_key,
+        }) => assert_eq!((found_what, found_key.as_str()), (what, key)),
+        other => panic!("expected NotFound {{ {what} `{key}` }}, got {other:?}"),
+    }
+}

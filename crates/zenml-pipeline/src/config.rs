@@ -1,0 +1,236 @@
+//! Run configuration: overrides of a pipeline's defaults, from a TOML file, without
+//! recompiling.
+//!
+//! ```toml
+//! run_name = "nightly-{date}"     # template: {pipeline} {date} {time} {id}
+//! enable_cache = true             # run level
+//!
+//! [steps.trainer]
+//! enable_cache = false            # step level
+//! [steps.trainer.parameters]
+//! lr = 0.05
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use zenml_core::ConfigError;
+
+use crate::builder::StepNode;
+
+/// The default run name template.
+pub const DEFAULT_RUN_NAME: &str = "{pipeline}-{date}-{time}-{id}";
+
+/// A run configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The run's name, or a template with `{pipeline}`, `{date}`, `{time}` and `{id}`.
+    pub run_name: Option<String>,
+    /// Caching for the whole run; overrides the pipeline's and the steps' settings.
+    pub enable_cache: Option<bool>,
+    /// Per-step settings, by step name.
+    #[serde(default)]
+    pub steps: BTreeMap<String, StepConfig>,
+}
+
+/// One step's settings in a [`RunConfig`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepConfig {
+    /// Caching for this step.
+    pub enable_cache: Option<bool>,
+    /// Parameter values, by parameter name.
+    #[serde(default)]
+    pub parameters: BTreeMap<String, toml::Value>,
+}
+
+impl RunConfig {
+    /// Reads a run configuration file; errors name the file, line, column and key.
+    pub fn read(path: &Path) -> Result<RunConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::Invalid(format!(
+                "cannot read run configuration `{}`: {e}",
+                path.display()
+            ))
+        })?;
+        zenml_core::parse_toml_file(path, &text)
+    }
+}
+
+/// A step's configuration after defaults and overrides are applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedStep {
+    /// The step function.
+    pub function: String,
+    /// The step's own `enable_cache`, if set in code or configuration.
+    pub enable_cache: Option<bool>,
+    /// Every parameter's value.
+    pub parameters: Map<String, Value>,
+}
+
+/// A run's fully resolved configuration: what is recorded with the run and can be written
+/// back to a file to repeat it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedConfig {
+    /// The pipeline.
+    pub pipeline: String,
+    /// The run's name.
+    pub run_name: String,
+    /// Run-level caching, if set.
+    pub enable_cache: Option<bool>,
+    /// The pipeline's own `enable_cache`, if set.
+    pub pipeline_enable_cache: Option<bool>,
+    /// Every step, by name.
+    pub steps: BTreeMap<String, ResolvedStep>,
+}
+
+/// Applies `config` to the pipeline's defaults. Unknown steps and parameters, and values of
+/// the wrong type, are errors that name them and list what is valid.
+pub(crate) fn resolve(
+    pipeline: &str,
+    pipeline_enable_cache: Option<bool>,
+    nodes: &[StepNode],
+    config: &RunConfig,
+) -> Result<ResolvedConfig, ConfigError> {
+    for step in config.steps.keys() {
+        if !nodes.iter().any(|n| &n.name == step) {
+            return Err(ConfigError::Invalid(format!(
+                "the run configuration names step `{step}`, which pipeline `{pipeline}` does not have; its steps: {}",
+                nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let mut steps = BTreeMap::new();
+    for node in nodes {
+        let overrides = config.steps.get(&node.name);
+        let mut parameters = Map::new();
+        for param in &node.params {
+            parameters.insert(param.name.to_owned(), param.default.clone());
+        }
+        if let Some(overrides) = overrides {
+            for (name, value) in &overrides.parameters {
+                let Some(param) = node.params.iter().find(|p| p.name == name) else {
+                    return Err(ConfigError::Invalid(format!(
+                        "step `{}` has no parameter `{name}`; its parameters: {}",
+                        node.name,
+                        if node.params.is_empty() {
+                            "(none)".to_owned()
+                        } else {
+                            node.params
+                                .iter()
+                                .map(|p| p.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    )));
+                };
+                let value = serde_json::to_value(value).map_err(|e| ConfigError::InvalidValue {
+                    key: format!("steps.{}.parameters.{name}", node.name),
+                    message: e.to_string(),
+                })?;
+                (param.check)(&value).map_err(|message| ConfigError::InvalidValue {
+                    key: format!("steps.{}.parameters.{name}", node.name),
+                    message: format!("{message} (the parameter is a `{}`)", param.rust_type),
+                })?;
+                parameters.insert(name.clone(), value);
+            }
+        }
+        steps.insert(
+            node.name.clone(),
+            ResolvedStep {
+                function: node.function.to_owned(),
+                enable_cache: overrides.and_then(|o| o.enable_cache).or(node.enable_cache),
+                parameters,
+            },
+        );
+    }
+    Ok(ResolvedConfig {
+        pipeline: pipeline.to_owned(),
+        run_name: expand_run_name(
+            config.run_name.as_deref().unwrap_or(DEFAULT_RUN_NAME),
+            pipeline,
+        ),
+        enable_cache: config.enable_cache,
+        pipeline_enable_cache,
+        steps,
+    })
+}
+
+impl ResolvedConfig {
+    /// This configuration as a run configuration file that repeats it.
+    pub fn to_run_config(&self) -> RunConfig {
+        RunConfig {
+            run_name: None,
+            enable_cache: self.enable_cache,
+            steps: self
+                .steps
+                .iter()
+                .map(|(name, step)| {
+                    let parameters = step
+                        .parameters
+                        .iter()
+                        .filter_map(|(k, v)| toml::Value::try_from(v).ok().map(|v| (k.clone(), v)))
+                        .collect();
+                    (
+                        name.clone(),
+                        StepConfig {
+                            enable_cache: step.enable_cache,
+                            parameters,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Fills a run name template.
+fn expand_run_name(template: &str, pipeline: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let (date, time) = crate::time::date_and_time(now.as_secs() as i64);
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    template
+        .replace("{pipeline}", pipeline)
+        .replace("{date}", &date)
+        .replace("{time}", &time.replace(':', ""))
+        .replace("{id}", &id[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_name_templates_expand() {
+        let name = expand_run_name(DEFAULT_RUN_NAME, "training");
+        assert!(name.starts_with("training-20"), "{name}");
+        assert_eq!(
+            name.len(),
+            "training-2026-11-22-074012-".len() + 8,
+            "{name}"
+        );
+        assert_eq!(expand_run_name("fixed", "p"), "fixed");
+    }
+
+    #[test]
+    fn unknown_keys_in_run_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run.toml");
+        std::fs::write(&file, "run_name = \"x\"\n[steps.a]\nparams = {}\n").unwrap();
+        let err = RunConfig::read(&file).unwrap_err().to_string();
+        assert!(
+            err.contains("run.toml:3:") && err.contains("params"),
+            "{err}"
+        );
+    }
+}

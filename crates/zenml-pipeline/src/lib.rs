@@ -1,0 +1,40 @@
+//! Pipelines and steps: building the DAG, running it on a stack, materializing outputs into
+//! the artifact store, recording everything in the metadata store, and reading it back.
+//!
+//! Users write steps with `#[step]` and pipelines with `#[pipeline]` (from the facade
+//! crate `zenml`); those macros expand into calls of this crate's builder. A run:
+//!
+//! 1. resolves the run configuration (defaults in code, overrides from TOML) and records
+//!    the run with its resolved configuration and a stack snapshot (secrets redacted);
+//! 2. hands the DAG to the stack's orchestrator;
+//! 3. for each step, loads its inputs (verifying their hashes), calls the function,
+//!    materializes each output into a fresh temporary folder, publishes it under
+//!    `<pipeline>/<step>/<output>/<artifact id>/` in the artifact store, and only then
+//!    records the step run, its outputs and links in one metadata transaction.
+//!
+//! [`Client`] reads it all back.
+
+pub mod artifact_io;
+mod builder;
+mod client;
+mod config;
+mod pipeline;
+mod runner;
+mod select;
+mod step;
+pub mod time;
+
+pub use builder::{InputSpec, OutputSpec, ParamSpec, StepNode};
+pub use client::{Client, ClientError, RunView, StepView};
+pub use config::{DEFAULT_RUN_NAME, ResolvedConfig, ResolvedStep, RunConfig, StepConfig};
+pub use pipeline::{Pipeline, RunError, RunOptions, RunOutcome};
+pub use step::{IntoStepResult, Output, Param, StepContext, StepError};
+
+/// What `#[step]` and `#[pipeline]` expand into; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::builder::StepBuilder;
+    pub use crate::runner::StepInvocation;
+    pub use crate::select::{BoxedMaterializer, Select, ViaDefault, ViaSerde, explicit};
+    pub use serde_json;
+}

@@ -1,0 +1,439 @@
+//! Running a pipeline on a stack: resolve the configuration, record the run, let the
+//! orchestrator execute the DAG, materialize and record each step's outputs.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use zenml_artifact_store::ObjectPath;
+use zenml_core::{Dag, DagNode};
+use zenml_materializer::Materializer;
+use zenml_metadata_store::{
+    ArtifactRecord, MetadataEntry, Millis, Resource, RunStatus, StepRunRecord, StepRunWrite,
+    StepStatus,
+};
+use zenml_orchestrator::{StepEvent, StepExecutor, StepFailure, StepOutcome};
+use zenml_stack::OpenStack;
+
+use crate::artifact_io::{read_artifact, write_artifact};
+use crate::builder::{InputSpec, StepNode};
+use crate::config::ResolvedConfig;
+use crate::step::{StepContext, StepError};
+
+/// What a step's generated code uses while it runs: its parameters, its inputs, its
+/// outputs and its context.
+#[doc(hidden)]
+pub struct StepInvocation<'a> {
+    pub(crate) context: StepContext,
+    pub(crate) parameters: &'a Map<String, Value>,
+    pub(crate) inputs: Vec<(InputSpec, ArtifactRecord)>,
+    pub(crate) execution: &'a Execution<'a>,
+    pub(crate) node: &'a StepNode,
+    pub(crate) step_run_id: String,
+    pub(crate) outputs: Mutex<Vec<ArtifactRecord>>,
+}
+
+impl StepInvocation<'_> {
+    /// The step's context.
+    pub fn context(&self) -> &StepContext {
+        &self.context
+    }
+
+    /// The resolved value of parameter `name`.
+    pub fn param<T: DeserializeOwned>(&self, name: &str) -> Result<T, StepError> {
+        let value = self
+            .parameters
+            .get(name)
+            .ok_or_else(|| StepError::new(format!("parameter `{name}` has no value")))?;
+        T::deserialize(value).map_err(|e| {
+            StepError::new(format!(
+                "parameter `{name}` cannot be read as `{}`: {e}",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// Loads input `name` with `materializer`, verifying the artifact's hash, type and
+    /// materializer.
+    pub fn input<T: 'static>(
+        &self,
+        name: &str,
+        materializer: &dyn Materializer<Value = T>,
+    ) -> Result<T, StepError> {
+        let (_, artifact) = self
+            .inputs
+            .iter()
+            .find(|(spec, _)| spec.name == name)
+            .ok_or_else(|| StepError::new(format!("input `{name}` is not connected")))?;
+        let expected_type = std::any::type_name::<T>();
+        if artifact.rust_type != expected_type {
+            return Err(StepError::new(format!(
+                "input `{name}` expects a `{expected_type}`, but artifact {} holds a `{}`",
+                artifact.id, artifact.rust_type
+            )));
+        }
+        if artifact.materializer_id != materializer.id() {
+            return Err(StepError::new(format!(
+                "input `{name}`: artifact {} was written by materializer `{}`, but this input loads with `{}`; \
+                 name the same materializer for the input",
+                artifact.id,
+                artifact.materializer_id,
+                materializer.id()
+            )));
+        }
+        let folder = ObjectPath::new(&artifact.path).map_err(StepError::from_error)?;
+        read_artifact(
+            self.execution.stack.artifact_store.as_ref(),
+            &self.execution.staging,
+            &folder,
+            &artifact.content_hash,
+            materializer,
+        )
+        .map_err(StepError::from_error)
+    }
+
+    /// Materializes output `name` into the artifact store (published, not yet recorded).
+    pub fn output<T: 'static>(
+        &self,
+        name: &'static str,
+        materializer: &dyn Materializer<Value = T>,
+        value: &T,
+    ) -> Result<(), StepError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let folder = ObjectPath::new(&format!(
+            "{}/{}/{name}/{id}",
+            self.execution.pipeline, self.node.name
+        ))
+        .map_err(StepError::from_error)?;
+        let store = self.execution.stack.artifact_store.as_ref();
+        let written = write_artifact(store, &self.execution.staging, &folder, materializer, value)
+            .map_err(StepError::from_error)?;
+        let record = ArtifactRecord {
+            id,
+            uri: written.uri,
+            artifact_store_uri: store.uri(),
+            path: folder.to_string(),
+            rust_type: std::any::type_name::<T>().to_owned(),
+            materializer_id: materializer.id().to_owned(),
+            materializer_version: materializer.version(),
+            content_hash: written.content_hash,
+            size: written.size,
+            producer_step_run_id: self.step_run_id.clone(),
+            output_name: name.to_owned(),
+            created_at: now_millis(),
+        };
+        if let Ok(mut outputs) = self.outputs.lock() {
+            outputs.push(record);
+        }
+        Ok(())
+    }
+}
+
+impl StepError {
+    fn from_error(error: impl std::error::Error) -> StepError {
+        let mut message = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = cause.source();
+        }
+        StepError::new(message)
+    }
+}
+
+/// The state of one run while the orchestrator executes it.
+pub(crate) struct Execution<'a> {
+    pub(crate) pipeline: &'a str,
+    pub(crate) run_id: String,
+    pub(crate) run_name: String,
+    pub(crate) nodes: &'a [StepNode],
+    pub(crate) config: &'a ResolvedConfig,
+    pub(crate) stack: &'a OpenStack,
+    pub(crate) staging: PathBuf,
+    /// Each finished node's outputs, by output name.
+    pub(crate) outputs: Mutex<Vec<Option<HashMap<String, ArtifactRecord>>>>,
+    /// When each node started.
+    pub(crate) started: Mutex<HashMap<usize, Millis>>,
+    pub(crate) progress: Progress,
+}
+
+impl<'a> Execution<'a> {
+    pub(crate) fn dag(nodes: &[StepNode]) -> Result<Dag, zenml_core::DagError> {
+        Dag::new(
+            nodes
+                .iter()
+                .map(|n| DagNode {
+                    name: n.name.clone(),
+                    upstream: n.inputs.iter().map(|i| i.node).collect(),
+                })
+                .collect(),
+        )
+    }
+
+    fn parameters(&self, node: &StepNode) -> Value {
+        self.config
+            .steps
+            .get(&node.name)
+            .map(|s| Value::Object(s.parameters.clone()))
+            .unwrap_or_else(|| Value::Object(Map::new()))
+    }
+
+    fn run_step(&self, index: usize) -> Result<(), StepError> {
+        let node = &self.nodes[index];
+        let started_at = now_millis();
+        if let Ok(mut started) = self.started.lock() {
+            started.insert(index, started_at);
+        }
+        let mut inputs = Vec::new();
+        {
+            let outputs = self
+                .outputs
+                .lock()
+                .map_err(|_| StepError::new("internal state poisoned"))?;
+            for spec in &node.inputs {
+                let artifact = outputs
+                    .get(spec.node)
+                    .and_then(Option::as_ref)
+                    .and_then(|o| o.get(spec.output))
+                    .ok_or_else(|| {
+                        StepError::new(format!(
+                            "input `{}` needs output `{}` of step `{}`, which has not been recorded",
+                            spec.name, spec.output, self.nodes[spec.node].name
+                        ))
+                    })?;
+                inputs.push((spec.clone(), artifact.clone()));
+            }
+        }
+        let empty = Map::new();
+        let parameters = self
+            .config
+            .steps
+            .get(&node.name)
+            .map(|s| &s.parameters)
+            .unwrap_or(&empty);
+        let invocation = StepInvocation {
+            context: StepContext {
+                step_name: node.name.clone(),
+                run_name: self.run_name.clone(),
+                pipeline_name: self.pipeline.to_owned(),
+                step_metadata: Mutex::new(Vec::new()),
+                output_metadata: Mutex::new(Vec::new()),
+            },
+            parameters,
+            inputs,
+            execution: self,
+            node,
+            step_run_id: uuid::Uuid::new_v4().to_string(),
+            outputs: Mutex::new(Vec::new()),
+        };
+        (node.run)(&invocation)?;
+
+        let new_outputs = invocation.outputs.into_inner().unwrap_or_default();
+        let mut metadata: Vec<MetadataEntry> = invocation
+            .context
+            .step_metadata
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, value)| MetadataEntry {
+                resource: Resource::StepRun(invocation.step_run_id.clone()),
+                key,
+                value,
+            })
+            .collect();
+        for (output, key, value) in invocation
+            .context
+            .output_metadata
+            .into_inner()
+            .unwrap_or_default()
+        {
+            let artifact = new_outputs
+                .iter()
+                .find(|a| a.output_name == output)
+                .ok_or_else(|| {
+                    StepError::new(format!(
+                        "metadata was logged for output `{output}`, which this step does not have"
+                    ))
+                })?;
+            metadata.push(MetadataEntry {
+                resource: Resource::Artifact(artifact.id.clone()),
+                key,
+                value,
+            });
+        }
+        let write = StepRunWrite {
+            step: StepRunRecord {
+                id: invocation.step_run_id.clone(),
+                run_id: self.run_id.clone(),
+                name: node.name.clone(),
+                status: StepStatus::Completed,
+                started_at,
+                ended_at: now_millis(),
+                code_hash: node.code_hash.clone(),
+                cache_key: None,
+                parameters: self.parameters(node),
+                error: None,
+                original_step_run_id: None,
+            },
+            inputs: invocation
+                .inputs
+                .iter()
+                .map(|(spec, artifact)| (spec.name.to_owned(), artifact.id.clone()))
+                .collect(),
+            new_outputs: new_outputs.clone(),
+            reused_outputs: Vec::new(),
+            metadata,
+        };
+        self.stack
+            .metadata_store
+            .record_step_run(&write)
+            .map_err(StepError::from_error)?;
+        if let Ok(mut outputs) = self.outputs.lock() {
+            outputs[index] = Some(
+                new_outputs
+                    .into_iter()
+                    .map(|a| (a.output_name.clone(), a))
+                    .collect(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Records a step that failed or was skipped.
+    fn record_unfinished(&self, index: usize, status: StepStatus, error: &str) {
+        let node = &self.nodes[index];
+        let now = now_millis();
+        let started_at = self
+            .started
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&index).copied())
+            .unwrap_or(now);
+        let write = StepRunWrite {
+            step: StepRunRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                run_id: self.run_id.clone(),
+                name: node.name.clone(),
+                status,
+                started_at,
+                ended_at: now,
+                code_hash: node.code_hash.clone(),
+                cache_key: None,
+                parameters: self.parameters(node),
+                error: Some(error.to_owned()),
+                original_step_run_id: None,
+            },
+            inputs: Vec::new(),
+            new_outputs: Vec::new(),
+            reused_outputs: Vec::new(),
+            metadata: Vec::new(),
+        };
+        if let Err(e) = self.stack.metadata_store.record_step_run(&write) {
+            eprintln!(
+                "warning: cannot record the {} step `{}`: {e}",
+                status.as_str(),
+                node.name
+            );
+        }
+    }
+}
+
+impl StepExecutor for Execution<'_> {
+    fn execute(&self, node: usize, _name: &str) -> Result<(), StepFailure> {
+        self.run_step(node)
+            .map_err(|e| StepFailure::new(e.message()))
+    }
+
+    fn on_event(&self, event: &StepEvent) {
+        match event {
+            StepEvent::Started { node } => self.progress.started(&self.nodes[*node].name),
+            StepEvent::Finished {
+                node,
+                outcome,
+                duration,
+            } => {
+                match outcome {
+                    StepOutcome::Succeeded => {}
+                    StepOutcome::Failed(message) => {
+                        self.record_unfinished(*node, StepStatus::Failed, message)
+                    }
+                    StepOutcome::Skipped { because } => {
+                        self.record_unfinished(*node, StepStatus::Skipped, because)
+                    }
+                }
+                self.progress
+                    .finished(&self.nodes[*node].name, outcome, *duration);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Step progress on a terminal; silent otherwise.
+pub(crate) struct Progress {
+    enabled: bool,
+    start: Instant,
+}
+
+impl Progress {
+    pub(crate) fn new(quiet: bool) -> Progress {
+        Progress {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            start: Instant::now(),
+        }
+    }
+
+    pub(crate) fn line(&self, text: &str) {
+        if self.enabled {
+            eprintln!("{text}");
+        }
+    }
+
+    fn started(&self, step: &str) {
+        if self.enabled {
+            eprintln!(
+                "  ▶ {step} started ({:.1} s)",
+                self.start.elapsed().as_secs_f64()
+            );
+        }
+    }
+
+    fn finished(&self, step: &str, outcome: &StepOutcome, duration: std::time::Duration) {
+        if !self.enabled {
+            return;
+        }
+        let ms = duration.as_secs_f64() * 1000.0;
+        match outcome {
+            StepOutcome::Succeeded => eprintln!("  ✔ {step} completed in {ms:.1} ms"),
+            StepOutcome::Failed(message) => {
+                eprintln!("  ✘ {step} failed after {ms:.1} ms: {message}")
+            }
+            StepOutcome::Skipped { because } => eprintln!("  – {step} skipped: {because}"),
+        }
+    }
+}
+
+/// The current time in milliseconds since the Unix epoch.
+pub(crate) fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// The run status for a finished report.
+pub(crate) fn run_status(success: bool) -> RunStatus {
+    if success {
+        RunStatus::Completed
+    } else {
+        RunStatus::Failed
+    }
+}

@@ -1,0 +1,162 @@
+//! What a step is made of: parameters, output handles, the step context and step errors.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// A step parameter: a plain serde value with a default in code, overridable from the run
+/// configuration, and recorded with every step run. Dereferences to the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param<T>(T);
+
+impl<T> Param<T> {
+    /// Wraps a value.
+    pub fn new(value: T) -> Self {
+        Param(value)
+    }
+
+    /// The value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Param<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A handle to one output of a step in a pipeline being built. Passing it to another step
+/// makes that step consume the artifact; its type parameter makes wiring an output into an
+/// input of another type a compile error.
+pub struct Output<T> {
+    pub(crate) node: usize,
+    pub(crate) name: &'static str,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Output<T> {
+    pub(crate) fn new(node: usize, name: &'static str) -> Self {
+        Output {
+            node,
+            name,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for Output<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Output(step #{}, `{}`)", self.node, self.name)
+    }
+}
+
+impl<T> Clone for Output<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Output<T> {}
+
+/// Why a step failed: its message is shown to the user and recorded with the step run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepError {
+    message: String,
+}
+
+impl StepError {
+    /// A failure with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for StepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StepError {}
+
+/// What a running step can ask for and report: put `ctx: &StepContext` among a step's
+/// arguments to get it.
+#[derive(Debug)]
+pub struct StepContext {
+    pub(crate) step_name: String,
+    pub(crate) run_name: String,
+    pub(crate) pipeline_name: String,
+    pub(crate) step_metadata: Mutex<Vec<(String, Value)>>,
+    pub(crate) output_metadata: Mutex<Vec<(String, String, Value)>>,
+}
+
+impl StepContext {
+    /// The step's name in the pipeline.
+    pub fn step_name(&self) -> &str {
+        &self.step_name
+    }
+
+    /// The run's name.
+    pub fn run_name(&self) -> &str {
+        &self.run_name
+    }
+
+    /// The pipeline's name.
+    pub fn pipeline_name(&self) -> &str {
+        &self.pipeline_name
+    }
+
+    /// Records a metric or other metadata about this step run (e.g. `accuracy`). A later
+    /// value for the same key replaces the earlier one.
+    pub fn log_metadata(&self, key: impl Into<String>, value: impl serde::Serialize) {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        if let Ok(mut entries) = self.step_metadata.lock() {
+            entries.push((key.into(), value));
+        }
+    }
+
+    /// Records metadata about one of this step's outputs, by output name.
+    pub fn log_output_metadata(
+        &self,
+        output: impl Into<String>,
+        key: impl Into<String>,
+        value: impl serde::Serialize,
+    ) {
+        let value = serde_json::to_value(value).unwrap_or(Value::Null);
+        if let Ok(mut entries) = self.output_metadata.lock() {
+            entries.push((output.into(), key.into(), value));
+        }
+    }
+}
+
+/// Turns what a step function returned into a result: steps may return a value, or a
+/// `Result` whose error can be displayed (any error type, `anyhow::Error`, `String`, …).
+/// The error's alternate form (`{:#}`) is used, which includes the causes of errors that
+/// print them that way.
+pub trait IntoStepResult {
+    /// The value on success.
+    type Value;
+    /// The conversion.
+    fn into_step_result(self) -> Result<Self::Value, StepError>;
+}
+
+impl<T, E: fmt::Display> IntoStepResult for Result<T, E> {
+    type Value = T;
+    fn into_step_result(self) -> Result<T, StepError> {
+        self.map_err(|e| StepError::new(format!("{e:#}")))
+    }
+}
