@@ -8,18 +8,82 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// `cargo xtask bench [all | cli | artifact]`.
+/// `cargo xtask bench [all | cli | chain | artifact]`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
     match which {
         "all" => {
             cli(root)?;
+            chain(root)?;
             artifact(root)
         }
         "cli" => cli(root),
+        "chain" => chain(root),
         "artifact" => artifact(root),
-        other => bail!("unknown benchmark `{other}`; known: cli, artifact"),
+        other => bail!("unknown benchmark `{other}`; known: cli, chain, artifact"),
     }
+}
+
+/// The 20-step chain pipeline from a release build: the whole process's wall time and the
+/// in-process time per step, over 10 runs against one repository.
+fn chain(root: &Path) -> anyhow::Result<()> {
+    super::cargo(
+        root,
+        &[
+            "build",
+            "--release",
+            "-p",
+            "zenml-examples",
+            "--example",
+            "chain",
+        ],
+    )?;
+    let example = root.join("target/release/examples/chain");
+    let dir = std::env::temp_dir().join(format!("zenml-bench-chain-{}", std::process::id()));
+    fs::create_dir_all(&dir)?;
+    let run = |dir: &Path| -> anyhow::Result<(Duration, f64)> {
+        let start = Instant::now();
+        let output = Command::new(&example)
+            .arg("--quiet")
+            .current_dir(dir)
+            .env_remove("ZENML_STACK")
+            .env_remove("ZENML_REPOSITORY_PATH")
+            .output()
+            .context("cannot run the chain example")?;
+        let elapsed = start.elapsed();
+        if !output.status.success() {
+            bail!(
+                "the chain example failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let per_step = stdout
+            .split('(')
+            .nth(1)
+            .and_then(|s| s.split(" ms per step").next())
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .context("the chain example did not print its time per step")?;
+        Ok((elapsed, per_step))
+    };
+    // The first run creates the repository and the database.
+    run(&dir)?;
+    let mut wall = Vec::new();
+    let mut per_step = Vec::new();
+    for _ in 0..10 {
+        let (w, p) = run(&dir)?;
+        wall.push(ms(w));
+        per_step.push(p);
+    }
+    println!(
+        "chain of 20 steps (release, 10 runs, default stack with fsync): whole process median {:.1} ms (min {:.1}); \
+         in-process per step median {:.2} ms",
+        median(wall.clone()),
+        wall.iter().copied().fold(f64::INFINITY, f64::min),
+        median(per_step)
+    );
+    fs::remove_dir_all(&dir)?;
+    Ok(())
 }
 
 /// Wall time of `zenml stack list` from a release build, over 20 runs.

@@ -171,6 +171,13 @@ impl SqliteMetadataStore {
         connection
             .pragma_update(None, "foreign_keys", true)
             .map_err(connect_err)?;
+        // In WAL mode, NORMAL syncs at checkpoints instead of at every commit: a crash of the
+        // program loses nothing, a power loss may lose the last commits but never corrupts
+        // the database. Artifacts are flushed before their records are committed, so a lost
+        // commit leaves unrecorded files, never a record of missing data.
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(connect_err)?;
         migrate(&mut connection)?;
         Ok(SqliteMetadataStore {
             path,
