@@ -112,6 +112,17 @@ fn trace(matrix: Matrix) -> f32 {
 }
 
 #[step]
+fn nested(ctx: &StepContext) -> std::collections::HashMap<String, Option<(u8, String)>> {
+    ctx.log_output_metadata("output", "entries", 2);
+    [
+        ("a".to_owned(), Some((1, "one".to_owned()))),
+        ("b".to_owned(), None),
+    ]
+    .into_iter()
+    .collect()
+}
+
+#[step]
 fn blob(len: Param<usize>) -> Vec<u8> {
     (0..*len).map(|i| (i % 251) as u8).collect()
 }
@@ -135,6 +146,7 @@ fn kinds() {
     let matrix = identity(3);
     trace(matrix);
     blob(1000);
+    nested();
     let text = greet("ada".to_owned());
     length(text);
 }
@@ -176,6 +188,22 @@ fn each_output_is_written_by_the_right_materializer() {
         client.load::<f32>(&matrix),
         Err(zenml::pipeline::ClientError::WrongType { .. })
     ));
+
+    // Containers of serde types go through JSON; output metadata lands on the artifact.
+    let nested = run.step("nested").unwrap();
+    let map: std::collections::HashMap<String, Option<(u8, String)>> =
+        nested.output("output").unwrap();
+    assert_eq!(map["a"], Some((1, "one".to_owned())));
+    assert_eq!(map["b"], None);
+    let artifact = nested.output_artifact("output").unwrap();
+    let metadata = client
+        .stack()
+        .metadata_store
+        .metadata(&zenml::metadata_store::Resource::Artifact(
+            artifact.id.clone(),
+        ))
+        .unwrap();
+    assert_eq!(metadata, vec![("entries".to_owned(), serde_json::json!(2))]);
 
     // Bytes are stored raw.
     let blob = run.step("blob").unwrap().output_artifact("output").unwrap();
