@@ -21,14 +21,18 @@ pub fn ensure_repository() -> Result<Repository, RepositoryError> {
     })?;
     match Repository::discover(&cwd) {
         Ok(repo) => Ok(repo),
-        Err(RepositoryError::NotARepository { .. }) => {
-            let repo = Repository::init(&cwd)?;
-            eprintln!(
-                "Created a zenml repository in `{}` with the default stack (local orchestrator, SQLite metadata, local artifacts).",
-                repo.root().display()
-            );
-            Ok(repo)
-        }
+        Err(RepositoryError::NotARepository { .. }) => match Repository::init(&cwd) {
+            Ok(repo) => {
+                eprintln!(
+                    "Created a zenml repository in `{}` with the default stack (local orchestrator, SQLite metadata, local artifacts).",
+                    repo.root().display()
+                );
+                Ok(repo)
+            }
+            // Another process created it a moment ago: use that one.
+            Err(RepositoryError::AlreadyInitialized { .. }) => Repository::discover(&cwd),
+            Err(other) => Err(other),
+        },
         Err(other) => Err(other),
     }
 }

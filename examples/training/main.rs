@@ -31,8 +31,10 @@ fn load(rows: Param<u32>, noise: Param<f64>) -> Points {
     (0..*rows)
         .map(|i| {
             let x = f64::from(i) / f64::from(*rows);
-            // A fixed pseudo-random wobble, so that runs are reproducible.
-            let wobble = ((f64::from(i) * 12.9898).sin() * 43_758.547).fract() - 0.5;
+            // A fixed pseudo-random wobble in [-0.5, 0.5), so that runs are reproducible.
+            // `rem_euclid`, not `fract`: the sine is negative half the time, and `fract`
+            // keeps the sign, which would shift the whole line down.
+            let wobble = ((f64::from(i) * 12.9898).sin() * 43_758.547).rem_euclid(1.0) - 0.5;
             (x, 3.0 * x + 2.0 + wobble * *noise)
         })
         .collect()

@@ -9,6 +9,8 @@
 //!
 //! The binary is built once per test process by [`binary`], with the same profile and target
 //! folder as the test executable, so `cargo test -p zenml-e2e` always tests the current code.
+//! The example pipelines (`examples/`) are built the same way by [`example`] and run through
+//! [`Zenml::example`]; [`Cmd::spawn`] starts several at once.
 //!
 //! Tests that need MariaDB call [`mariadb_available`]: without a server on 127.0.0.1:3306
 //! they print how to start one and return early, except under `CI=true`, where they fail.
@@ -38,10 +40,40 @@ const ZENML_ENV_PREFIX: &str = "ZENML_";
 /// and found at `<target dir>/<profile>/zenml`.
 pub fn binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(build_binary)
+    BINARY.get_or_init(|| {
+        let profile_dir = cargo_build("the zenml binary", &["-p", "zenml-cli", "--bin", "zenml"]);
+        existing_file(profile_dir.join(format!("zenml{}", std::env::consts::EXE_SUFFIX)))
+    })
 }
 
-fn build_binary() -> PathBuf {
+/// The example pipeline program `name` (`quickstart`, `training`) of this checkout. The
+/// examples are built on first use (once per test process) with
+/// `cargo build -p zenml-examples --examples`, into the same target folder and profile as
+/// [`binary`], and found at `<target dir>/<profile>/examples/<name>`.
+pub fn example(name: &str) -> PathBuf {
+    static EXAMPLES: OnceLock<PathBuf> = OnceLock::new();
+    let dir = EXAMPLES.get_or_init(|| {
+        cargo_build(
+            "the example pipelines",
+            &["-p", "zenml-examples", "--examples"],
+        )
+        .join("examples")
+    });
+    existing_file(dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+}
+
+fn existing_file(path: PathBuf) -> PathBuf {
+    assert!(
+        path.is_file(),
+        "cargo built it, but `{}` does not exist",
+        path.display()
+    );
+    path
+}
+
+/// Runs `cargo build --quiet ARGS` in the workspace, with the target folder and profile of
+/// the running test executable, and returns `<target dir>/<profile>`.
+fn cargo_build(what: &str, args: &[&str]) -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
     let profile_dir = exe
         .parent()
@@ -66,7 +98,8 @@ fn build_binary() -> PathBuf {
     let mut build = Command::new(&cargo);
     build
         .current_dir(workspace)
-        .args(["build", "--quiet", "-p", "zenml-cli", "--bin", "zenml"])
+        .args(["build", "--quiet"])
+        .args(args)
         .arg("--target-dir")
         .arg(&target_dir);
     match profile.as_str() {
@@ -84,19 +117,11 @@ fn build_binary() -> PathBuf {
         .unwrap_or_else(|e| panic!("cannot run `{}`: {e}", cargo.to_string_lossy()));
     assert!(
         output.status.success(),
-        "building the zenml binary failed ({}):\n{}",
+        "building {what} failed ({}):\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
-    let binary = target_dir
-        .join(&profile)
-        .join(format!("zenml{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "cargo built zenml, but `{}` does not exist",
-        binary.display()
-    );
-    binary
+    target_dir.join(&profile)
 }
 
 /// A temporary folder in which tests run `zenml`; deleted when dropped.
@@ -145,10 +170,20 @@ impl Zenml {
     /// A command to configure (environment, folder) before running it.
     pub fn cmd(&self, args: &[&str]) -> Cmd {
         Cmd {
+            program: Program::Zenml,
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             dir: self.root.clone(),
             env: Vec::new(),
             zen_dir: self.path(".zen"),
+        }
+    }
+
+    /// A command that runs the example pipeline program `name` (see [`example`]) with
+    /// `args` in the temporary folder, to configure before running it.
+    pub fn example(&self, name: &str, args: &[&str]) -> Cmd {
+        Cmd {
+            program: Program::Example(name.to_owned()),
+            ..self.cmd(args)
         }
     }
 
@@ -242,9 +277,36 @@ impl ZenSnapshot {
     }
 }
 
-/// A `zenml` command line with its environment and working folder, ready to run.
+/// Which program a [`Cmd`] runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Program {
+    /// The `zenml` binary.
+    Zenml,
+    /// An example pipeline program.
+    Example(String),
+}
+
+impl Program {
+    fn path(&self) -> PathBuf {
+        match self {
+            Program::Zenml => binary().to_path_buf(),
+            Program::Example(name) => example(name),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Program::Zenml => "zenml",
+            Program::Example(name) => name,
+        }
+    }
+}
+
+/// A `zenml` (or example pipeline) command line with its environment and working folder,
+/// ready to run.
 #[derive(Debug, Clone)]
 pub struct Cmd {
+    program: Program,
     args: Vec<String>,
     dir: PathBuf,
     env: Vec<(String, String)>,
@@ -264,9 +326,10 @@ impl Cmd {
         self
     }
 
-    /// Runs the command, whatever the outcome.
-    pub fn run(self) -> Run {
-        let mut command = Command::new(binary());
+    /// The process to start: program, arguments, folder, a clean environment with this
+    /// command's variables, no stdin.
+    fn command(&self) -> Command {
+        let mut command = Command::new(self.program.path());
         command
             .args(&self.args)
             .current_dir(&self.dir)
@@ -279,10 +342,33 @@ impl Cmd {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let output = command
+        command
+    }
+
+    /// Runs the command, whatever the outcome.
+    pub fn run(self) -> Run {
+        let output = self
+            .command()
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary().display()));
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.program.name()));
+        self.outcome(output)
+    }
+
+    /// Starts the command and returns at once, with stdout and stderr captured; see
+    /// [`Started::wait`]. For commands that must run at the same time.
+    pub fn spawn(self) -> Started {
+        let child = self
+            .command()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.program.name()));
+        Started { cmd: self, child }
+    }
+
+    fn outcome(self, output: std::process::Output) -> Run {
         Run {
+            program: self.program.name().to_owned(),
             args: self.args,
             env: self.env,
             code: output.status.code(),
@@ -339,6 +425,29 @@ impl Cmd {
     }
 }
 
+/// A command started by [`Cmd::spawn`].
+#[derive(Debug)]
+pub struct Started {
+    cmd: Cmd,
+    child: std::process::Child,
+}
+
+impl Started {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the command to end and returns its outcome.
+    pub fn wait(self) -> Run {
+        let output = self
+            .child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("cannot wait for {}: {e}", self.cmd.program.name()));
+        self.cmd.outcome(output)
+    }
+}
+
 fn lossy(bytes: Option<&[u8]>) -> String {
     bytes.map_or_else(
         || "(no file)".to_owned(),
@@ -346,10 +455,12 @@ fn lossy(bytes: Option<&[u8]>) -> String {
     )
 }
 
-/// The outcome of one `zenml` run.
+/// The outcome of one `zenml` (or example pipeline) run.
 #[derive(Debug, Clone)]
 pub struct Run {
-    /// The arguments after `zenml`.
+    /// The program: `zenml`, or the example's name.
+    pub program: String,
+    /// The arguments after the program.
     pub args: Vec<String>,
     /// The environment variables the test set.
     pub env: Vec<(String, String)>,
@@ -368,7 +479,7 @@ impl fmt::Display for Run {
             .iter()
             .map(|(k, v)| format!("{k}={v:?} "))
             .collect();
-        writeln!(f, "$ {env}zenml {}", self.args.join(" "))?;
+        writeln!(f, "$ {env}{} {}", self.program, self.args.join(" "))?;
         writeln!(f, "exit code: {:?}", self.code)?;
         writeln!(f, "--- stdout\n{}", self.stdout)?;
         write!(f, "--- stderr\n{}", self.stderr)
@@ -433,6 +544,19 @@ impl Run {
             .find("error: ")
             .and_then(|i| self.stderr.get(i..))
             .unwrap_or(&self.stderr)
+    }
+
+    /// The name of the pipeline run that an example program reported on stdout as
+    /// ``Run `NAME` of pipeline `PIPELINE` completed: …``.
+    pub fn run_name(&self) -> String {
+        self.stdout
+            .lines()
+            .find_map(|line| {
+                let rest = line.strip_prefix("Run `")?;
+                let (name, tail) = rest.split_once('`')?;
+                tail.starts_with(" of pipeline `").then(|| name.to_owned())
+            })
+            .unwrap_or_else(|| panic!("stdout names no run\n{self}"))
     }
 
     /// Stdout parsed as JSON.

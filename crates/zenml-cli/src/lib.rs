@@ -39,7 +39,13 @@ pub fn run() -> ExitCode {
         }
     };
     match commands::dispatch(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => match output::stdout_error() {
+            None => ExitCode::SUCCESS,
+            Some(err) => {
+                eprintln!("error: cannot write the output to stdout: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Err(err) => {
             // Messages often embed their cause; print a cause only when it adds something.
             let mut shown = err.to_string();

@@ -1,5 +1,8 @@
 //! Printing results as tables or JSON.
 
+use std::io::{ErrorKind, Write};
+use std::sync::OnceLock;
+
 use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::Value;
 
@@ -15,11 +18,10 @@ impl Output {
     /// Prints `json` for scripts, or the table built by `table` for people.
     pub(crate) fn show(&self, json: Value, table: impl FnOnce() -> String) {
         match self.format {
-            OutputFormat::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(&json).unwrap_or_default()
-            ),
-            OutputFormat::Table => println!("{}", table()),
+            OutputFormat::Json => {
+                print_stdout(&serde_json::to_string_pretty(&json).unwrap_or_default())
+            }
+            OutputFormat::Table => print_stdout(&table()),
         }
     }
 
@@ -27,9 +29,30 @@ impl Output {
     pub(crate) fn done(&self, message: impl AsRef<str>) {
         match self.format {
             OutputFormat::Json => eprintln!("{}", message.as_ref()),
-            OutputFormat::Table => println!("{}", message.as_ref()),
+            OutputFormat::Table => print_stdout(message.as_ref()),
         }
     }
+}
+
+/// The first failure to write to stdout, other than a reader that went away.
+static STDOUT_ERROR: OnceLock<std::io::Error> = OnceLock::new();
+
+/// Writes `text` and a newline to stdout. A reader that stopped reading (`zenml … | head`)
+/// is not an error: the rest is just not wanted. Other failures are kept for
+/// [`stdout_error`].
+fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush())
+        && e.kind() != ErrorKind::BrokenPipe
+    {
+        let _ = STDOUT_ERROR.set(e);
+    }
+}
+
+/// Why the output could not be written to stdout, if it could not: the command then fails,
+/// since its result was lost.
+pub(crate) fn stdout_error() -> Option<&'static std::io::Error> {
+    STDOUT_ERROR.get()
 }
 
 /// Prints a warning to stderr.

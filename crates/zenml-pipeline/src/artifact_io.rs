@@ -204,13 +204,43 @@ pub fn read_artifact<M: Materializer + ?Sized>(
     expected_hash: &str,
     materializer: &M,
 ) -> Result<M::Value, ArtifactIoError> {
+    with_verified_artifact(store, staging, folder, expected_hash, |dir| {
+        Ok(materializer.load(dir)?)
+    })
+}
+
+/// Checks that the artifact in `folder` still exists and hashes to `expected_hash`, without
+/// loading it: what a cache hit requires of each reused output.
+///
+/// # Errors
+///
+/// As [`read_artifact`], except that no materializer is involved.
+pub fn verify_artifact(
+    store: &dyn ArtifactStore,
+    staging: &Path,
+    folder: &ObjectPath,
+    expected_hash: &str,
+) -> Result<(), ArtifactIoError> {
+    with_verified_artifact(store, staging, folder, expected_hash, |_| Ok(()))
+}
+
+/// Finds the artifact's files (in place for stores with local files, otherwise copied into
+/// a temporary folder under `staging`), verifies their hash, and only then calls `use_dir`
+/// on the folder that holds them.
+fn with_verified_artifact<R>(
+    store: &dyn ArtifactStore,
+    staging: &Path,
+    folder: &ObjectPath,
+    expected_hash: &str,
+    use_dir: impl FnOnce(&Path) -> Result<R, ArtifactIoError>,
+) -> Result<R, ArtifactIoError> {
     let uri = artifact_uri(store, folder);
     if let Some(dir) = store.local_path(folder)
         && fs::symlink_metadata(&dir).is_ok_and(|meta| meta.is_dir())
     {
         let files = collect_files(&dir)?;
         verify(&uri, expected_hash, &files)?;
-        return Ok(materializer.load(&dir)?);
+        return use_dir(&dir);
     }
     let objects: Vec<ObjectPath> = store
         .list(Some(folder))?
@@ -233,7 +263,7 @@ pub fn read_artifact<M: Materializer + ?Sized>(
     }
     let files = collect_files(temp.path())?;
     verify(&uri, expected_hash, &files)?;
-    Ok(materializer.load(temp.path())?)
+    use_dir(temp.path())
 }
 
 /// The content hash of the regular files below `dir`, and their total size in bytes.

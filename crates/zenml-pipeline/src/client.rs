@@ -165,7 +165,17 @@ impl Client {
 
     /// The artifact with this id.
     pub fn artifact(&self, id: &str) -> Result<ArtifactRecord, ClientError> {
-        Ok(self.stack.metadata_store.get_artifact(id)?)
+        self.stack
+            .metadata_store
+            .get_artifact(id)
+            .map_err(|e| match e {
+                MetadataStoreError::NotFound { .. } => ClientError::NotFound {
+                    what: "artifact",
+                    key: id.to_owned(),
+                    hint: "; `zenml artifact list` shows the artifacts".to_owned(),
+                },
+                other => other.into(),
+            })
     }
 
     /// Every artifact, newest first.

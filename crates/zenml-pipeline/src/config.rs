@@ -152,12 +152,14 @@ pub(crate) fn resolve(
             },
         );
     }
+    let run_name = expand_run_name(
+        config.run_name.as_deref().unwrap_or(DEFAULT_RUN_NAME),
+        pipeline,
+    );
+    check_run_name(&run_name)?;
     Ok(ResolvedConfig {
         pipeline: pipeline.to_owned(),
-        run_name: expand_run_name(
-            config.run_name.as_deref().unwrap_or(DEFAULT_RUN_NAME),
-            pipeline,
-        ),
+        run_name,
         enable_cache: config.enable_cache,
         pipeline_enable_cache,
         steps,
@@ -192,6 +194,24 @@ impl ResolvedConfig {
     }
 }
 
+/// A run name is shown and typed on command lines: it must not be empty, start or end with
+/// white space, or hold control characters.
+fn check_run_name(name: &str) -> Result<(), ConfigError> {
+    let problem = if name.is_empty() {
+        "a run name cannot be empty"
+    } else if name.trim() != name {
+        "a run name cannot start or end with white space"
+    } else if name.chars().any(char::is_control) {
+        "a run name cannot hold control characters"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::InvalidValue {
+        key: "run_name".to_owned(),
+        message: format!("{problem}, got {name:?}"),
+    })
+}
+
 /// Fills a run name template.
 fn expand_run_name(template: &str, pipeline: &str) -> String {
     let now = SystemTime::now()
@@ -220,6 +240,15 @@ mod tests {
             "{name}"
         );
         assert_eq!(expand_run_name("fixed", "p"), "fixed");
+    }
+
+    #[test]
+    fn blank_run_names_are_errors() {
+        for bad in ["", "   ", " x", "x\n", "a\tb"] {
+            let err = check_run_name(bad).unwrap_err().to_string();
+            assert!(err.contains("run_name"), "{bad:?}: {err}");
+        }
+        check_run_name("my run/1").unwrap();
     }
 
     #[test]

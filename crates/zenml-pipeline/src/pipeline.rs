@@ -292,6 +292,11 @@ impl Pipeline {
         }
         if let Some(file) = config_file {
             options.config = RunConfig::read(&file)?;
+            // Resolved here too, before the command line's overrides, so that an error in
+            // the file names the file.
+            self.resolve(&options.config).map_err(|e| {
+                ConfigError::Invalid(format!("run configuration `{}`: {e}", file.display()))
+            })?;
         }
         if run_name.is_some() {
             options.config.run_name = run_name;

@@ -190,16 +190,44 @@ impl Repository {
                 artifact_store: default,
             },
         );
-        fs::create_dir_all(&zen_dir).map_err(|source| RepositoryError::Io {
+        fs::create_dir_all(root).map_err(|source| RepositoryError::Io {
             action: "cannot create",
-            path: zen_dir.clone(),
+            path: root.to_path_buf(),
             source,
         })?;
         let root = canonical(root)?;
         let zen_dir = root.join(ZEN_DIR);
-        let config = zen_dir.join(CONFIG_FILE);
-        let loaded_text = toml_text(&config, HEADER, &file)?;
-        write_toml(&config, HEADER, &file, false)?;
+        // Build `.zen/` complete in a temporary folder and rename it into place, so that
+        // nobody ever sees a `.zen/` without its config.toml, and two processes initializing
+        // the same folder at once end with one repository and a clear error for the other.
+        let staged = tempfile::Builder::new()
+            .prefix(".zen-init-")
+            .tempdir_in(&root)
+            .map_err(|source| RepositoryError::Io {
+                action: "cannot create a temporary folder in",
+                path: root.clone(),
+                source,
+            })?;
+        let loaded_text = toml_text(&zen_dir.join(CONFIG_FILE), HEADER, &file)?;
+        write_toml(&staged.path().join(CONFIG_FILE), HEADER, &file, false)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // tempfile creates the folder private; a repository folder is ordinary.
+            let _ = fs::set_permissions(staged.path(), fs::Permissions::from_mode(0o755));
+        }
+        let staged = staged.keep();
+        if let Err(source) = fs::rename(&staged, &zen_dir) {
+            let _ = fs::remove_dir_all(&staged);
+            if zen_dir.exists() {
+                return Err(RepositoryError::AlreadyInitialized { path: zen_dir });
+            }
+            return Err(RepositoryError::Io {
+                action: "cannot create",
+                path: zen_dir,
+                source,
+            });
+        }
         Ok(Repository {
             zen_dir,
             root,
