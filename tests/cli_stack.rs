@@ -234,7 +234,7 @@ fn check_opens_every_component_of_a_stack() {
     zen.ok(&["stack", "check"]).stdout_has(&[
         "Stack `default` works:",
         &format!(
-            "sqlite://{} (schema version 2)",
+            "sqlite://{} (schema version 3)",
             zen.path(".zen/metadata.db").display()
         ),
         &format!("file://{}", zen.path(".zen/artifacts").display()),
@@ -260,7 +260,7 @@ fn check_opens_every_component_of_a_stack() {
         check["metadata_store"],
         json!({
             "uri": format!("sqlite://{}", zen.path("scratch/metadata.db").display()),
-            "schema_version": 2,
+            "schema_version": 3,
         })
     );
     assert_eq!(

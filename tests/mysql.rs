@@ -35,7 +35,7 @@ fn config_metadata_set_mysql_then_check() {
     check.stdout_has(&[
         "Stack `default` works:",
         &format!(
-            "mysql://root@127.0.0.1:3306/{} (schema version 2)",
+            "mysql://root@127.0.0.1:3306/{} (schema version 3)",
             db.name()
         ),
     ]);
@@ -52,7 +52,7 @@ fn config_metadata_set_mysql_then_check() {
         json["metadata_store"]["uri"],
         format!("mysql://root@127.0.0.1:3306/{}", db.name())
     );
-    assert_eq!(json["metadata_store"]["schema_version"], 2);
+    assert_eq!(json["metadata_store"]["schema_version"], 3);
 
     // Without the variable, the error names it.
     zen.fails(&["stack", "check"]).stderr_has(&[
@@ -88,7 +88,7 @@ fn a_registered_mysql_stack_checks() {
         .stdout_has(&[
             "Stack `team` works:",
             &format!(
-                "mysql://root@127.0.0.1:3306/{} (schema version 2)",
+                "mysql://root@127.0.0.1:3306/{} (schema version 3)",
                 db.name()
             ),
             &format!("file://{}", zen.path(".zen/artifacts").display()),
@@ -137,7 +137,7 @@ fn a_private_password_file_works() {
         .current_dir(&sub)
         .ok()
         .stdout_has(&[&format!(
-            "mysql://root@127.0.0.1:3306/{} (schema version 2)",
+            "mysql://root@127.0.0.1:3306/{} (schema version 3)",
             db.name()
         )]);
 }

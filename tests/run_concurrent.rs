@@ -11,8 +11,9 @@ use zenml_e2e::{Zenml, strings};
 fn runs_at_once(n: usize) {
     let zen = Zenml::init();
     let start = Instant::now();
+    // Without the cache, so that every process really runs and records every step.
     let started: Vec<_> = (0..n)
-        .map(|_| zen.example("quickstart", &[]).spawn())
+        .map(|_| zen.example("quickstart", &["--no-cache"]).spawn())
         .collect();
     let finished: Vec<_> = started.into_iter().map(|s| s.wait()).collect();
     eprintln!(

@@ -145,7 +145,8 @@ fn a_successful_run_without_a_terminal_prints_no_progress() {
 fn what_zenml_shows_about_quickstart_runs() {
     let zen = Zenml::init();
     let first = zen.example("quickstart", &[]).ok().run_name();
-    let second = zen.example("quickstart", &[]).ok().run_name();
+    // Without the cache, so that the second run's steps run and record new artifacts too.
+    let second = zen.example("quickstart", &["--no-cache"]).ok().run_name();
 
     // pipeline list
     zen.ok(&["pipeline", "list"]).stdout_has(&[

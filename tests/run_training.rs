@@ -454,9 +454,20 @@ fn a_run_on_another_stack_keeps_its_artifacts_there() {
         zen.json(&["run", "describe", "flag"])["run"]["stack"]["components"]["artifact_store"]["name"],
         "alt"
     );
-    // Both stacks share the metadata store: the artifacts of both are listed.
+    // Both stacks share the metadata store: the artifacts of both are listed. The second
+    // run on `other` reused the first's outputs from the cache (same artifact store); the
+    // run on `default` did not, since the artifact store is part of the cache key.
     let artifacts = zen.json(&["artifact", "list"]);
-    assert_eq!(artifacts.as_array().map(Vec::len), Some(15));
+    assert_eq!(artifacts.as_array().map(Vec::len), Some(10));
+    let env = zen.json(&["run", "describe", "env"]);
+    assert!(
+        env["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["step"]["status"] == "cached"),
+        "{env:#}"
+    );
     let first = artifacts
         .as_array()
         .unwrap()

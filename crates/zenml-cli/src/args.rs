@@ -78,6 +78,18 @@ pub(crate) enum PipelineCommand {
     /// A pipeline's runs.
     #[command(subcommand)]
     Runs(PipelineRunsCommand),
+    /// Copy pipeline SOURCE to TARGET: write a run configuration with SOURCE's latest
+    /// resolved parameters that runs SOURCE's code as pipeline TARGET (run the pipeline
+    /// program with `--config FILE`). SOURCE's records stay unchanged.
+    Copy {
+        /// The pipeline to copy.
+        source: String,
+        /// The new pipeline's name.
+        target: String,
+        /// Where to write the configuration (default: `<TARGET>.toml`).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +113,15 @@ pub(crate) enum RunCommand {
     Describe {
         /// The run's name or id.
         run: String,
+    },
+    /// Write a run's fully resolved configuration as a run configuration file; running the
+    /// pipeline program with `--config FILE` repeats the run (fully cached on the same
+    /// stores).
+    ExportConfig {
+        /// The run's name or id.
+        run: String,
+        /// The file to write.
+        file: std::path::PathBuf,
     },
 }
 

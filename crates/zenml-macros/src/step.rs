@@ -92,7 +92,12 @@ enum ArgKind {
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = parse_args(args)?;
     let function: ItemFn = syn::parse2(item)?;
-    let code = quote!(#function).to_string();
+    // The code hash covers the signature and the body: not the visibility, the doc comments
+    // or the `#[step(…)]` options, whose edits do not change what the step computes.
+    let code = {
+        let (sig, block) = (&function.sig, &function.block);
+        quote!(#sig #block).to_string()
+    };
     let sig = &function.sig;
     if !sig.generics.params.is_empty() {
         return Err(syn::Error::new_spanned(

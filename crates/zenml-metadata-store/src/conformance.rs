@@ -4,7 +4,8 @@
 //! [`check_store`] exercises every operation of the contract on one store;
 //! [`check_concurrent_writers`] has several store instances on one database write at once.
 //! Both use fresh names and ids (random UUIDs), so they also run on a database that already
-//! holds records, and they leave their records behind. A failed check panics, as an
+//! holds records, and they leave their records behind; [`check_store`] also invalidates every
+//! cache entry of the store (it checks invalidating everything). A failed check panics, as an
 //! assertion does, naming what went wrong.
 //!
 //! ```no_run
@@ -22,8 +23,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use crate::{
-    ArtifactRecord, MetadataEntry, MetadataStore, MetadataStoreError, Millis, NewRun,
-    PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
+    ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, MetadataStore, MetadataStoreError,
+    Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite,
+    StepStatus,
 };
 
 /// Runs every single-store check on `store`.
@@ -36,6 +38,8 @@ pub fn check_store(store: &dyn MetadataStore) {
     metadata_is_replaced_per_key(store);
     a_failed_step_run_write_leaves_nothing_behind(store);
     records_the_schema_cannot_hold_are_refused(store);
+    step_cache_is_found_managed_and_followed(store);
+    metadata_is_read_in_bulk(store);
 }
 
 /// Has `threads` threads, each with a store from `open` (all on the same database: separate
@@ -110,6 +114,153 @@ pub fn check_concurrent_writers(
             assert_eq!(index, vec![("index".to_owned(), json!(i))]);
         }
     }
+}
+
+/// Rows as a database at schema version 2 (before step caching) held them, for flavors'
+/// upgrade tests: insert them, with plain SQL statements separated by `;`, into an empty
+/// database made by applying `schema::MIGRATIONS[..2]`, open the store (which migrates it),
+/// then run [`check_version_2_rows_upgraded`].
+///
+/// They are a run `run-1` of pipeline `pipeline` with a completed step run `load` (cache key
+/// `key-load`, output `data` in artifact store `file:///a`) and a step run `train` that
+/// consumed `data` and has metadata.
+pub const VERSION_2_ROWS: &str = "
+INSERT INTO pipelines (id, name, created_at) VALUES
+    ('00000000-0000-4000-8000-000000000001', 'pipeline', 1000);
+INSERT INTO pipeline_runs
+    (id, pipeline_id, name, status, started_at, ended_at, config, stack, error)
+VALUES ('00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001',
+        'run-1', 'completed', 1000, 2000, '{}', '{}', NULL);
+INSERT INTO step_runs
+    (id, run_id, name, status, started_at, ended_at, code_hash, cache_key, parameters, error,
+     original_step_run_id)
+VALUES ('00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000002',
+        'load', 'completed', 1100, 1200, 'hash-load', 'key-load', '{\"rows\": 3}', NULL, NULL),
+       ('00000000-0000-4000-8000-000000000004', '00000000-0000-4000-8000-000000000002',
+        'train', 'completed', 1300, 1400, 'hash-train', NULL, '{}', NULL, NULL);
+INSERT INTO artifacts
+    (id, uri, artifact_store_uri, path, rust_type, materializer_id, materializer_version,
+     content_hash, size, producer_step_run_id, output_name, created_at)
+VALUES ('00000000-0000-4000-8000-000000000005', 'file:///a/load/data/5', 'file:///a',
+        'load/data/5', 'u32', 'zenml.json', 1, 'abc', 3,
+        '00000000-0000-4000-8000-000000000003', 'data', 1200);
+INSERT INTO step_run_outputs (step_run_id, output_name, artifact_id) VALUES
+    ('00000000-0000-4000-8000-000000000003', 'data', '00000000-0000-4000-8000-000000000005');
+INSERT INTO step_run_inputs (step_run_id, input_name, artifact_id) VALUES
+    ('00000000-0000-4000-8000-000000000004', 'data', '00000000-0000-4000-8000-000000000005');
+INSERT INTO run_metadata (resource_type, resource_id, meta_key, value, created_at) VALUES
+    ('step_run', '00000000-0000-4000-8000-000000000004', 'loss', '0.5', 1400)
+";
+
+/// Checks a store whose database held [`VERSION_2_ROWS`] at schema version 2 and was then
+/// migrated: the rows are all there, readable by every operation, and the old step run is a
+/// valid cache entry. Then invalidates the cache entries of pipeline `pipeline`.
+pub fn check_version_2_rows_upgraded(store: &dyn MetadataStore) {
+    let id = |n: u32| format!("00000000-0000-4000-8000-{n:012}");
+    let run = ok(store.get_run("run-1"), "get_run");
+    assert_eq!(
+        (run.id.as_str(), run.pipeline_name.as_str(), run.status),
+        (id(2).as_str(), "pipeline", RunStatus::Completed)
+    );
+    let load = StepRunRecord {
+        id: id(3),
+        run_id: id(2),
+        name: "load".to_owned(),
+        status: StepStatus::Completed,
+        started_at: 1100,
+        ended_at: 1200,
+        code_hash: "hash-load".to_owned(),
+        cache_key: Some("key-load".to_owned()),
+        parameters: json!({"rows": 3}),
+        error: None,
+        original_step_run_id: None,
+        cache_invalidated_at: None,
+    };
+    let train = StepRunRecord {
+        id: id(4),
+        name: "train".to_owned(),
+        started_at: 1300,
+        ended_at: 1400,
+        code_hash: "hash-train".to_owned(),
+        cache_key: None,
+        parameters: json!({}),
+        ..load.clone()
+    };
+    let data = ArtifactRecord {
+        id: id(5),
+        uri: "file:///a/load/data/5".to_owned(),
+        artifact_store_uri: "file:///a".to_owned(),
+        path: "load/data/5".to_owned(),
+        rust_type: "u32".to_owned(),
+        materializer_id: "zenml.json".to_owned(),
+        materializer_version: 1,
+        content_hash: "abc".to_owned(),
+        size: 3,
+        producer_step_run_id: id(3),
+        output_name: "data".to_owned(),
+        created_at: 1200,
+    };
+    assert_eq!(
+        ok(store.step_runs(&run.id), "step_runs"),
+        vec![load.clone(), train.clone()]
+    );
+    assert_eq!(ok(store.get_step_run(&train.id), "get_step_run"), train);
+    assert_eq!(
+        ok(store.step_outputs(&load.id), "step_outputs"),
+        vec![("data".to_owned(), data.clone())]
+    );
+    assert_eq!(
+        ok(store.step_inputs(&train.id), "step_inputs"),
+        vec![("data".to_owned(), data.clone())]
+    );
+    assert_eq!(
+        ok(store.artifact_consumers(&data.id), "artifact_consumers"),
+        vec![("data".to_owned(), train.clone())]
+    );
+    assert_eq!(
+        ok(
+            store.artifact_ids_in_store("file:///a"),
+            "artifact_ids_in_store"
+        ),
+        vec![data.id.clone()]
+    );
+    assert_eq!(
+        ok(
+            store.step_metadata_bulk(&[train.id.clone(), load.id.clone()]),
+            "step_metadata_bulk"
+        ),
+        vec![(train.id.clone(), "loss".to_owned(), json!(0.5))]
+    );
+
+    // The old step run is a cache entry like a new one.
+    assert_eq!(
+        ok(store.cache_candidates("key-load", 5), "cache_candidates"),
+        vec![load.clone()]
+    );
+    let filter = CacheFilter {
+        pipeline: Some("pipeline".to_owned()),
+        step: None,
+    };
+    assert_eq!(
+        ok(store.cache_entries(&filter), "cache_entries"),
+        vec![CacheEntry {
+            step_run: load.clone(),
+            run_name: "run-1".to_owned(),
+            pipeline_name: "pipeline".to_owned(),
+        }]
+    );
+    assert_eq!(
+        ok(store.invalidate_cache(&filter, 5_000), "invalidate_cache"),
+        1
+    );
+    assert_eq!(
+        ok(store.cache_candidates("key-load", 5), "cache_candidates"),
+        vec![]
+    );
+    assert_eq!(
+        ok(store.get_step_run(&load.id), "get_step_run").cache_invalidated_at,
+        Some(5_000)
+    );
 }
 
 // ----- the checks -----------------------------------------------------------------------------
@@ -585,6 +736,440 @@ fn records_the_schema_cannot_hold_are_refused(store: &dyn MetadataStore) {
     assert_nothing_of(store, &run.id, &write, &stray);
 }
 
+fn step_cache_is_found_managed_and_followed(store: &dyn MetadataStore) {
+    let base = now();
+    let (pipeline_a, pipeline_b) = (unique("cache-a"), unique("cache-b"));
+    let (load, train, evaluate) = (unique("load"), unique("train"), unique("evaluate"));
+    let (load_key, train_key, evaluate_key) = (
+        unique("key-load"),
+        unique("key-train"),
+        unique("key-evaluate"),
+    );
+    let artifact_store = format!("file:///{}/artifacts", unique("store"));
+    let in_store = |step: &StepRunRecord, output: &str, at: Millis| ArtifactRecord {
+        artifact_store_uri: artifact_store.clone(),
+        ..artifact(step, output, at)
+    };
+    let record = |write: &StepRunWrite| ok(store.record_step_run(write), "record_step_run");
+    let create = |pipeline: &str, at: Millis| {
+        ok(
+            store.create_run(&new_run(pipeline, &unique("run"), at)),
+            "create_run",
+        )
+    };
+
+    // Run a1: load → train → evaluate (failed, with a cache key).
+    let a1 = create(&pipeline_a, base);
+    let mut a1_load = step_write(&a1.id, &load, base + 10);
+    a1_load.step.cache_key = Some(load_key.clone());
+    let data = in_store(&a1_load.step, "data", base + 10);
+    a1_load.new_outputs = vec![data.clone()];
+    record(&a1_load);
+    let mut a1_train = step_write(&a1.id, &train, base + 20);
+    a1_train.step.cache_key = Some(train_key.clone());
+    a1_train.inputs = vec![("data".to_owned(), data.id.clone())];
+    let model_1 = in_store(&a1_train.step, "model", base + 20);
+    a1_train.new_outputs = vec![model_1.clone()];
+    // Even a step run recorded as invalidated is recorded valid.
+    a1_train.step.cache_invalidated_at = Some(base);
+    record(&a1_train);
+    a1_train.step.cache_invalidated_at = None;
+    let mut a1_evaluate = step_write(&a1.id, &evaluate, base + 30);
+    a1_evaluate.step.status = StepStatus::Failed;
+    a1_evaluate.step.cache_key = Some(evaluate_key.clone());
+    a1_evaluate.step.error = Some("evaluate failed".to_owned());
+    a1_evaluate.inputs = vec![("model".to_owned(), model_1.id.clone())];
+    record(&a1_evaluate);
+
+    // Run a2: load is cached (reusing a1's data); train runs again on that data; evaluate
+    // completes without a cache key (caching disabled).
+    let a2 = create(&pipeline_a, base + 100);
+    let mut a2_load = step_write(&a2.id, &load, base + 110);
+    a2_load.step.status = StepStatus::Cached;
+    a2_load.step.cache_key = Some(load_key.clone());
+    a2_load.step.original_step_run_id = Some(a1_load.step.id.clone());
+    a2_load.reused_outputs = vec![("data".to_owned(), data.id.clone())];
+    record(&a2_load);
+    let mut a2_train = step_write(&a2.id, &train, base + 120);
+    a2_train.step.cache_key = Some(train_key.clone());
+    a2_train.inputs = vec![("data".to_owned(), data.id.clone())];
+    let model_2 = in_store(&a2_train.step, "model", base + 120);
+    a2_train.new_outputs = vec![model_2.clone()];
+    record(&a2_train);
+    let mut a2_evaluate = step_write(&a2.id, &evaluate, base + 130);
+    a2_evaluate.inputs = vec![
+        ("model".to_owned(), model_2.id.clone()),
+        ("baseline".to_owned(), model_1.id.clone()),
+    ];
+    record(&a2_evaluate);
+
+    // Run a3: train once more on the same data.
+    let a3 = create(&pipeline_a, base + 200);
+    let mut a3_train = step_write(&a3.id, &train, base + 220);
+    a3_train.step.cache_key = Some(train_key.clone());
+    a3_train.inputs = vec![("data".to_owned(), data.id.clone())];
+    let model_3 = in_store(&a3_train.step, "model", base + 220);
+    a3_train.new_outputs = vec![model_3.clone()];
+    record(&a3_train);
+
+    // Run b1 of another pipeline: steps with the same names, other cache keys.
+    let b_load_key = unique("key-b-load");
+    let b_train_key = unique("key-b-train");
+    let b1 = create(&pipeline_b, base + 300);
+    let mut b1_load = step_write(&b1.id, &load, base + 310);
+    b1_load.step.cache_key = Some(b_load_key.clone());
+    let b_data = artifact(&b1_load.step, "data", base + 310);
+    b1_load.new_outputs = vec![b_data.clone()];
+    record(&b1_load);
+    let mut b1_train = step_write(&b1.id, &train, base + 320);
+    b1_train.step.cache_key = Some(b_train_key.clone());
+    b1_train.inputs = vec![("data".to_owned(), b_data.id.clone())];
+    record(&b1_train);
+
+    // ----- candidates
+    let candidates = |key: &str, limit| ok(store.cache_candidates(key, limit), "cache_candidates");
+    assert_eq!(
+        candidates(&train_key, 10),
+        vec![
+            a3_train.step.clone(),
+            a2_train.step.clone(),
+            a1_train.step.clone()
+        ],
+        "completed step runs with the key, newest first"
+    );
+    assert_eq!(
+        candidates(&train_key, 2),
+        vec![a3_train.step.clone(), a2_train.step.clone()],
+        "at most `limit`"
+    );
+    assert_eq!(candidates(&train_key, 0), vec![], "limit 0");
+    assert_eq!(
+        candidates(&load_key, 10),
+        vec![a1_load.step.clone()],
+        "a cached step run is not a candidate"
+    );
+    assert_eq!(
+        candidates(&evaluate_key, 10),
+        vec![],
+        "failed: no candidate"
+    );
+    assert_eq!(candidates(&unique("key-none"), 10), vec![]);
+    assert_eq!(candidates(&b_train_key, 10), vec![b1_train.step.clone()]);
+
+    // ----- the outputs of a cached step run are the reused artifacts
+    assert_eq!(
+        ok(store.step_outputs(&a2_load.step.id), "step_outputs"),
+        vec![("data".to_owned(), data.clone())]
+    );
+
+    // ----- single step runs
+    assert_eq!(
+        ok(store.get_step_run(&a2_load.step.id), "get_step_run"),
+        a2_load.step
+    );
+    assert_eq!(
+        ok(store.get_step_run(&a1_evaluate.step.id), "get_step_run"),
+        a1_evaluate.step
+    );
+    let missing = uuid::Uuid::new_v4().to_string();
+    expect_not_found(store.get_step_run(&missing), "step run", &missing);
+
+    // ----- lineage across runs
+    assert_eq!(
+        ok(store.artifact_consumers(&data.id), "artifact_consumers"),
+        vec![
+            ("data".to_owned(), a1_train.step.clone()),
+            ("data".to_owned(), a2_train.step.clone()),
+            ("data".to_owned(), a3_train.step.clone()),
+        ],
+        "consumers of a reused artifact in later runs, oldest first"
+    );
+    assert_eq!(
+        ok(store.artifact_consumers(&model_1.id), "artifact_consumers"),
+        vec![
+            ("model".to_owned(), a1_evaluate.step.clone()),
+            ("baseline".to_owned(), a2_evaluate.step.clone()),
+        ]
+    );
+    assert_eq!(
+        ok(store.artifact_consumers(&model_3.id), "artifact_consumers"),
+        vec![],
+        "an artifact nothing consumed"
+    );
+    expect_not_found(store.artifact_consumers(&missing), "artifact", &missing);
+
+    // ----- artifacts of one artifact store
+    let mut ours: Vec<String> = [&data, &model_1, &model_2, &model_3]
+        .iter()
+        .map(|a| a.id.clone())
+        .collect();
+    ours.sort_unstable();
+    assert_eq!(
+        ok(
+            store.artifact_ids_in_store(&artifact_store),
+            "artifact_ids_in_store"
+        ),
+        ours,
+        "exactly the artifacts of that store, sorted"
+    );
+    assert_eq!(
+        ok(
+            store.artifact_ids_in_store(&format!("{artifact_store}/nested")),
+            "artifact_ids_in_store"
+        ),
+        Vec::<String>::new(),
+        "the URI must match exactly"
+    );
+
+    // ----- cache entries
+    let entry = |write: &StepRunWrite, run: &RunRecord| CacheEntry {
+        step_run: ok(store.get_step_run(&write.step.id), "get_step_run"),
+        run_name: run.name.clone(),
+        pipeline_name: run.pipeline_name.clone(),
+    };
+    let entries = |pipeline: Option<&str>, step: Option<&str>| {
+        let filter = CacheFilter {
+            pipeline: pipeline.map(str::to_owned),
+            step: step.map(str::to_owned),
+        };
+        ok(store.cache_entries(&filter), "cache_entries")
+    };
+    assert_eq!(
+        entries(Some(&pipeline_a), None),
+        vec![
+            entry(&a3_train, &a3),
+            entry(&a2_train, &a2),
+            entry(&a1_train, &a1),
+            entry(&a1_load, &a1),
+        ],
+        "completed step runs with a cache key, newest first"
+    );
+    assert_eq!(
+        entries(None, Some(&train)),
+        vec![
+            entry(&b1_train, &b1),
+            entry(&a3_train, &a3),
+            entry(&a2_train, &a2),
+            entry(&a1_train, &a1),
+        ],
+        "one step in every pipeline"
+    );
+    assert_eq!(
+        entries(Some(&pipeline_b), Some(&load)),
+        vec![entry(&b1_load, &b1)],
+        "one step of one pipeline"
+    );
+    assert_eq!(entries(Some(&unique("no-such-pipeline")), None), vec![]);
+    assert_eq!(entries(Some(&pipeline_b), Some(&evaluate)), vec![]);
+    let everything = entries(None, None);
+    let ids: Vec<&str> = everything.iter().map(|e| e.step_run.id.as_str()).collect();
+    for write in [
+        &a1_load, &a1_train, &a2_train, &a3_train, &b1_load, &b1_train,
+    ] {
+        assert!(
+            ids.contains(&write.step.id.as_str()),
+            "{:?} is an entry",
+            write.step
+        );
+    }
+    for write in [&a1_evaluate, &a2_load, &a2_evaluate] {
+        assert!(
+            !ids.contains(&write.step.id.as_str()),
+            "{:?} is no entry",
+            write.step
+        );
+    }
+    assert!(
+        everything
+            .windows(2)
+            .all(|w| w[0].step_run.ended_at >= w[1].step_run.ended_at),
+        "cache_entries is newest first"
+    );
+
+    // ----- invalidation by step name, in every pipeline
+    let invalidate = |pipeline: Option<&str>, step: Option<&str>, at: Millis| {
+        let filter = CacheFilter {
+            pipeline: pipeline.map(str::to_owned),
+            step: step.map(str::to_owned),
+        };
+        ok(store.invalidate_cache(&filter, at), "invalidate_cache")
+    };
+    let first_at = base + 1_000;
+    assert_eq!(invalidate(None, Some(&train), first_at), 4);
+    assert_eq!(entries(None, Some(&train)), vec![]);
+    assert_eq!(candidates(&train_key, 10), vec![]);
+    assert_eq!(candidates(&b_train_key, 10), vec![]);
+    assert_eq!(
+        candidates(&load_key, 10),
+        vec![a1_load.step.clone()],
+        "other steps keep their entries"
+    );
+    let invalidated = ok(store.get_step_run(&a2_train.step.id), "get_step_run");
+    assert_eq!(
+        invalidated,
+        StepRunRecord {
+            cache_invalidated_at: Some(first_at),
+            ..a2_train.step.clone()
+        },
+        "an invalidated step run stays recorded, with its cache key"
+    );
+    assert!(
+        ok(store.step_runs(&a2.id), "step_runs").contains(&invalidated),
+        "step_runs reads the invalidation too"
+    );
+    assert_eq!(
+        ok(store.step_outputs(&a2_train.step.id), "step_outputs"),
+        vec![("model".to_owned(), model_2.clone())],
+        "its outputs stay linked"
+    );
+    assert_eq!(
+        invalidate(None, Some(&train), first_at + 1),
+        0,
+        "nothing left to invalidate"
+    );
+    assert_eq!(
+        ok(store.get_step_run(&a2_train.step.id), "get_step_run").cache_invalidated_at,
+        Some(first_at),
+        "a second invalidation does not move the first"
+    );
+
+    // ----- invalidation by pipeline
+    assert_eq!(
+        invalidate(Some(&pipeline_a), None, base + 2_000),
+        1,
+        "a1's load"
+    );
+    assert_eq!(entries(Some(&pipeline_a), None), vec![]);
+    assert_eq!(candidates(&load_key, 10), vec![]);
+    assert_eq!(
+        ok(store.get_step_run(&a2_load.step.id), "get_step_run"),
+        a2_load.step,
+        "a cached step run is not invalidated with its original"
+    );
+    assert_eq!(
+        entries(Some(&pipeline_b), None),
+        vec![entry(&b1_load, &b1)],
+        "other pipelines keep their entries"
+    );
+    assert_eq!(
+        invalidate(Some(&unique("no-such-pipeline")), None, base + 2_000),
+        0
+    );
+
+    // A new step run with an invalidated key is a candidate again; the old ones are not.
+    let a4 = create(&pipeline_a, base + 400);
+    let mut a4_train = step_write(&a4.id, &train, base + 420);
+    a4_train.step.cache_key = Some(train_key.clone());
+    record(&a4_train);
+    assert_eq!(candidates(&train_key, 10), vec![a4_train.step.clone()]);
+    assert_eq!(
+        entries(Some(&pipeline_a), None),
+        vec![entry(&a4_train, &a4)]
+    );
+
+    // ----- invalidation of everything
+    let before = entries(None, None).len();
+    assert!(before >= 2, "b1's load and a4's train are entries");
+    let last_at = base + 3_000;
+    assert_eq!(invalidate(None, None, last_at), before);
+    assert_eq!(entries(None, None), vec![]);
+    assert_eq!(candidates(&train_key, 10), vec![]);
+    assert_eq!(candidates(&b_load_key, 10), vec![]);
+    assert_eq!(
+        ok(store.get_step_run(&b1_load.step.id), "get_step_run").cache_invalidated_at,
+        Some(last_at)
+    );
+    assert_eq!(
+        ok(store.get_step_run(&a1_train.step.id), "get_step_run").cache_invalidated_at,
+        Some(first_at)
+    );
+    assert_eq!(
+        ok(store.get_step_run(&a2_evaluate.step.id), "get_step_run"),
+        a2_evaluate.step,
+        "a step run without a cache key is not an entry, so never invalidated"
+    );
+    assert_eq!(invalidate(None, None, last_at), 0);
+}
+
+fn metadata_is_read_in_bulk(store: &dyn MetadataStore) {
+    let base = now();
+    let run = ok(
+        store.create_run(&new_run(&unique("bulk"), &unique("run"), base)),
+        "create_run",
+    );
+    let mut first = step_write(&run.id, "first", base + 1);
+    first.metadata = vec![
+        MetadataEntry {
+            resource: Resource::StepRun(first.step.id.clone()),
+            key: "loss".to_owned(),
+            value: json!(0.5),
+        },
+        MetadataEntry {
+            resource: Resource::StepRun(first.step.id.clone()),
+            key: "accuracy".to_owned(),
+            value: json!({"train": 0.9}),
+        },
+        // The same id as another kind of resource: not step metadata.
+        MetadataEntry {
+            resource: Resource::Artifact(first.step.id.clone()),
+            key: "size".to_owned(),
+            value: json!(1),
+        },
+    ];
+    ok(store.record_step_run(&first), "record_step_run");
+    let mut second = step_write(&run.id, "second", base + 2);
+    second.metadata = vec![MetadataEntry {
+        resource: Resource::StepRun(second.step.id.clone()),
+        key: "loss".to_owned(),
+        value: json!(0.25),
+    }];
+    ok(store.record_step_run(&second), "record_step_run");
+    let quiet = step_write(&run.id, "quiet", base + 3);
+    ok(store.record_step_run(&quiet), "record_step_run");
+
+    let bulk = |ids: &[String]| ok(store.step_metadata_bulk(ids), "step_metadata_bulk");
+    let (f, s) = (first.step.id.clone(), second.step.id.clone());
+    assert_eq!(bulk(&[]), vec![]);
+    assert_eq!(
+        bulk(&[
+            s.clone(),
+            quiet.step.id.clone(),
+            uuid::Uuid::new_v4().to_string(),
+            f.clone(),
+            s.clone(),
+        ]),
+        vec![
+            (s.clone(), "loss".to_owned(), json!(0.25)),
+            (f.clone(), "accuracy".to_owned(), json!({"train": 0.9})),
+            (f.clone(), "loss".to_owned(), json!(0.5)),
+        ],
+        "in the order of the ids, each once, keys sorted"
+    );
+
+    // More ids than one query takes: entries on both sides of every chunk boundary.
+    let ids: Vec<String> = (0..1_201)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    let marked = [0, 1, 499, 500, 501, 999, 1_000, 1_200];
+    let entries: Vec<MetadataEntry> = marked
+        .iter()
+        .map(|&i| MetadataEntry {
+            resource: Resource::StepRun(ids[i].clone()),
+            key: "index".to_owned(),
+            value: json!(i),
+        })
+        .collect();
+    ok(store.log_metadata(&entries), "log_metadata");
+    let mut reversed = ids.clone();
+    reversed.reverse();
+    let expected: Vec<(String, String, serde_json::Value)> = marked
+        .iter()
+        .rev()
+        .map(|&i| (ids[i].clone(), "index".to_owned(), json!(i)))
+        .collect();
+    assert_eq!(bulk(&reversed), expected, "across chunks");
+}
+
 // ----- helpers --------------------------------------------------------------------------------
 
 /// Asserts that nothing of a failed `write` (step run, new artifact, metadata) is visible.
@@ -659,6 +1244,7 @@ fn step_write(run_id: &str, name: &str, ended_at: Millis) -> StepRunWrite {
             parameters: json!({}),
             error: None,
             original_step_run_id: None,
+            cache_invalidated_at: None,
         },
         inputs: Vec::new(),
         new_outputs: Vec::new(),

@@ -22,8 +22,8 @@ use zenml_core::{ComponentContext, ComponentKind, FlavorKind};
 
 pub use error::MetadataStoreError;
 pub use model::{
-    ArtifactRecord, MetadataEntry, Millis, NewRun, PipelineRecord, PipelineSummary, Resource,
-    RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
+    ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, Millis, NewRun, PipelineRecord,
+    PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
 };
 pub use sqlite::{SqliteMetadataStore, SqliteMetadataStoreConfig};
 
@@ -88,12 +88,26 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// An unknown run, or an input or reused output naming an unknown artifact, is
     /// [`MetadataStoreError::NotFound`]; a step name already recorded in the run fails; a new
     /// output whose producer is not this step run is [`MetadataStoreError::InvalidRecord`].
-    /// In every case of failure nothing is recorded.
+    /// In every case of failure nothing is recorded. The step run is recorded as a valid cache
+    /// entry: its [`cache_invalidated_at`](StepRunRecord::cache_invalidated_at) is ignored.
     fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError>;
 
     /// Records metadata entries (replacing earlier values of the same resource and key), all
     /// or none. The resources are not checked to exist.
     fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError>;
+
+    /// Invalidates the cache entries that `filter` selects (those
+    /// [`cache_entries`](Self::cache_entries) lists for it): sets their
+    /// [`cache_invalidated_at`](StepRunRecord::cache_invalidated_at) to `at`, all or none,
+    /// and returns how many there were. An invalidated step run is never a
+    /// [cache candidate](Self::cache_candidates) again; it stays recorded, with its cache
+    /// key, and step runs that reused its outputs are unchanged. Invalidating again selects
+    /// none of the same entries (0 when nothing new matched).
+    fn invalidate_cache(
+        &self,
+        filter: &CacheFilter,
+        at: Millis,
+    ) -> Result<usize, MetadataStoreError>;
 
     // ----- reading ----------------------------------------------------------------------
 
@@ -114,6 +128,10 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// name). An unknown run is [`MetadataStoreError::NotFound`].
     fn step_runs(&self, run_id: &str) -> Result<Vec<StepRunRecord>, MetadataStoreError>;
 
+    /// The step run with this id; [`MetadataStoreError::NotFound`] (`step run`) if there is
+    /// none.
+    fn get_step_run(&self, id: &str) -> Result<StepRunRecord, MetadataStoreError>;
+
     /// The inputs of a step run: input name and artifact, sorted by input name. An unknown
     /// step run is [`MetadataStoreError::NotFound`].
     fn step_inputs(
@@ -128,8 +146,26 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
         step_run_id: &str,
     ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError>;
 
+    /// The step runs that consumed the artifact as an input, in any run: input name and
+    /// step run, oldest first (by start, then end, then step run id, then input name). A step
+    /// run that consumed it under two input names appears twice. Empty for an artifact that
+    /// nothing consumed; an unknown artifact is [`MetadataStoreError::NotFound`].
+    fn artifact_consumers(
+        &self,
+        artifact_id: &str,
+    ) -> Result<Vec<(String, StepRunRecord)>, MetadataStoreError>;
+
     /// The artifact with this id; [`MetadataStoreError::NotFound`] if there is none.
     fn get_artifact(&self, id: &str) -> Result<ArtifactRecord, MetadataStoreError>;
+
+    /// The ids of every recorded artifact whose
+    /// [`artifact_store_uri`](ArtifactRecord::artifact_store_uri) is exactly this one,
+    /// sorted: what a pruner keeps when it deletes the unrecorded folders of an artifact
+    /// store. Empty for a store that holds no recorded artifact.
+    fn artifact_ids_in_store(
+        &self,
+        artifact_store_uri: &str,
+    ) -> Result<Vec<String>, MetadataStoreError>;
 
     /// Every artifact, newest first (by `created_at`).
     fn list_artifacts(&self) -> Result<Vec<ArtifactRecord>, MetadataStoreError>;
@@ -140,6 +176,35 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
         &self,
         resource: &Resource,
     ) -> Result<Vec<(String, serde_json::Value)>, MetadataStoreError>;
+
+    /// The metadata of many step runs at once (to compare runs): `(step run id, key,
+    /// value)`, grouped by step run in the order of `step_run_ids` (an id given twice counts
+    /// once), each step run's entries sorted by key. A step run without metadata, known or
+    /// not, contributes nothing. Any number of ids is accepted; a SQL flavor queries them in
+    /// chunks.
+    fn step_metadata_bulk(
+        &self,
+        step_run_ids: &[String],
+    ) -> Result<Vec<(String, String, serde_json::Value)>, MetadataStoreError>;
+
+    // ----- step caching -----------------------------------------------------------------
+
+    /// The cache candidates for `cache_key`: step runs with status `completed` (not `cached`:
+    /// a cached step run only points at the outputs of another) with exactly this cache key,
+    /// not invalidated, newest first (by end, then start, then id), at most `limit`. The
+    /// runner takes the first whose outputs still exist and verify. Fast with many step runs:
+    /// the SQL flavors read only the matching entries, through an index.
+    fn cache_candidates(
+        &self,
+        cache_key: &str,
+        limit: usize,
+    ) -> Result<Vec<StepRunRecord>, MetadataStoreError>;
+
+    /// The cache entries, newest first (as [`cache_candidates`](Self::cache_candidates)),
+    /// with their run and pipeline names: the step runs with status `completed`, a cache key
+    /// and no invalidation, of the pipeline and step that `filter` names (where it does; a
+    /// name that matches nothing gives an empty list).
+    fn cache_entries(&self, filter: &CacheFilter) -> Result<Vec<CacheEntry>, MetadataStoreError>;
 }
 
 /// The configuration of a metadata store flavor: deserialized from a TOML table whose

@@ -167,6 +167,47 @@ pub struct StepRunRecord {
     pub error: Option<String>,
     /// For cached steps: the step run whose outputs were reused.
     pub original_step_run_id: Option<String>,
+    /// When its cache entry was invalidated
+    /// ([`invalidate_cache`](crate::MetadataStore::invalidate_cache)): from then on it is
+    /// never a cache hit again, but it keeps its `cache_key` for the record. Always `None`
+    /// when recorded; [`record_step_run`](crate::MetadataStore::record_step_run) ignores
+    /// the value given.
+    #[serde(default)]
+    pub cache_invalidated_at: Option<Millis>,
+}
+
+/// Which cache entries an operation applies to: those of the pipeline named `pipeline` and
+/// of steps named `step`, where given. The default, neither, selects every entry.
+///
+/// Names compare byte for byte; a name that matches nothing selects nothing (it is not an
+/// error).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheFilter {
+    /// Only entries of runs of the pipeline with this name.
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// Only entries of steps with this name.
+    #[serde(default)]
+    pub step: Option<String>,
+}
+
+impl CacheFilter {
+    /// The filter that selects every entry.
+    pub fn everything() -> CacheFilter {
+        CacheFilter::default()
+    }
+}
+
+/// A cache entry: a completed step run with a cache key, not invalidated, whose outputs a
+/// later step run with the same cache key may reuse.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheEntry {
+    /// The step run (status `completed`, with a `cache_key`, not invalidated).
+    pub step_run: StepRunRecord,
+    /// The name of its run.
+    pub run_name: String,
+    /// The name of its run's pipeline.
+    pub pipeline_name: String,
 }
 
 /// An artifact: one output of one step run, stored in an artifact store.

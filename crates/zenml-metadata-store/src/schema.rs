@@ -24,8 +24,10 @@
 //! - MySQL and MariaDB commit DDL statements implicitly, so there a migration is not atomic.
 //!   Write each statement so that running it again after a partial failure is harmless
 //!   (`CREATE TABLE IF NOT EXISTS`, `CREATE INDEX` after the table, …). MySQL 5.7 and 8 know
-//!   no `CREATE INDEX IF NOT EXISTS`, so the `mysql` flavor treats "duplicate key name" from a
-//!   `CREATE INDEX` statement as done. Index names are unique in the whole database (SQLite
+//!   no `CREATE INDEX IF NOT EXISTS` and no `ADD COLUMN IF NOT EXISTS`, so the `mysql` flavor
+//!   treats "duplicate key name" from a `CREATE INDEX` statement ([`is_create_index`]) and
+//!   "duplicate column name" from an `ALTER TABLE … ADD COLUMN` statement ([`is_add_column`])
+//!   as done; add one column per `ALTER TABLE` statement. Index names are unique in the whole database (SQLite
 //!   requires it): prefix them with their table's name.
 //! - Foreign keys are table constraints (`CONSTRAINT fk_… FOREIGN KEY (…) REFERENCES …`):
 //!   MySQL silently ignores a `REFERENCES` clause written on a column.
@@ -96,6 +98,22 @@ pub fn is_create_index(statement: &str) -> bool {
     }
 }
 
+/// Whether `statement` is an `ALTER TABLE … ADD COLUMN …` statement: one that a flavor
+/// without `ADD COLUMN IF NOT EXISTS` may find already applied when it re-runs a migration
+/// that failed part-way.
+pub fn is_add_column(statement: &str) -> bool {
+    let words: Vec<&str> = statement.split_whitespace().take(5).collect();
+    match words.as_slice() {
+        [alter, table, _, add, column] => {
+            alter.eq_ignore_ascii_case("ALTER")
+                && table.eq_ignore_ascii_case("TABLE")
+                && add.eq_ignore_ascii_case("ADD")
+                && column.eq_ignore_ascii_case("COLUMN")
+        }
+        _ => false,
+    }
+}
+
 /// The table that records which migrations a database has had.
 pub const MIGRATIONS_TABLE: &str = "zenml_schema_migrations";
 
@@ -114,6 +132,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "pipelines, runs, step runs, artifacts, lineage and run metadata",
         sql: MIGRATION_2,
+    },
+    Migration {
+        version: 3,
+        description: "step cache invalidation, and indexes for cache lookups and lineage",
+        sql: MIGRATION_3,
     },
 ];
 
@@ -207,6 +230,27 @@ CREATE TABLE IF NOT EXISTS run_metadata (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (resource_type, resource_id, meta_key)
 )
+";
+
+/// Migration 3: step caching, cache management and lineage.
+///
+/// - `step_runs.cache_invalidated_at`: when the step run's cache entry was invalidated
+///   (`NULL`: never). An invalidated step run is never a cache hit again but keeps its
+///   `cache_key`, so that what happened stays on record.
+/// - `ix_step_runs_cache_lookup`: a cache lookup (the completed, valid step runs with one
+///   cache key, newest first) reads only its own entries, in order.
+/// - `ix_step_runs_name`: cache management by step name (listing and invalidating the
+///   entries of one step across runs) without reading every step run.
+///
+/// Lineage needs nothing new: inputs by step run use the primary key of `step_run_inputs`,
+/// consumers of an artifact `ix_step_run_inputs_artifact`, and artifacts by producer
+/// `ix_artifacts_producer`. `ix_step_runs_cache_key` of migration 2 stays (a migration
+/// that dropped it would need dialect-specific SQL); lookups use the new index.
+const MIGRATION_3: &str = "
+ALTER TABLE step_runs ADD COLUMN cache_invalidated_at BIGINT NULL;
+CREATE INDEX ix_step_runs_cache_lookup
+    ON step_runs (cache_key, status, cache_invalidated_at, ended_at);
+CREATE INDEX ix_step_runs_name ON step_runs (name)
 ";
 
 /// The schema version this program writes: the version of the last migration.
@@ -418,8 +462,9 @@ mod tests {
     }
 
     #[test]
-    fn migration_2_names_indexes_after_their_tables() {
-        for statement in MIGRATIONS[1].statements().filter(|s| is_create_index(s)) {
+    fn migrations_name_indexes_after_their_tables() {
+        let statements = MIGRATIONS.iter().flat_map(Migration::statements);
+        for statement in statements.filter(|s| is_create_index(s)) {
             let words: Vec<&str> = statement.split_whitespace().collect();
             // CREATE INDEX ix_<table>_… ON <table> (…)
             assert_eq!(words[3], "ON", "{statement}");
@@ -428,6 +473,32 @@ mod tests {
                 "{statement}"
             );
         }
+    }
+
+    #[test]
+    fn migration_3_only_adds_columns_and_indexes() {
+        let statements: Vec<&str> = MIGRATIONS[2].statements().collect();
+        assert!(!statements.is_empty());
+        for statement in &statements {
+            assert!(
+                is_add_column(statement) || is_create_index(statement),
+                "{statement}"
+            );
+            // One column per ALTER TABLE, so that a re-run can skip exactly what was done.
+            assert_eq!(
+                statement.matches("ADD COLUMN").count(),
+                usize::from(is_add_column(statement))
+            );
+        }
+        assert!(
+            statements
+                .iter()
+                .any(|s| s.contains("cache_invalidated_at BIGINT NULL"))
+        );
+        assert!(is_add_column("alter  table t add column c BIGINT"));
+        assert!(!is_add_column("ALTER TABLE t ADD INDEX ix (c)"));
+        assert!(!is_add_column("ALTER TABLE t"));
+        assert!(!is_add_column("CREATE INDEX ix ON t (a)"));
     }
 
     #[test]

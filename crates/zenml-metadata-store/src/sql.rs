@@ -9,9 +9,9 @@
 //! The flavor owns transactions and retries:
 //!
 //! - It runs each **write** function ([`create_run`], [`finish_run`], [`record_step_run`],
-//!   [`log_metadata`]) inside one transaction of its own, which it commits when the function
-//!   returns `Ok` and rolls back otherwise. Where the dialect has a database-wide write lock
-//!   (SQLite) the transaction takes it first (`BEGIN IMMEDIATE`).
+//!   [`log_metadata`], [`invalidate_cache`]) inside one transaction of its own, which it
+//!   commits when the function returns `Ok` and rolls back otherwise. Where the dialect has a
+//!   database-wide write lock (SQLite) the transaction takes it first (`BEGIN IMMEDIATE`).
 //! - Every write function may be run again from the start, in a new transaction, after a
 //!   transient conflict (SQLite's `SQLITE_BUSY`, a MySQL deadlock): it has no effect outside
 //!   its transaction.
@@ -19,14 +19,15 @@
 //!
 //! This module is for SQL flavor crates, not for applications.
 
+use std::collections::{HashMap, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use crate::MetadataStoreError;
 use crate::model::{
-    ArtifactRecord, MetadataEntry, Millis, NewRun, PipelineRecord, PipelineSummary, Resource,
-    RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
+    ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, Millis, NewRun, PipelineRecord,
+    PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
 };
 use crate::schema::Dialect;
 
@@ -94,6 +95,10 @@ const MAX_ID_CHARS: usize = 36;
 /// The length of a name column (`VARCHAR(255)`).
 const MAX_NAME_CHARS: usize = 255;
 
+/// How many ids one `IN (…)` list holds at most: far below SQLite's limit of 32,766
+/// parameters and MySQL's of 65,535, and short enough to prepare quickly.
+pub const IN_LIST_CHUNK: usize = 500;
+
 // ----- query text -----------------------------------------------------------------------------
 
 /// The columns [`run_record`] reads, from `pipeline_runs r` joined with `pipelines p`.
@@ -126,7 +131,14 @@ macro_rules! newest_runs_first {
 macro_rules! step_run_columns {
     () => {
         "s.id, s.run_id, s.name, s.status, s.started_at, s.ended_at, s.code_hash, s.cache_key, \
-         s.parameters, s.error, s.original_step_run_id"
+         s.parameters, s.error, s.original_step_run_id, s.cache_invalidated_at"
+    };
+}
+
+/// How step runs are ordered newest first: by end, then start, then id, so the order is total.
+macro_rules! newest_step_runs_first {
+    () => {
+        " ORDER BY s.ended_at DESC, s.started_at DESC, s.id DESC"
     };
 }
 
@@ -154,6 +166,7 @@ const COUNT_RUNS_WITH_ID: &str = "SELECT COUNT(*) FROM pipeline_runs WHERE id = 
 const FINISH_RUN: &str =
     "UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? WHERE id = ?";
 
+/// `cache_invalidated_at` is left out: a step run is recorded valid (`NULL`).
 const INSERT_STEP_RUN: &str = "INSERT INTO step_runs \
      (id, run_id, name, status, started_at, ended_at, code_hash, cache_key, parameters, error, \
       original_step_run_id) \
@@ -194,20 +207,73 @@ const SELECT_RUN_BY_ID: &str = concat!(select_runs!(), " WHERE r.id = ?");
 
 const SELECT_RUN_BY_NAME: &str = concat!(select_runs!(), " WHERE r.name = ?");
 
-const LIST_STEP_RUNS: &str = concat!(
+pub(crate) const LIST_STEP_RUNS: &str = concat!(
     "SELECT ",
     step_run_columns!(),
     " FROM step_runs s WHERE s.run_id = ? ORDER BY s.ended_at, s.started_at, s.name"
 );
 
-const SELECT_STEP_INPUTS: &str = concat!(
+pub(crate) const SELECT_STEP_RUN: &str = concat!(
+    "SELECT ",
+    step_run_columns!(),
+    " FROM step_runs s WHERE s.id = ?"
+);
+
+/// Parameters: cache key, status `completed`, limit. Served by `ix_step_runs_cache_lookup`.
+pub(crate) const CACHE_CANDIDATES: &str = concat!(
+    "SELECT ",
+    step_run_columns!(),
+    " FROM step_runs s \
+     WHERE s.cache_key = ? AND s.status = ? AND s.cache_invalidated_at IS NULL",
+    newest_step_runs_first!(),
+    " LIMIT ?"
+);
+
+/// The cache entries with their run and pipeline names; parameter: status `completed`. The
+/// filter's conditions and the order follow ([`cache_entries_sql`]).
+const CACHE_ENTRIES: &str = concat!(
+    "SELECT ",
+    step_run_columns!(),
+    ", r.name, p.name FROM step_runs s \
+     JOIN pipeline_runs r ON r.id = s.run_id JOIN pipelines p ON p.id = r.pipeline_id \
+     WHERE s.status = ? AND s.cache_key IS NOT NULL AND s.cache_invalidated_at IS NULL"
+);
+
+/// Invalidates cache entries; parameters: time, status `completed`. The filter's conditions
+/// follow ([`invalidate_cache_sql`]): the rows are those [`CACHE_ENTRIES`] selects.
+const INVALIDATE_CACHE: &str = "UPDATE step_runs SET cache_invalidated_at = ? \
+     WHERE status = ? AND cache_key IS NOT NULL AND cache_invalidated_at IS NULL";
+
+/// The condition on a pipeline's name, for [`INVALIDATE_CACHE`] (where an `UPDATE` of one
+/// table cannot join in SQLite).
+const IN_RUNS_OF_PIPELINE: &str = " AND run_id IN (SELECT r.id FROM pipeline_runs r \
+     JOIN pipelines p ON p.id = r.pipeline_id WHERE p.name = ?)";
+
+/// The step runs that consumed an artifact, oldest first; parameter: artifact id. Served by
+/// `ix_step_run_inputs_artifact` and the primary key of `step_runs`.
+pub(crate) const ARTIFACT_CONSUMERS: &str = concat!(
+    "SELECT i.input_name, ",
+    step_run_columns!(),
+    " FROM step_run_inputs i JOIN step_runs s ON s.id = i.step_run_id \
+     WHERE i.artifact_id = ? ORDER BY s.started_at, s.ended_at, s.id, i.input_name"
+);
+
+const ARTIFACT_IDS_IN_STORE: &str =
+    "SELECT id FROM artifacts WHERE artifact_store_uri = ? ORDER BY id";
+
+/// The start of a bulk metadata query; parameters: resource type, then the resource ids of
+/// the `IN (…)` list that [`in_list`] completes.
+const SELECT_METADATA_BULK: &str = "SELECT resource_id, meta_key, value FROM run_metadata \
+     WHERE resource_type = ? AND resource_id IN ";
+
+pub(crate) const SELECT_STEP_INPUTS: &str = concat!(
     "SELECT i.input_name, ",
     artifact_columns!(),
     " FROM step_run_inputs i JOIN artifacts a ON a.id = i.artifact_id \
      WHERE i.step_run_id = ? ORDER BY i.input_name"
 );
 
-const SELECT_STEP_OUTPUTS: &str = concat!(
+pub(crate) const SELECT_STEP_OUTPUTS: &str = concat!(
     "SELECT o.output_name, ",
     artifact_columns!(),
     " FROM step_run_outputs o JOIN artifacts a ON a.id = o.artifact_id \
@@ -436,6 +502,35 @@ pub fn log_metadata(
     upsert_metadata(conn, entries)
 }
 
+/// [`MetadataStore::invalidate_cache`](crate::MetadataStore::invalidate_cache): sets
+/// `cache_invalidated_at` on the entries [`cache_entries`] would list. A write function.
+pub fn invalidate_cache(
+    conn: &mut dyn SqlConnection,
+    filter: &CacheFilter,
+    at: Millis,
+) -> Result<usize, MetadataStoreError> {
+    let (sql, params) = invalidate_cache_sql(filter, at);
+    // Every selected row changes (from NULL to a time), so MySQL's count of changed rows is
+    // the count of matched ones.
+    let changed = conn.execute(&sql, &params)?;
+    Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+}
+
+/// The statement of [`invalidate_cache`] and its parameters.
+pub(crate) fn invalidate_cache_sql(filter: &CacheFilter, at: Millis) -> (String, Vec<SqlValue>) {
+    let mut params = vec![at.into(), StepStatus::Completed.as_str().into()];
+    let mut sql = INVALIDATE_CACHE.to_owned();
+    if let Some(pipeline) = &filter.pipeline {
+        sql.push_str(IN_RUNS_OF_PIPELINE);
+        params.push(pipeline.as_str().into());
+    }
+    if let Some(step) = &filter.step {
+        sql.push_str(" AND name = ?");
+        params.push(step.as_str().into());
+    }
+    (sql, params)
+}
+
 fn upsert_metadata(
     conn: &mut dyn SqlConnection,
     entries: &[MetadataEntry],
@@ -610,6 +705,170 @@ pub fn metadata(
     )
 }
 
+/// [`MetadataStore::cache_candidates`](crate::MetadataStore::cache_candidates).
+pub fn cache_candidates(
+    conn: &mut dyn SqlConnection,
+    cache_key: &str,
+    limit: usize,
+) -> Result<Vec<StepRunRecord>, MetadataStoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    map_rows(
+        conn,
+        CACHE_CANDIDATES,
+        &[
+            cache_key.into(),
+            StepStatus::Completed.as_str().into(),
+            limit.into(),
+        ],
+        "step run",
+        step_run_record,
+    )
+}
+
+/// [`MetadataStore::cache_entries`](crate::MetadataStore::cache_entries).
+pub fn cache_entries(
+    conn: &mut dyn SqlConnection,
+    filter: &CacheFilter,
+) -> Result<Vec<CacheEntry>, MetadataStoreError> {
+    let (sql, params) = cache_entries_sql(filter);
+    map_rows(conn, &sql, &params, "cache entry", |columns| {
+        Ok(CacheEntry {
+            step_run: step_run_record(columns)?,
+            run_name: columns.text()?,
+            pipeline_name: columns.text()?,
+        })
+    })
+}
+
+/// The query of [`cache_entries`] and its parameters.
+pub(crate) fn cache_entries_sql(filter: &CacheFilter) -> (String, Vec<SqlValue>) {
+    let mut params = vec![StepStatus::Completed.as_str().into()];
+    let mut sql = CACHE_ENTRIES.to_owned();
+    if let Some(pipeline) = &filter.pipeline {
+        sql.push_str(" AND p.name = ?");
+        params.push(pipeline.as_str().into());
+    }
+    if let Some(step) = &filter.step {
+        sql.push_str(" AND s.name = ?");
+        params.push(step.as_str().into());
+    }
+    sql.push_str(newest_step_runs_first!());
+    (sql, params)
+}
+
+/// [`MetadataStore::get_step_run`](crate::MetadataStore::get_step_run).
+pub fn get_step_run(
+    conn: &mut dyn SqlConnection,
+    id: &str,
+) -> Result<StepRunRecord, MetadataStoreError> {
+    map_rows(
+        conn,
+        SELECT_STEP_RUN,
+        &[id.into()],
+        "step run",
+        step_run_record,
+    )?
+    .into_iter()
+    .next()
+    .ok_or_else(|| not_found("step run", id))
+}
+
+/// [`MetadataStore::artifact_consumers`](crate::MetadataStore::artifact_consumers): an
+/// unknown artifact is [`MetadataStoreError::NotFound`].
+pub fn artifact_consumers(
+    conn: &mut dyn SqlConnection,
+    artifact_id: &str,
+) -> Result<Vec<(String, StepRunRecord)>, MetadataStoreError> {
+    let consumers = map_rows(
+        conn,
+        ARTIFACT_CONSUMERS,
+        &[artifact_id.into()],
+        "step run",
+        |columns| Ok((columns.text()?, step_run_record(columns)?)),
+    )?;
+    if consumers.is_empty() && count(conn, COUNT_ARTIFACTS_WITH_ID, artifact_id)? == 0 {
+        return Err(not_found("artifact", artifact_id));
+    }
+    Ok(consumers)
+}
+
+/// [`MetadataStore::artifact_ids_in_store`](crate::MetadataStore::artifact_ids_in_store).
+pub fn artifact_ids_in_store(
+    conn: &mut dyn SqlConnection,
+    artifact_store_uri: &str,
+) -> Result<Vec<String>, MetadataStoreError> {
+    map_rows(
+        conn,
+        ARTIFACT_IDS_IN_STORE,
+        &[artifact_store_uri.into()],
+        "artifact",
+        Columns::text,
+    )
+}
+
+/// [`MetadataStore::step_metadata_bulk`](crate::MetadataStore::step_metadata_bulk): one
+/// query per [`IN_LIST_CHUNK`] distinct ids.
+pub fn step_metadata_bulk(
+    conn: &mut dyn SqlConnection,
+    step_run_ids: &[String],
+) -> Result<Vec<(String, String, Value)>, MetadataStoreError> {
+    let mut seen = HashSet::new();
+    let ids: Vec<&str> = step_run_ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| seen.insert(*id))
+        .collect();
+    let resource_type = Resource::StepRun(String::new()).type_name();
+    let mut by_id: HashMap<String, Vec<(String, Value)>> = HashMap::new();
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
+        let sql = step_metadata_bulk_sql(chunk.len());
+        let params: Vec<SqlValue> = std::iter::once(resource_type.into())
+            .chain(chunk.iter().map(|id| (*id).into()))
+            .collect();
+        let rows = map_rows(conn, &sql, &params, "metadata", |columns| {
+            Ok((columns.text()?, columns.text()?, columns.json()?))
+        })?;
+        for (id, key, value) in rows {
+            by_id.entry(id).or_default().push((key, value));
+        }
+    }
+    Ok(ids
+        .into_iter()
+        .filter_map(|id| by_id.remove_entry(id))
+        .flat_map(|(id, entries)| {
+            entries
+                .into_iter()
+                .map(move |(key, value)| (id.clone(), key, value))
+        })
+        .collect())
+}
+
+/// The query of [`step_metadata_bulk`] for `n` ids.
+pub(crate) fn step_metadata_bulk_sql(n: usize) -> String {
+    format!(
+        "{SELECT_METADATA_BULK}{} ORDER BY resource_id, meta_key",
+        in_list(n)
+    )
+}
+
+/// `(?, ?, …)` with `n` placeholders; `n` is at least one (`()` is not SQL).
+fn in_list(n: usize) -> String {
+    debug_assert!(n > 0, "an empty IN list");
+    let mut list = String::with_capacity(3 * n + 2);
+    list.push('(');
+    for i in 0..n {
+        if i > 0 {
+            list.push_str(", ");
+        }
+        list.push('?');
+    }
+    list.push(')');
+    list
+}
+
 // ----- rows -----------------------------------------------------------------------------------
 
 /// Runs a query and maps each row with `decode`.
@@ -743,6 +1002,7 @@ fn step_run_record(columns: &mut Columns) -> Result<StepRunRecord, MetadataStore
         parameters: columns.json()?,
         error: columns.opt_text()?,
         original_step_run_id: columns.opt_text()?,
+        cache_invalidated_at: columns.opt_int()?,
     })
 }
 
@@ -911,6 +1171,16 @@ mod tests {
         assert!(SELECT_STEP_INPUTS.ends_with("ORDER BY i.input_name"));
         assert_eq!(INSERT_ARTIFACT.matches('?').count(), 12);
         assert_eq!(INSERT_STEP_RUN.matches('?').count(), 11);
+        assert_eq!(CACHE_CANDIDATES.matches('?').count(), 3);
+        assert!(CACHE_CANDIDATES.ends_with("s.id DESC LIMIT ?"));
+        assert!(ARTIFACT_CONSUMERS.contains(step_run_columns!()));
+    }
+
+    #[test]
+    fn in_lists_have_one_placeholder_per_value() {
+        assert_eq!(in_list(1), "(?)");
+        assert_eq!(in_list(3), "(?, ?, ?)");
+        assert_eq!(in_list(IN_LIST_CHUNK).matches('?').count(), IN_LIST_CHUNK);
     }
 
     #[test]

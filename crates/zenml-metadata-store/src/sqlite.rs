@@ -14,8 +14,9 @@ use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, fl
 use crate::schema::{self, CURRENT_VERSION_SQL, Dialect, MIGRATIONS_TABLE, RECORD_MIGRATION_SQL};
 use crate::sql::{self, SqlConnection, SqlValue};
 use crate::{
-    ArtifactRecord, MetadataEntry, MetadataStore, MetadataStoreError, MetadataStoreFlavor, Millis,
-    NewRun, PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite,
+    ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, MetadataStore, MetadataStoreError,
+    MetadataStoreFlavor, Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus,
+    StepRunRecord, StepRunWrite,
 };
 
 /// The flavor's name in errors.
@@ -287,6 +288,14 @@ impl MetadataStore for SqliteMetadataStore {
         self.write(|conn| sql::log_metadata(conn, entries))
     }
 
+    fn invalidate_cache(
+        &self,
+        filter: &CacheFilter,
+        at: Millis,
+    ) -> Result<usize, MetadataStoreError> {
+        self.write(|conn| sql::invalidate_cache(conn, filter, at))
+    }
+
     fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, MetadataStoreError> {
         self.read(sql::list_pipelines)
     }
@@ -327,6 +336,43 @@ impl MetadataStore for SqliteMetadataStore {
 
     fn metadata(&self, resource: &Resource) -> Result<Vec<(String, Value)>, MetadataStoreError> {
         self.read(|conn| sql::metadata(conn, resource))
+    }
+
+    fn get_step_run(&self, id: &str) -> Result<StepRunRecord, MetadataStoreError> {
+        self.read(|conn| sql::get_step_run(conn, id))
+    }
+
+    fn artifact_consumers(
+        &self,
+        artifact_id: &str,
+    ) -> Result<Vec<(String, StepRunRecord)>, MetadataStoreError> {
+        self.read(|conn| sql::artifact_consumers(conn, artifact_id))
+    }
+
+    fn artifact_ids_in_store(
+        &self,
+        artifact_store_uri: &str,
+    ) -> Result<Vec<String>, MetadataStoreError> {
+        self.read(|conn| sql::artifact_ids_in_store(conn, artifact_store_uri))
+    }
+
+    fn step_metadata_bulk(
+        &self,
+        step_run_ids: &[String],
+    ) -> Result<Vec<(String, String, Value)>, MetadataStoreError> {
+        self.read(|conn| sql::step_metadata_bulk(conn, step_run_ids))
+    }
+
+    fn cache_candidates(
+        &self,
+        cache_key: &str,
+        limit: usize,
+    ) -> Result<Vec<StepRunRecord>, MetadataStoreError> {
+        self.read(|conn| sql::cache_candidates(conn, cache_key, limit))
+    }
+
+    fn cache_entries(&self, filter: &CacheFilter) -> Result<Vec<CacheEntry>, MetadataStoreError> {
+        self.read(|conn| sql::cache_entries(conn, filter))
     }
 }
 
@@ -529,6 +575,7 @@ mod tests {
 
     use super::*;
     use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
+    use crate::{CacheFilter, StepStatus};
 
     const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -740,6 +787,208 @@ mod tests {
             .open(&ComponentContext::new("/nonexistent"))
             .unwrap_err();
         assert!(matches!(err, MetadataStoreError::Config(_)), "{err:?}");
+    }
+
+    /// The plan SQLite chooses for `sql` (its parameters unbound), one line per step.
+    fn query_plan(connection: &Connection, sql: &str) -> Vec<String> {
+        let mut statement = connection
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let nulls = vec![SqlValue::Null; statement.parameter_count()];
+        statement
+            .query_map(params_from_iter(&nulls), |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// Asserts that `sql` reads `step_runs`, `artifacts` and the link tables through indexes
+    /// only: every table access is a `SEARCH`, none a `SCAN`.
+    fn assert_indexed(connection: &Connection, name: &str, sql: &str) -> Vec<String> {
+        let plan = query_plan(connection, sql);
+        assert!(
+            plan.iter().any(|line| line.starts_with("SEARCH")),
+            "{name} searches no index: {plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|line| line.starts_with("SCAN")),
+            "{name} scans a whole table: {plan:#?}"
+        );
+        plan
+    }
+
+    #[test]
+    fn lookups_among_100_000_step_runs_use_indexes() {
+        const RUNS: usize = 1_000;
+        const STEPS: usize = 100;
+        /// Each cache key is shared by the step of every `KEY_PERIOD`th run.
+        const KEY_PERIOD: usize = 50;
+
+        /// The ids: kind (1 run, 2 step run, 3 artifact), run and step, as a UUID; in SQL
+        /// `printf` form here, and in Rust by `id` below.
+        const ID: &str = "%08x-%04x-4000-8000-%012x";
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("m.db"), TIMEOUT).unwrap();
+        let id = |kind: u32, run: usize, step: usize| {
+            format!("{kind:08x}-{run:04x}-4000-8000-{step:012x}")
+        };
+        let key = |run: usize, step: usize| format!("key-{step}-{}", run % KEY_PERIOD);
+        // Chains of STEPS steps, each consuming the previous step's output; in every seventh
+        // run the first step is cached, reusing the first output of the run before, whose
+        // consumers are then in two runs. Generated inside SQLite, in one transaction: the
+        // rows are those `record_step_run` writes, made much faster than by 100,000 calls.
+        let pipeline = id(0, 0, 0);
+        let run_id = format!("printf('{ID}', 1, run, 0)");
+        let step_run_id = format!("printf('{ID}', 2, run, step)");
+        let artifact_id = format!("printf('{ID}', 3, run, step)");
+        let previous_first_step_run_id = format!("printf('{ID}', 2, run - 1, 0)");
+        let previous_first_artifact_id = format!("printf('{ID}', 3, run - 1, 0)");
+        let started = Instant::now();
+        store
+            .lock()
+            .execute_batch(&format!(
+                "BEGIN IMMEDIATE;
+                 INSERT INTO pipelines (id, name, created_at)
+                     VALUES ('{pipeline}', 'chain', 0);
+                 WITH RECURSIVE n(run) AS
+                     (SELECT 0 UNION ALL SELECT run + 1 FROM n WHERE run < {RUNS} - 1)
+                 INSERT INTO pipeline_runs
+                     (id, pipeline_id, name, status, started_at, ended_at, config, stack, error)
+                 SELECT {run_id}, '{pipeline}', 'chain-' || run, 'completed', run * 1000000,
+                        run * 1000000 + 999999, '{{}}', '{{}}', NULL FROM n;
+                 CREATE TEMP TABLE shape AS
+                 WITH RECURSIVE n(i) AS
+                     (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {RUNS} * {STEPS} - 1)
+                 SELECT i / {STEPS} AS run, i % {STEPS} AS step,
+                        (i % {STEPS} = 0 AND (i / {STEPS}) % 7 = 1) AS cached FROM n;
+                 INSERT INTO step_runs
+                     (id, run_id, name, status, started_at, ended_at, code_hash, cache_key,
+                      parameters, error, original_step_run_id)
+                 SELECT {step_run_id}, {run_id}, 'step-' || step,
+                        CASE WHEN cached THEN 'cached' ELSE 'completed' END,
+                        run * 1000000 + step * 10, run * 1000000 + step * 10 + 5, 'hash',
+                        'key-' || step || '-' || (run % {KEY_PERIOD}), '{{}}', NULL,
+                        CASE WHEN cached THEN {previous_first_step_run_id} END
+                 FROM shape;
+                 INSERT INTO artifacts
+                     (id, uri, artifact_store_uri, path, rust_type, materializer_id,
+                      materializer_version, content_hash, size, producer_step_run_id,
+                      output_name, created_at)
+                 SELECT {artifact_id}, 'file:///a/' || {artifact_id}, 'file:///a',
+                        {artifact_id}, 'u64', 'zenml.json', 1, 'h', 8, {step_run_id}, 'out',
+                        run * 1000000 + step * 10 + 5
+                 FROM shape WHERE NOT cached;
+                 INSERT INTO step_run_outputs (step_run_id, output_name, artifact_id)
+                 SELECT {step_run_id}, 'out',
+                        CASE WHEN cached THEN {previous_first_artifact_id} ELSE {artifact_id} END
+                 FROM shape;
+                 INSERT INTO step_run_inputs (step_run_id, input_name, artifact_id)
+                 SELECT {step_run_id}, 'in', CASE
+                            WHEN step = 1 AND run % 7 = 1 THEN {previous_first_artifact_id}
+                            ELSE printf('{ID}', 3, run, step - 1) END
+                 FROM shape WHERE step > 0;
+                 DROP TABLE shape;
+                 COMMIT;",
+            ))
+            .unwrap();
+        eprintln!(
+            "recorded {} step runs in {:?}",
+            RUNS * STEPS,
+            started.elapsed()
+        );
+        let count = |table: &str| -> i64 {
+            store
+                .lock()
+                .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |row| {
+                    row.get(0)
+                })
+                .unwrap()
+        };
+        assert_eq!(count("step_runs"), 100_000);
+        assert_eq!(count("step_run_outputs"), 100_000);
+        assert_eq!(count("step_run_inputs"), 99_000);
+
+        // The answers.
+        let candidates = store.cache_candidates(&key(7, 3), 4).unwrap();
+        let expected: Vec<String> = [957, 907, 857, 807]
+            .iter()
+            .map(|&run| id(2, run, 3))
+            .collect();
+        assert_eq!(
+            candidates.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+            expected
+        );
+        // Step 0 of run 701 is cached: not a candidate.
+        let candidates = store.cache_candidates(&key(1, 0), 6).unwrap();
+        let expected: Vec<String> = [951, 901, 851, 801, 751, 651]
+            .iter()
+            .map(|&run| id(2, run, 0))
+            .collect();
+        assert_eq!(
+            candidates.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+            expected
+        );
+        assert!(
+            candidates
+                .iter()
+                .all(|s| s.cache_key.as_deref() == Some(key(1, 0).as_str())
+                    && s.status == StepStatus::Completed)
+        );
+        assert_eq!(store.get_step_run(&id(2, 500, 42)).unwrap().name, "step-42");
+        let inputs = store.step_inputs(&id(2, 500, 42)).unwrap();
+        assert_eq!(inputs.len(), 1);
+        assert_eq!(inputs[0].1.id, id(3, 500, 41));
+        let consumers = store.artifact_consumers(&id(3, 504, 0)).unwrap();
+        let consumer_ids: Vec<String> = consumers.into_iter().map(|(_, s)| s.id).collect();
+        assert_eq!(
+            consumer_ids,
+            [id(2, 504, 1), id(2, 505, 1)],
+            "in its run and the next"
+        );
+        let cached = store.get_step_run(&id(2, 505, 0)).unwrap();
+        assert_eq!(cached.status, StepStatus::Cached);
+        assert_eq!(cached.original_step_run_id, Some(id(2, 504, 0)));
+        assert_eq!(
+            store.step_outputs(&cached.id).unwrap()[0].1.id,
+            id(3, 504, 0)
+        );
+
+        // The plans: the shared query texts, as the store runs them.
+        let connection = store.lock();
+        let plan = assert_indexed(&connection, "cache_candidates", sql::CACHE_CANDIDATES);
+        assert!(
+            plan.iter()
+                .any(|line| line.contains("ix_step_runs_cache_lookup")),
+            "cache_candidates does not use its index: {plan:#?}"
+        );
+        assert_indexed(&connection, "get_step_run", sql::SELECT_STEP_RUN);
+        assert_indexed(&connection, "step_inputs", sql::SELECT_STEP_INPUTS);
+        assert_indexed(&connection, "step_outputs", sql::SELECT_STEP_OUTPUTS);
+        assert_indexed(&connection, "step_runs", sql::LIST_STEP_RUNS);
+        // Cache management by step or pipeline reads only the entries it selects.
+        for (pipeline, step) in [
+            (None, Some("step-3")),
+            (Some("chain"), None),
+            (Some("chain"), Some("step-3")),
+        ] {
+            let filter = CacheFilter {
+                pipeline: pipeline.map(str::to_owned),
+                step: step.map(str::to_owned),
+            };
+            let entries = sql::cache_entries_sql(&filter).0;
+            assert_indexed(&connection, "cache_entries", &entries);
+            let invalidate = sql::invalidate_cache_sql(&filter, 0).0;
+            assert_indexed(&connection, "invalidate_cache", &invalidate);
+        }
+        let bulk = sql::step_metadata_bulk_sql(sql::IN_LIST_CHUNK);
+        assert_indexed(&connection, "step_metadata_bulk", &bulk);
+        let plan = assert_indexed(&connection, "artifact_consumers", sql::ARTIFACT_CONSUMERS);
+        assert!(
+            plan.iter()
+                .any(|line| line.contains("ix_step_run_inputs_artifact")),
+            "artifact_consumers does not use its index: {plan:#?}"
+        );
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub const DEFAULT_RUN_NAME: &str = "{pipeline}-{date}-{time}-{id}";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunConfig {
+    /// Record the run under this pipeline name instead of the one in the code: how a copy of
+    /// a pipeline (`zenml pipeline copy A B`) runs A's code as B.
+    pub pipeline: Option<String>,
     /// The run's name, or a template with `{pipeline}`, `{date}`, `{time}` and `{id}`.
     pub run_name: Option<String>,
     /// Caching for the whole run; overrides the pipeline's and the steps' settings.
@@ -152,13 +155,22 @@ pub(crate) fn resolve(
             },
         );
     }
+    let pipeline = match &config.pipeline {
+        Some(name) => zenml_core::Name::new(name)
+            .map_err(|e| ConfigError::InvalidValue {
+                key: "pipeline".to_owned(),
+                message: e.to_string(),
+            })?
+            .to_string(),
+        None => pipeline.to_owned(),
+    };
     let run_name = expand_run_name(
         config.run_name.as_deref().unwrap_or(DEFAULT_RUN_NAME),
-        pipeline,
+        &pipeline,
     );
     check_run_name(&run_name)?;
     Ok(ResolvedConfig {
-        pipeline: pipeline.to_owned(),
+        pipeline,
         run_name,
         enable_cache: config.enable_cache,
         pipeline_enable_cache,
@@ -170,11 +182,13 @@ impl ResolvedConfig {
     /// This configuration as a run configuration file that repeats it.
     pub fn to_run_config(&self) -> RunConfig {
         RunConfig {
+            pipeline: Some(self.pipeline.clone()),
             run_name: None,
             enable_cache: self.enable_cache,
             steps: self
                 .steps
                 .iter()
+                .filter(|(_, step)| !step.parameters.is_empty() || step.enable_cache.is_some())
                 .map(|(name, step)| {
                     let parameters = step
                         .parameters

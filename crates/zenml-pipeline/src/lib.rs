@@ -16,6 +16,7 @@
 
 pub mod artifact_io;
 mod builder;
+mod cache;
 mod client;
 mod config;
 mod pipeline;

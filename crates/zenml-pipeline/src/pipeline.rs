@@ -141,7 +141,7 @@ impl Pipeline {
         let run_id = uuid::Uuid::new_v4().to_string();
         let run = stack.metadata_store.create_run(&NewRun {
             id: run_id.clone(),
-            pipeline_name: self.name.clone(),
+            pipeline_name: config.pipeline.clone(),
             name: config.run_name.clone(),
             started_at: now_millis(),
             config: serde_json::to_value(&config).unwrap_or(Value::Null),
@@ -149,10 +149,10 @@ impl Pipeline {
         })?;
         progress.line(&format!(
             "Running pipeline `{}` as run `{}` on stack `{stack_name}`",
-            self.name, run.name
+            config.pipeline, run.name
         ));
         let execution = Execution {
-            pipeline: &self.name,
+            pipeline: &config.pipeline,
             run_id: run_id.clone(),
             run_name: run.name.clone(),
             nodes: &self.nodes,
@@ -161,6 +161,7 @@ impl Pipeline {
             staging,
             outputs: Mutex::new(vec![None; self.nodes.len()]),
             started: Mutex::new(Default::default()),
+            cached: Mutex::new(Default::default()),
             progress,
         };
         let report = match stack.orchestrator.run(&dag, &execution) {
@@ -234,7 +235,7 @@ impl Pipeline {
                 println!(
                     "Run `{}` of pipeline `{}` completed: {} steps{}.",
                     outcome.run.name,
-                    self.name,
+                    outcome.run.pipeline_name,
                     outcome.steps.len(),
                     if cached > 0 {
                         format!(", {cached} cached")

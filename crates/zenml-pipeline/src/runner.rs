@@ -1,7 +1,7 @@
 //! Running a pipeline on a stack: resolve the configuration, record the run, let the
 //! orchestrator execute the DAG, materialize and record each step's outputs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -19,10 +19,17 @@ use zenml_metadata_store::{
 use zenml_orchestrator::{StepEvent, StepExecutor, StepFailure, StepOutcome};
 use zenml_stack::OpenStack;
 
-use crate::artifact_io::{read_artifact, write_artifact};
+use crate::artifact_io::{read_artifact, verify_artifact, write_artifact};
 use crate::builder::{InputSpec, StepNode};
+use crate::cache::{cache_enabled, cache_key};
 use crate::config::ResolvedConfig;
 use crate::step::{StepContext, StepError};
+
+/// A reusable earlier step run and its outputs by name.
+type CacheHit = (StepRunRecord, HashMap<String, ArtifactRecord>);
+
+/// How many earlier step runs with the same cache key are tried before running the step.
+const CACHE_CANDIDATES: usize = 3;
 
 /// What a step's generated code uses while it runs: its parameters, its inputs, its
 /// outputs and its context.
@@ -162,6 +169,8 @@ pub(crate) struct Execution<'a> {
     pub(crate) outputs: Mutex<Vec<Option<HashMap<String, ArtifactRecord>>>>,
     /// When each node started.
     pub(crate) started: Mutex<HashMap<usize, Millis>>,
+    /// The nodes that reused an earlier step run's outputs.
+    pub(crate) cached: Mutex<HashSet<usize>>,
     pub(crate) progress: Progress,
 }
 
@@ -211,6 +220,17 @@ impl<'a> Execution<'a> {
                     })?;
                 inputs.push((spec.clone(), artifact.clone()));
             }
+        }
+        let key = cache_key(
+            node,
+            &self.parameters(node),
+            &inputs,
+            &self.stack.artifact_store.uri(),
+        );
+        if cache_enabled(self.config, &node.name)
+            && let Some((original, outputs)) = self.cache_hit(node, &key)?
+        {
+            return self.record_cached(index, started_at, key, &inputs, original, outputs);
         }
         let empty = Map::new();
         let parameters = self
@@ -278,10 +298,11 @@ impl<'a> Execution<'a> {
                 started_at,
                 ended_at: now_millis(),
                 code_hash: node.code_hash.clone(),
-                cache_key: None,
+                cache_key: Some(key),
                 parameters: self.parameters(node),
                 error: None,
                 original_step_run_id: None,
+                cache_invalidated_at: None,
             },
             inputs: invocation
                 .inputs
@@ -303,6 +324,98 @@ impl<'a> Execution<'a> {
                     .map(|a| (a.output_name.clone(), a))
                     .collect(),
             );
+        }
+        Ok(())
+    }
+
+    /// The newest earlier step run with this cache key whose outputs all still exist and
+    /// verify, with those outputs by name; `None` on a miss.
+    fn cache_hit(&self, node: &StepNode, key: &str) -> Result<Option<CacheHit>, StepError> {
+        let store = &self.stack.metadata_store;
+        let candidates = store
+            .cache_candidates(key, CACHE_CANDIDATES)
+            .map_err(StepError::from_error)?;
+        'candidates: for candidate in candidates {
+            let outputs: HashMap<String, ArtifactRecord> = store
+                .step_outputs(&candidate.id)
+                .map_err(StepError::from_error)?
+                .into_iter()
+                .collect();
+            for spec in &node.outputs {
+                let Some(artifact) = outputs.get(spec.name) else {
+                    continue 'candidates;
+                };
+                let usable = ObjectPath::new(&artifact.path).is_ok_and(|folder| {
+                    verify_artifact(
+                        self.stack.artifact_store.as_ref(),
+                        &self.staging,
+                        &folder,
+                        &artifact.content_hash,
+                    )
+                    .is_ok()
+                });
+                if !usable {
+                    // Deleted or corrupted since: this candidate cannot be reused.
+                    continue 'candidates;
+                }
+            }
+            return Ok(Some((candidate, outputs)));
+        }
+        Ok(None)
+    }
+
+    /// Records a cache hit: a `cached` step run linked to the original, with the original's
+    /// outputs and no new files.
+    fn record_cached(
+        &self,
+        index: usize,
+        started_at: Millis,
+        key: String,
+        inputs: &[(InputSpec, ArtifactRecord)],
+        original: StepRunRecord,
+        outputs: HashMap<String, ArtifactRecord>,
+    ) -> Result<(), StepError> {
+        let node = &self.nodes[index];
+        let write = StepRunWrite {
+            step: StepRunRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                run_id: self.run_id.clone(),
+                name: node.name.clone(),
+                status: StepStatus::Cached,
+                started_at,
+                ended_at: now_millis(),
+                code_hash: node.code_hash.clone(),
+                cache_key: Some(key),
+                parameters: self.parameters(node),
+                error: None,
+                original_step_run_id: Some(original.id),
+                cache_invalidated_at: None,
+            },
+            inputs: inputs
+                .iter()
+                .map(|(spec, artifact)| (spec.name.to_owned(), artifact.id.clone()))
+                .collect(),
+            new_outputs: Vec::new(),
+            reused_outputs: node
+                .outputs
+                .iter()
+                .filter_map(|spec| {
+                    outputs
+                        .get(spec.name)
+                        .map(|a| (spec.name.to_owned(), a.id.clone()))
+                })
+                .collect(),
+            metadata: Vec::new(),
+        };
+        self.stack
+            .metadata_store
+            .record_step_run(&write)
+            .map_err(StepError::from_error)?;
+        if let Ok(mut cached) = self.cached.lock() {
+            cached.insert(index);
+        }
+        if let Ok(mut all) = self.outputs.lock() {
+            all[index] = Some(outputs);
         }
         Ok(())
     }
@@ -330,6 +443,7 @@ impl<'a> Execution<'a> {
                 parameters: self.parameters(node),
                 error: Some(error.to_owned()),
                 original_step_run_id: None,
+                cache_invalidated_at: None,
             },
             inputs: Vec::new(),
             new_outputs: Vec::new(),
@@ -369,8 +483,9 @@ impl StepExecutor for Execution<'_> {
                         self.record_unfinished(*node, StepStatus::Skipped, because)
                     }
                 }
+                let cached = self.cached.lock().is_ok_and(|c| c.contains(node));
                 self.progress
-                    .finished(&self.nodes[*node].name, outcome, *duration);
+                    .finished(&self.nodes[*node].name, outcome, *duration, cached);
             }
             _ => {}
         }
@@ -406,12 +521,19 @@ impl Progress {
         }
     }
 
-    fn finished(&self, step: &str, outcome: &StepOutcome, duration: std::time::Duration) {
+    fn finished(
+        &self,
+        step: &str,
+        outcome: &StepOutcome,
+        duration: std::time::Duration,
+        cached: bool,
+    ) {
         if !self.enabled {
             return;
         }
         let ms = duration.as_secs_f64() * 1000.0;
         match outcome {
+            StepOutcome::Succeeded if cached => eprintln!("  ↺ {step} cached ({ms:.1} ms)"),
             StepOutcome::Succeeded => eprintln!("  ✔ {step} completed in {ms:.1} ms"),
             StepOutcome::Failed(message) => {
                 eprintln!("  ✘ {step} failed after {ms:.1} ms: {message}")

@@ -14,8 +14,8 @@ use zenml_metadata_store::schema::{
 };
 use zenml_metadata_store::sql::{self, SqlConnection, SqlValue};
 use zenml_metadata_store::{
-    ArtifactRecord, MetadataEntry, MetadataStore, MetadataStoreError, Millis, NewRun,
-    PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite,
+    ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, MetadataStore, MetadataStoreError,
+    Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite,
 };
 
 use crate::MysqlMetadataStoreConfig;
@@ -34,6 +34,9 @@ const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The server's error for a duplicate value in a `UNIQUE` or `PRIMARY KEY` index.
 const ER_DUP_ENTRY: u16 = 1062;
+
+/// The server's error for an `ALTER TABLE … ADD COLUMN` whose column exists.
+const ER_DUP_FIELDNAME: u16 = 1060;
 
 /// The server's error for a `CREATE INDEX` whose index exists.
 const ER_DUP_KEYNAME: u16 = 1061;
@@ -214,6 +217,14 @@ impl MetadataStore for MysqlMetadataStore {
         self.write(|conn| sql::log_metadata(conn, entries))
     }
 
+    fn invalidate_cache(
+        &self,
+        filter: &CacheFilter,
+        at: Millis,
+    ) -> Result<usize, MetadataStoreError> {
+        self.write(|conn| sql::invalidate_cache(conn, filter, at))
+    }
+
     fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, MetadataStoreError> {
         self.read(sql::list_pipelines)
     }
@@ -254,6 +265,43 @@ impl MetadataStore for MysqlMetadataStore {
 
     fn metadata(&self, resource: &Resource) -> Result<Vec<(String, Json)>, MetadataStoreError> {
         self.read(|conn| sql::metadata(conn, resource))
+    }
+
+    fn get_step_run(&self, id: &str) -> Result<StepRunRecord, MetadataStoreError> {
+        self.read(|conn| sql::get_step_run(conn, id))
+    }
+
+    fn artifact_consumers(
+        &self,
+        artifact_id: &str,
+    ) -> Result<Vec<(String, StepRunRecord)>, MetadataStoreError> {
+        self.read(|conn| sql::artifact_consumers(conn, artifact_id))
+    }
+
+    fn artifact_ids_in_store(
+        &self,
+        artifact_store_uri: &str,
+    ) -> Result<Vec<String>, MetadataStoreError> {
+        self.read(|conn| sql::artifact_ids_in_store(conn, artifact_store_uri))
+    }
+
+    fn step_metadata_bulk(
+        &self,
+        step_run_ids: &[String],
+    ) -> Result<Vec<(String, String, Json)>, MetadataStoreError> {
+        self.read(|conn| sql::step_metadata_bulk(conn, step_run_ids))
+    }
+
+    fn cache_candidates(
+        &self,
+        cache_key: &str,
+        limit: usize,
+    ) -> Result<Vec<StepRunRecord>, MetadataStoreError> {
+        self.read(|conn| sql::cache_candidates(conn, cache_key, limit))
+    }
+
+    fn cache_entries(&self, filter: &CacheFilter) -> Result<Vec<CacheEntry>, MetadataStoreError> {
+        self.read(|conn| sql::cache_entries(conn, filter))
     }
 }
 
@@ -602,10 +650,11 @@ async fn apply(conn: &mut Conn, pending: &[Migration]) -> Result<(), MetadataSto
         for statement in migration.statements_in(Dialect::Mysql) {
             match transaction.query_drop(statement.as_ref()).await {
                 Ok(()) => {}
-                // DDL commits at once here: an index made by an earlier, interrupted attempt
-                // at this migration is done.
+                // DDL commits at once here: an index or a column made by an earlier,
+                // interrupted attempt at this migration is done.
                 Err(mysql_async::Error::Server(e))
-                    if e.code == ER_DUP_KEYNAME && schema::is_create_index(&statement) => {}
+                    if (e.code == ER_DUP_KEYNAME && schema::is_create_index(&statement))
+                        || (e.code == ER_DUP_FIELDNAME && schema::is_add_column(&statement)) => {}
                 Err(e) => return Err(failed(e)),
             }
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use zenml_core::{ComponentContext, SecretString};
-use zenml_metadata_store::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
+use zenml_metadata_store::schema::{Dialect, MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
 use zenml_metadata_store::{MetadataStore, MetadataStoreError, MetadataStoreFlavor, conformance};
 use zenml_mysql::{MysqlMetadataStore, MysqlMetadataStoreConfig};
 
@@ -276,6 +276,58 @@ fn a_version_1_database_is_upgraded_and_keeps_its_rows() {
 }
 
 #[test]
+fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    // What the release before step caching wrote: migrations 1 and 2, as its mysql flavor
+    // ran them, and some rows.
+    with_server(None, async |conn| {
+        conn.query_drop(format!(
+            "CREATE DATABASE `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+            database.0
+        ))
+        .await
+    });
+    with_server(Some(&database.0), async |conn| {
+        for migration in &MIGRATIONS[..2] {
+            for statement in migration.statements_in(Dialect::Mysql) {
+                conn.query_drop(statement.as_ref()).await?;
+            }
+            conn.exec_drop(
+                RECORD_MIGRATION_SQL,
+                (
+                    migration.version,
+                    migration.description,
+                    "2025-06-01T00:00:00Z",
+                ),
+            )
+            .await?;
+        }
+        for statement in conformance::VERSION_2_ROWS
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            conn.query_drop(statement).await?;
+        }
+        Ok(())
+    });
+
+    let store = config(&database.0).open(&context()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let recorded: Vec<(u32, String)> = with_server(Some(&database.0), async |conn| {
+        conn.query("SELECT version, applied_at FROM zenml_schema_migrations ORDER BY version")
+            .await
+    });
+    assert_eq!(recorded.len(), MIGRATIONS.len());
+    assert_eq!(recorded[1], (2, "2025-06-01T00:00:00Z".to_owned()));
+    conformance::check_version_2_rows_upgraded(store.as_ref());
+    conformance::check_store(store.as_ref());
+}
+
+#[test]
 fn tables_compare_names_byte_for_byte_whatever_the_database_collation() {
     if !server_available() {
         return;
@@ -314,14 +366,15 @@ fn an_interrupted_migration_is_completed_on_the_next_open() {
     }
     let database = TestDatabase::new();
     drop(config(&database.0).open(&context()).unwrap());
-    // As if migration 2 had been interrupted after its DDL (committed at once by MySQL) but
-    // before it was recorded.
+    // As if migrations 2 and 3 had been interrupted after their DDL (committed at once by
+    // MySQL: tables, indexes and the added column exist) but before they were recorded.
     with_server(Some(&database.0), async |conn| {
-        conn.query_drop("DELETE FROM zenml_schema_migrations WHERE version = 2")
+        conn.query_drop("DELETE FROM zenml_schema_migrations WHERE version >= 2")
             .await
     });
     let store = config(&database.0).open(&context()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(database.recorded_migrations(), MIGRATIONS.len() as i64);
     conformance::check_store(store.as_ref());
 }
 

@@ -2,6 +2,7 @@
 
 mod component;
 mod config;
+mod configs;
 mod init;
 mod materializer;
 mod runs;

@@ -37,6 +37,11 @@ pub(crate) fn pipeline(out: Output, cmd: PipelineCommand) -> anyhow::Result<()> 
                 )
             });
         }
+        PipelineCommand::Copy {
+            source,
+            target,
+            file,
+        } => super::configs::copy_pipeline(out, &client, &source, &target, file)?,
         PipelineCommand::Runs(PipelineRunsCommand::List { pipeline }) => {
             list_runs(out, &client, pipeline.as_deref())?
         }
@@ -49,6 +54,9 @@ pub(crate) fn run(out: Output, cmd: RunCommand) -> anyhow::Result<()> {
     match cmd {
         RunCommand::List { pipeline } => list_runs(out, &client, pipeline.as_deref()),
         RunCommand::Describe { run } => describe_run(out, &client, &run),
+        RunCommand::ExportConfig { run, file } => {
+            super::configs::export_config(out, &client, &run, &file)
+        }
     }
 }
 
