@@ -8,20 +8,37 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// `cargo xtask bench [all | cli | chain | artifact]`.
+/// `cargo xtask bench [all | cli | chain | lineage | artifact]`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
     match which {
         "all" => {
             cli(root)?;
             chain(root)?;
+            lineage(root)?;
             artifact(root)
         }
         "cli" => cli(root),
         "chain" => chain(root),
+        "lineage" => lineage(root),
         "artifact" => artifact(root),
-        other => bail!("unknown benchmark `{other}`; known: cli, chain, artifact"),
+        other => bail!("unknown benchmark `{other}`; known: cli, chain, lineage, artifact"),
     }
+}
+
+/// Lineage of an artifact 10 steps deep in a SQLite store of 100,000 step runs.
+fn lineage(root: &Path) -> anyhow::Result<()> {
+    super::cargo(
+        root,
+        &[
+            "run",
+            "--release",
+            "-p",
+            "zenml-pipeline",
+            "--example",
+            "lineage_scale",
+        ],
+    )
 }
 
 /// The 20-step chain pipeline from a release build: the whole process's wall time and the

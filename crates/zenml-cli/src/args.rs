@@ -13,7 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     max_term_width = 100
 )]
 pub(crate) struct Cli {
-    /// Output format of list, describe and get commands.
+    /// Output format. `table` and `json` work for every list, describe, get, compare and graph
+    /// command; `dot` (Graphviz) only for the graph commands `artifact lineage` and `run dag`;
+    /// `csv` only for `pipeline compare`. Other commands refuse `dot` and `csv`.
     #[arg(long, short = 'O', global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub(crate) output: OutputFormat,
     #[command(subcommand)]
@@ -27,6 +29,10 @@ pub(crate) enum OutputFormat {
     Table,
     /// JSON for scripts.
     Json,
+    /// Graphviz DOT, for the graph commands only: `artifact lineage`, `run dag`.
+    Dot,
+    /// CSV (RFC 4180), for `pipeline compare` only.
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +75,9 @@ pub(crate) enum Command {
     /// Artifacts.
     #[command(subcommand)]
     Artifact(ArtifactCommand),
+    /// The step cache: which step runs later runs may reuse.
+    #[command(subcommand)]
+    Cache(CacheCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +87,12 @@ pub(crate) enum PipelineCommand {
     /// A pipeline's runs.
     #[command(subcommand)]
     Runs(PipelineRunsCommand),
+    /// Compare every run of pipelines (default: all) in one table: a row per run, a column
+    /// per `step.parameter` and per `step.metric`. `--output csv` writes CSV.
+    Compare {
+        /// The pipelines (default: every pipeline).
+        pipelines: Vec<String>,
+    },
     /// Copy pipeline SOURCE to TARGET: write a run configuration with SOURCE's latest
     /// resolved parameters that runs SOURCE's code as pipeline TARGET (run the pipeline
     /// program with `--config FILE`). SOURCE's records stay unchanged.
@@ -114,6 +129,20 @@ pub(crate) enum RunCommand {
         /// The run's name or id.
         run: String,
     },
+    /// Show a run's graph: its step runs and their input and output artifacts.
+    /// `--output dot` writes Graphviz DOT (`zenml run dag RUN -O dot | dot -Tsvg`).
+    Dag {
+        /// The run's name or id.
+        run: String,
+    },
+    /// Compare two runs step by step: status, duration, parameters and metrics side by
+    /// side; `*` marks values that differ.
+    Compare {
+        /// The first run's name or id.
+        run_a: String,
+        /// The second run's name or id.
+        run_b: String,
+    },
     /// Write a run's fully resolved configuration as a run configuration file; running the
     /// pipeline program with `--config FILE` repeats the run (fully cached on the same
     /// stores).
@@ -144,6 +173,67 @@ pub(crate) enum ArtifactCommand {
     Describe {
         /// The artifact's id.
         id: String,
+    },
+    /// Show an artifact's lineage: the step runs that produced it and its inputs, upward,
+    /// and the step runs (of any run) that consumed it and their outputs, downward.
+    /// `--output dot` writes Graphviz DOT.
+    Lineage {
+        /// The artifact's id.
+        id: String,
+        /// Follow at most this many step runs each way (default: no limit; 0: the artifact
+        /// alone).
+        #[arg(long)]
+        depth: Option<usize>,
+    },
+    /// Delete what no record needs from the active stack's artifact store: folders of
+    /// artifacts that were never recorded (left by failed or crashed steps) and leftovers
+    /// in `.zen/staging`. Without `--yes`, only shows what would be deleted. Recorded
+    /// artifacts are never deleted. Do not use it on an artifact store that stacks with
+    /// another metadata store share: their artifacts look unrecorded from here.
+    Prune {
+        /// Delete; without it, nothing is deleted.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Only what was not modified for this many minutes: a running step may not have
+        /// recorded its newest outputs yet.
+        #[arg(long, value_name = "MINUTES", default_value_t = 60)]
+        min_age: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// List the cache entries, newest first: completed step runs that a later step run with
+    /// the same code, parameters and inputs reuses instead of running.
+    List {
+        /// Only entries of this pipeline.
+        #[arg(long, short = 'p')]
+        pipeline: Option<String>,
+        /// Only entries of steps with this name.
+        #[arg(long, short = 's')]
+        step: Option<String>,
+    },
+    /// Invalidate cache entries: the next run computes those steps again. The step runs and
+    /// their artifacts stay recorded. Needs `--pipeline`, `--step` or `--all`.
+    #[command(group(
+        clap::ArgGroup::new("selection")
+            .args(["pipeline", "step", "all"])
+            .required(true)
+            .multiple(true)
+    ))]
+    Invalidate {
+        /// Only entries of this pipeline.
+        #[arg(long, short = 'p')]
+        pipeline: Option<String>,
+        /// Only entries of steps with this name.
+        #[arg(long, short = 's')]
+        step: Option<String>,
+        /// Every entry.
+        #[arg(long, conflicts_with_all = ["pipeline", "step"])]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
     },
 }
 

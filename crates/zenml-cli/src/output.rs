@@ -21,14 +21,18 @@ impl Output {
             OutputFormat::Json => {
                 print_stdout(&serde_json::to_string_pretty(&json).unwrap_or_default())
             }
-            OutputFormat::Table => print_stdout(&table()),
+            // Commands that print neither DOT nor CSV refuse those formats before they run
+            // (`commands::check_output_format`); a table is the safe fallback.
+            OutputFormat::Table | OutputFormat::Dot | OutputFormat::Csv => print_stdout(&table()),
         }
     }
 
     /// Prints a confirmation. In JSON mode it is sent to stderr, so stdout stays parseable.
     pub(crate) fn done(&self, message: impl AsRef<str>) {
         match self.format {
-            OutputFormat::Json => eprintln!("{}", message.as_ref()),
+            OutputFormat::Json | OutputFormat::Dot | OutputFormat::Csv => {
+                eprintln!("{}", message.as_ref())
+            }
             OutputFormat::Table => print_stdout(message.as_ref()),
         }
     }
@@ -41,8 +45,14 @@ static STDOUT_ERROR: OnceLock<std::io::Error> = OnceLock::new();
 /// is not an error: the rest is just not wanted. Other failures are kept for
 /// [`stdout_error`].
 fn print_stdout(text: &str) {
+    write_stdout(&format!("{text}\n"));
+}
+
+/// Writes `text` to stdout exactly as it is (DOT and CSV end their own lines), with the
+/// error handling of [`print_stdout`].
+pub(crate) fn write_stdout(text: &str) {
     let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush())
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
         && e.kind() != ErrorKind::BrokenPipe
     {
         let _ = STDOUT_ERROR.set(e);
@@ -65,11 +75,7 @@ pub(crate) fn table<const N: usize>(
     header: [&str; N],
     rows: impl IntoIterator<Item = [String; N]>,
 ) -> String {
-    let mut table = Table::new();
-    table
-        .load_style(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header);
+    let mut table = styled(header);
     if table.width().is_none() {
         // Not a terminal: wrap long cells at a width that reads well in logs and pipes.
         table.set_width(120);
@@ -78,6 +84,26 @@ pub(crate) fn table<const N: usize>(
         table.add_row(row);
     }
     table.to_string()
+}
+
+/// A table with as many columns as `header` has, for column sets known only at run time
+/// (comparisons). Not wrapped when stdout is not a terminal: a wide comparison reads better
+/// unwrapped in a file or a pipe.
+pub(crate) fn wide_table(header: &[String], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut table = styled(header);
+    for row in rows {
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
+fn styled<T: Into<comfy_table::Row>>(header: T) -> Table {
+    let mut table = Table::new();
+    table
+        .load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header);
+    table
 }
 
 /// A TOML value as one short line of text.

@@ -8,11 +8,15 @@ use serde_json::Value;
 use zenml_artifact_store::ObjectPath;
 use zenml_materializer::{BytesMaterializer, JsonMaterializer, Materializer};
 use zenml_metadata_store::{
-    ArtifactRecord, MetadataStoreError, PipelineSummary, Resource, RunRecord, StepRunRecord,
+    ArtifactRecord, CacheEntry, CacheFilter, MetadataStoreError, Millis, PipelineSummary, Resource,
+    RunRecord, StepRunRecord,
 };
 use zenml_stack::{OpenStack, Repository, RepositoryError, open_stack};
 
 use crate::artifact_io::{ArtifactIoError, read_artifact};
+use crate::compare::{PipelineComparison, RunComparison};
+use crate::lineage::Lineage;
+use crate::prune::{PruneOptions, PrunePlan, PruneReport};
 
 /// Why a post-execution query failed.
 #[derive(Debug, thiserror::Error)]
@@ -264,6 +268,127 @@ impl Client {
                 }
             ),
         })
+    }
+}
+
+/// Lineage, comparisons, the cache and pruning.
+impl Client {
+    /// The lineage of artifact `id`: its producer step run (with parameters, code hash, run
+    /// and status), the producer's inputs, their producers and so on upward, and the step
+    /// runs that consumed it (in any run), their outputs, their consumers and so on
+    /// downward, each way up to `depth` levels of step runs (`None`: unlimited; `Some(0)`:
+    /// the artifact alone). A `cached` step run brings the original step run whose outputs
+    /// it reused, linked by a `cached_from` edge. See [`Lineage`].
+    pub fn artifact_lineage(&self, id: &str, depth: Option<usize>) -> Result<Lineage, ClientError> {
+        let root = self.artifact(id)?;
+        Ok(crate::lineage::artifact_lineage(
+            self.stack.metadata_store.as_ref(),
+            &root,
+            depth,
+        )?)
+    }
+
+    /// The graph of the run with this name or id: its step runs, their input and output
+    /// artifacts, and the edges between them. A `cached` step run links to the outputs it
+    /// reused; its original step run is named in the node, not added.
+    pub fn run_dag(&self, run: &str) -> Result<Lineage, ClientError> {
+        let run = self.run(run)?;
+        Ok(crate::lineage::run_dag(
+            self.stack.metadata_store.as_ref(),
+            &run.record.id,
+        )?)
+    }
+
+    /// Compares runs `a` and `b` (names or ids) step by step: each step's status, duration,
+    /// parameters (with a `differs` flag each) and metrics side by side. See
+    /// [`RunComparison`].
+    pub fn compare_runs(&self, a: &str, b: &str) -> Result<RunComparison, ClientError> {
+        let a = self.run(a)?;
+        let b = self.run(b)?;
+        Ok(crate::compare::compare_runs(
+            self.stack.metadata_store.as_ref(),
+            &a.record,
+            &b.record,
+        )?)
+    }
+
+    /// Every run of `pipelines` (of every pipeline when empty) as one row, newest first,
+    /// with a column per `step.parameter` and per `step.metric` seen in any of them. An
+    /// unknown pipeline is [`ClientError::NotFound`]. See [`PipelineComparison`].
+    pub fn compare_pipelines(&self, pipelines: &[&str]) -> Result<PipelineComparison, ClientError> {
+        let mut names: Vec<String> = pipelines.iter().map(|p| (*p).to_owned()).collect();
+        names.sort();
+        names.dedup();
+        let mut runs = Vec::new();
+        if names.is_empty() {
+            names = self
+                .pipelines()?
+                .into_iter()
+                .map(|p| p.pipeline.name)
+                .collect();
+            runs = self.stack.metadata_store.list_runs(None)?;
+        } else {
+            for name in &names {
+                self.require_pipeline(name)?;
+                runs.extend(self.stack.metadata_store.list_runs(Some(name))?);
+            }
+            runs.sort_by(|x, y| {
+                y.started_at
+                    .cmp(&x.started_at)
+                    .then_with(|| y.name.cmp(&x.name))
+            });
+        }
+        Ok(crate::compare::compare_pipelines(
+            self.stack.metadata_store.as_ref(),
+            names,
+            &runs,
+        )?)
+    }
+
+    /// The cache entries that `filter` selects, newest first: completed step runs with a
+    /// cache key that later step runs may reuse. A pipeline that was never run is
+    /// [`ClientError::NotFound`]; a step name that matches nothing gives an empty list.
+    pub fn cache_entries(&self, filter: &CacheFilter) -> Result<Vec<CacheEntry>, ClientError> {
+        if let Some(pipeline) = &filter.pipeline {
+            self.require_pipeline(pipeline)?;
+        }
+        Ok(self.stack.metadata_store.cache_entries(filter)?)
+    }
+
+    /// Invalidates the cache entries that `filter` selects and returns how many there were:
+    /// from now on those step runs are never reused, so the next run computes those steps
+    /// again. The step runs stay recorded, and so do their artifacts. A pipeline that was
+    /// never run is [`ClientError::NotFound`].
+    pub fn invalidate_cache(&self, filter: &CacheFilter) -> Result<usize, ClientError> {
+        if let Some(pipeline) = &filter.pipeline {
+            self.require_pipeline(pipeline)?;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as Millis)
+            .unwrap_or(0);
+        Ok(self.stack.metadata_store.invalidate_cache(filter, now)?)
+    }
+
+    /// What [`prune`](Self::prune) would delete from the artifact store and the staging
+    /// folder (`.zen/staging`), and what it keeps: see [`PrunePlan`]. Deletes nothing.
+    pub fn prune_plan(&self, options: &PruneOptions) -> Result<PrunePlan, ClientError> {
+        crate::prune::prune_plan(
+            self.stack.artifact_store.as_ref(),
+            self.stack.metadata_store.as_ref(),
+            &self.staging,
+            options,
+        )
+    }
+
+    /// Deletes what `plan` lists, except what was recorded or modified since it was made.
+    /// A recorded artifact's folder is never deleted.
+    pub fn prune(&self, plan: &PrunePlan) -> Result<PruneReport, ClientError> {
+        crate::prune::prune(
+            self.stack.artifact_store.as_ref(),
+            self.stack.metadata_store.as_ref(),
+            plan,
+        )
     }
 }
 

@@ -18,8 +18,11 @@ pub mod artifact_io;
 mod builder;
 mod cache;
 mod client;
+pub mod compare;
 mod config;
+pub mod lineage;
 mod pipeline;
+pub mod prune;
 mod runner;
 mod select;
 mod step;
@@ -27,8 +30,11 @@ pub mod time;
 
 pub use builder::{InputSpec, OutputSpec, ParamSpec, StepNode};
 pub use client::{Client, ClientError, RunView, StepView};
+pub use compare::{PipelineComparison, RunComparison};
 pub use config::{DEFAULT_RUN_NAME, ResolvedConfig, ResolvedStep, RunConfig, StepConfig};
+pub use lineage::{Lineage, LineageNode};
 pub use pipeline::{Pipeline, RunError, RunOptions, RunOutcome};
+pub use prune::{PruneOptions, PrunePlan, PruneReport};
 pub use step::{IntoStepResult, Output, Param, StepContext, StepError};
 
 /// What `#[step]` and `#[pipeline]` expand into; not a stable API.

@@ -1,23 +1,28 @@
 //! One module per command group.
 
+mod cache;
+mod compare;
 mod component;
 mod config;
 mod configs;
 mod init;
+mod lineage;
 mod materializer;
+mod prune;
 mod runs;
 mod stack;
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use zenml::stack::Repository;
 
-use crate::args::{Cli, Command};
+use crate::args::{ArtifactCommand, Cli, Command, OutputFormat, PipelineCommand, RunCommand};
 use crate::output::Output;
 
 /// Runs the parsed command.
 pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    check_output_format(cli.output, &cli.command)?;
     let out = Output { format: cli.output };
     match cli.command {
         Command::Init { path } => init::init(out, path),
@@ -38,6 +43,27 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(cmd) => runs::run(out, cmd),
         Command::Step(cmd) => runs::step(out, cmd),
         Command::Artifact(cmd) => runs::artifact(out, cmd),
+        Command::Cache(cmd) => cache::run(out, cmd),
+    }
+}
+
+/// Refuses `--output dot` for commands that print no graph and `--output csv` for commands
+/// that print no comparison table, before anything runs.
+fn check_output_format(format: OutputFormat, command: &Command) -> anyhow::Result<()> {
+    let graph = matches!(
+        command,
+        Command::Artifact(ArtifactCommand::Lineage { .. }) | Command::Run(RunCommand::Dag { .. })
+    );
+    let csv = matches!(command, Command::Pipeline(PipelineCommand::Compare { .. }));
+    match format {
+        OutputFormat::Dot if !graph => bail!(
+            "`--output dot` is only for the graph commands `zenml artifact lineage` and `zenml run dag`; \
+             this command prints `table` or `json`"
+        ),
+        OutputFormat::Csv if !csv => bail!(
+            "`--output csv` is only for `zenml pipeline compare`; this command prints `table` or `json`"
+        ),
+        _ => Ok(()),
     }
 }
 

@@ -45,6 +45,9 @@ pub(crate) fn pipeline(out: Output, cmd: PipelineCommand) -> anyhow::Result<()> 
         PipelineCommand::Runs(PipelineRunsCommand::List { pipeline }) => {
             list_runs(out, &client, pipeline.as_deref())?
         }
+        PipelineCommand::Compare { pipelines } => {
+            super::compare::pipelines(out, &client, &pipelines)?
+        }
     }
     Ok(())
 }
@@ -54,6 +57,8 @@ pub(crate) fn run(out: Output, cmd: RunCommand) -> anyhow::Result<()> {
     match cmd {
         RunCommand::List { pipeline } => list_runs(out, &client, pipeline.as_deref()),
         RunCommand::Describe { run } => describe_run(out, &client, &run),
+        RunCommand::Dag { run } => super::lineage::run_dag(out, &client, &run),
+        RunCommand::Compare { run_a, run_b } => super::compare::runs(out, &client, &run_a, &run_b),
         RunCommand::ExportConfig { run, file } => {
             super::configs::export_config(out, &client, &run, &file)
         }
@@ -289,6 +294,10 @@ pub(crate) fn artifact(out: Output, cmd: ArtifactCommand) -> anyhow::Result<()> 
                 format!("Artifact {}\n{}", a.id, table(["PROPERTY", "VALUE"], rows))
             });
         }
+        ArtifactCommand::Lineage { id, depth } => {
+            super::lineage::artifact_lineage(out, &client, &id, depth)?
+        }
+        ArtifactCommand::Prune { yes, min_age } => super::prune::prune(out, &client, yes, min_age)?,
     }
     Ok(())
 }

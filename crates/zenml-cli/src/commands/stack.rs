@@ -194,7 +194,7 @@ pub(crate) fn run(out: Output, cmd: StackCommand) -> anyhow::Result<()> {
 }
 
 /// Asks a yes/no question on the terminal; without one, the answer is no.
-fn confirm(question: &str) -> anyhow::Result<bool> {
+pub(super) fn confirm(question: &str) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!("{question} Pass -y to confirm (no terminal to ask on)");
     }
