@@ -178,9 +178,24 @@ pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
     let outputs = step.outputs()?;
     let metadata = step.metadata()?;
     let s = &step.record;
+    // For a cached step: the run whose step run really produced the outputs.
+    let original_run = match &s.original_step_run_id {
+        Some(id) => {
+            let original = client.stack().metadata_store.get_step_run(id)?;
+            Some(
+                client
+                    .stack()
+                    .metadata_store
+                    .get_run(&original.run_id)?
+                    .name,
+            )
+        }
+        None => None,
+    };
     let json = json!({
         "step": s,
         "run": run.record.name,
+        "cached_from_run": original_run,
         "inputs": inputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
         "outputs": outputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
         "metadata": metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
@@ -201,7 +216,11 @@ pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
             rows.push(["error".to_owned(), error.clone()]);
         }
         if let Some(original) = &s.original_step_run_id {
-            rows.push(["cached from".to_owned(), original.clone()]);
+            let run = original_run.as_deref().unwrap_or("?");
+            rows.push([
+                "cached from".to_owned(),
+                format!("run `{run}` (step run {original})"),
+            ]);
         }
         if let Some(params) = s.parameters.as_object() {
             rows.extend(
