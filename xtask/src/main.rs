@@ -6,9 +6,12 @@
 //! - `bench`: the project's benchmarks, printing the figures that issues ask for (`cli`:
 //!   `zenml stack list` wall time; `artifact`: artifact write and read throughput against
 //!   `cp`).
+//! - `test-flavors`: every linked flavor against its kind's conformance suite (zenml-testkit),
+//!   printing the flavor matrix; finds or starts MariaDB for the `mysql` flavor.
 //! - `ci`: everything CI enforces, in order.
 
 mod bench;
+mod flavors;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -32,9 +35,12 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Some("bench") => bench::run(&project_root(), &args[1..]),
+        Some("test-flavors") => flavors::run(&project_root(), &args[1..]),
         Some("ci") => ci(&project_root()),
         _ => {
-            eprintln!("usage: cargo xtask <tidy | bench [cli | artifact] | ci>");
+            eprintln!(
+                "usage: cargo xtask <tidy | bench [all | cli | chain | chain-flavors | record-rate | lineage | artifact] | test-flavors [--private-mysql] | ci>"
+            );
             bail!("unknown or missing command")
         }
     }
@@ -77,5 +83,6 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         ],
     )?;
     cargo(root, &["test", "--workspace"])?;
+    flavors::run(root, &[])?;
     Ok(())
 }

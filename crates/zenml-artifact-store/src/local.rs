@@ -123,6 +123,7 @@ impl LocalArtifactStore {
         fill: impl FnOnce(&mut fs::File) -> io::Result<u64>,
     ) -> Result<u64, ArtifactStoreError> {
         let target = self.file_path(path);
+        reject_links(&self.root, &target, path)?;
         let mut staged =
             NamedTempFile::new_in(&self.staging).map_err(|source| ArtifactStoreError::Io {
                 action: "cannot create a staging file in",
@@ -157,7 +158,7 @@ impl LocalArtifactStore {
     ) -> impl FnOnce(io::Error) -> ArtifactStoreError {
         let (path, file) = (path.to_string(), file.to_path_buf());
         move |source| {
-            if source.kind() == io::ErrorKind::NotFound {
+            if is_absent(&source) {
                 ArtifactStoreError::NotFound { path }
             } else {
                 ArtifactStoreError::Io {
@@ -256,6 +257,7 @@ impl ArtifactStore for LocalArtifactStore {
             return self.put_file(path, source);
         }
         let target = self.file_path(path);
+        reject_links(&self.root, &target, path)?;
         let write_err = |source| ArtifactStoreError::Io {
             action: "cannot write",
             path: target.clone(),
@@ -314,9 +316,10 @@ impl ArtifactStore for LocalArtifactStore {
 
     fn exists(&self, path: &ObjectPath) -> Result<bool, ArtifactStoreError> {
         let file = self.file_path(path);
+        reject_links(&self.root, &file, path)?;
         match fs::symlink_metadata(&file) {
             Ok(meta) => Ok(meta.is_file()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) if is_absent(&e) => Ok(false),
             Err(source) => Err(ArtifactStoreError::Io {
                 action: "cannot inspect",
                 path: file,
@@ -344,12 +347,13 @@ impl ArtifactStore for LocalArtifactStore {
 
     fn delete(&self, path: &ObjectPath) -> Result<(), ArtifactStoreError> {
         let file = self.file_path(path);
+        reject_links(&self.root, &file, path)?;
         match fs::remove_file(&file) {
             Ok(()) => {
                 self.prune_empty_parents(&file);
                 Ok(())
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) if is_absent(&e) => Ok(()),
             Err(source) => Err(ArtifactStoreError::Io {
                 action: "cannot delete",
                 path: file,
@@ -392,6 +396,15 @@ fn has_other_names(meta: &fs::Metadata) -> bool {
 #[cfg(not(unix))]
 fn has_other_names(_meta: &fs::Metadata) -> bool {
     true
+}
+
+/// Whether an I/O error means "no such object": the path is missing, or a part of it that
+/// should be a folder is a file (`a/b` when `a` is an object).
+fn is_absent(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
 }
 
 /// Refuses to read through a symbolic link inside the store: a link could point anywhere.
@@ -465,6 +478,18 @@ mod tests {
             store.get(&p("other")),
             Err(ArtifactStoreError::NotFound { .. })
         ));
+    }
+
+    #[test]
+    fn a_key_below_an_object_is_absent_not_an_error() {
+        let (_dir, store) = store();
+        store.put(&p("blocked"), b"x").unwrap();
+        assert!(!store.exists(&p("blocked/object")).unwrap());
+        assert!(matches!(
+            store.get(&p("blocked/object")),
+            Err(ArtifactStoreError::NotFound { .. })
+        ));
+        store.delete(&p("blocked/object")).unwrap();
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! What a store records is in [`model`]. The SQL flavors share their queries too: [`sql`]
 //! implements every operation on a connection that a flavor provides.
 
-pub mod conformance;
 mod error;
 pub mod model;
 pub mod schema;
@@ -54,7 +53,7 @@ pub use sqlite::{SqliteMetadataStore, SqliteMetadataStoreConfig};
 ///   255; a longer one is [`MetadataStoreError::InvalidRecord`] in every flavor. Names
 ///   compare byte for byte (`Run` and `run` are two names) and sort so.
 ///
-/// [`conformance`] checks much of this on a store.
+/// The metadata store suite of the `zenml-testkit` crate checks much of this on a store.
 pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// A URI naming this store's database, e.g. `sqlite:///home/me/project/.zen/metadata.db`
     /// or `mysql://zenml@db.example.com:3306/zenml`. Two stores with the same URI hold the

@@ -8,9 +8,8 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use serde_json::json;
 use zenml_metadata_store::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
-use zenml_metadata_store::{
-    MetadataStore, MetadataStoreError, NewRun, SqliteMetadataStore, conformance,
-};
+use zenml_metadata_store::{MetadataStore, MetadataStoreError, NewRun, SqliteMetadataStore};
+use zenml_testkit::metadata_store as conformance;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -50,6 +49,16 @@ fn the_conformance_suite_passes() {
     conformance::check_store(&store);
     // Twice on the same database: the suite does not depend on an empty store.
     conformance::check_store(&open(&dir.path().join("metadata.db")));
+}
+
+#[test]
+fn the_testkit_suite_passes_with_a_store_per_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metadata.db");
+    let open_store = || Arc::new(open(&path)) as Arc<dyn MetadataStore>;
+    let report = conformance::run_all(&open_store);
+    report.assert_passed();
+    assert!(report.skips().is_empty(), "{:?}", report.skips());
 }
 
 #[test]

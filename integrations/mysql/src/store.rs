@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, TxOpts, Value};
@@ -47,12 +47,34 @@ const ER_LOCK_DEADLOCK: u16 = 1213;
 /// The server's error for a statement that waited too long for a row lock.
 const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
 
+/// The server's error for a connection refused because the server has too many.
+const ER_CON_COUNT_ERROR: u16 = 1040;
+
+/// The server's error for a statement refused because the server is shutting down.
+const ER_SERVER_SHUTDOWN: u16 = 1053;
+
+/// MariaDB's error for a statement whose connection was killed (`KILL`).
+const ER_CONNECTION_KILLED: u16 = 1927;
+
+/// The client error "MySQL server has gone away", as proxies and some servers report it.
+const CR_SERVER_GONE_ERROR: u16 = 2006;
+
+/// The client error "Lost connection to MySQL server during query", likewise.
+const CR_SERVER_LOST: u16 = 2013;
+
+/// MySQL 8's error for a connection it closed after `wait_timeout` of idleness.
+const ER_CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
+
 /// How many times a write transaction is attempted when it meets a deadlock or a lock wait
 /// timeout.
 const MAX_WRITE_ATTEMPTS: u32 = 5;
 
-/// The pause before the second attempt of a write transaction; it doubles for each further one.
+/// The pause before the second attempt of an operation; it doubles for each further one, up
+/// to [`MAX_RETRY_PAUSE`].
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
+
+/// The longest pause between two attempts of an operation whose connection was lost.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// A metadata store in a MySQL or MariaDB database.
 ///
@@ -64,6 +86,17 @@ const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// The queries are those of [`zenml_metadata_store::sql`], shared with the `sqlite` flavor.
 /// Every write is one transaction on a pooled connection; a transaction that meets a
 /// deadlock or a lock wait timeout is rolled back and run again, a few times at most.
+///
+/// Connections break: the server closes idle ones, restarts, or an administrator kills them.
+/// The pool tests an idle connection before lending it and replaces a dead one, and an
+/// operation whose connection is lost part-way (an I/O error, "server has gone away", "lost
+/// connection", a killed connection, a server shutting down, a refused reconnection while
+/// it restarts) is run again from the start on a fresh connection, with pauses from 20 ms
+/// doubling up to 1 s, for at most `connect_timeout_secs` in all. The server rolls back the
+/// transaction of a lost connection, so a write is never half recorded; when the connection
+/// is lost during the `COMMIT` itself, the retry first checks whether the write was
+/// committed after all, so a step run or a run is never recorded twice or reported as failed
+/// when it was recorded.
 pub struct MysqlMetadataStore {
     uri: String,
     database: String,
@@ -101,7 +134,16 @@ impl MysqlMetadataStore {
         let pooled = base
             .clone()
             .db_name(Some(config.database.as_str()))
-            .pool_opts(PoolOpts::default().with_constraints(constraints));
+            // The store sets no session state (no variables, temporary tables or locks on
+            // pooled connections), so a returned connection needs no reset, and keeping it
+            // keeps its prepared statements: a reset would make every operation prepare
+            // each of its statements again, one more round trip each. A connection returned
+            // inside a transaction is still rolled back by the pool.
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    .with_reset_connection(false),
+            );
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -133,14 +175,6 @@ impl MysqlMetadataStore {
         &self.database
     }
 
-    /// Runs `future` to completion on the store's runtime.
-    fn run<T>(
-        &self,
-        future: impl Future<Output = Result<T, MetadataStoreError>>,
-    ) -> Result<T, MetadataStoreError> {
-        self.runtime()?.block_on(future)
-    }
-
     /// The store's runtime, to block on from this (non-async) thread.
     fn runtime(&self) -> Result<&Runtime, MetadataStoreError> {
         refuse_async_context()?;
@@ -152,28 +186,64 @@ impl MysqlMetadataStore {
             })
     }
 
-    /// Runs `body` in a transaction on a pooled connection and commits it. A transaction
-    /// that meets a deadlock or a lock wait timeout is rolled back and run again from the
-    /// start, up to [`MAX_WRITE_ATTEMPTS`] times in all.
+    /// Runs `body` in a transaction on a pooled connection and commits it, retrying (see
+    /// [`retry_transient`]) on a fresh connection when the attempt meets a lock conflict or
+    /// loses its connection. The write must be idempotent when run again after a commit
+    /// whose outcome is unknown.
     fn write<T>(
         &self,
-        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+        body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
     ) -> Result<T, MetadataStoreError> {
-        let runtime = self.runtime()?;
-        let mut conn = runtime.block_on(self.connection())?;
-        retry_lock_conflicts(|| transaction(runtime, &mut conn, &mut body))
+        self.write_checked(body, |_| Ok(None))
     }
 
-    /// Runs `body` on a pooled connection, outside a transaction.
+    /// [`write`](Self::write) for a write that must not be run twice: when a `COMMIT` lost
+    /// its connection, the next attempt first asks `committed` (on a fresh connection)
+    /// whether the write is in the database after all, and returns its answer if so.
+    fn write_checked<T>(
+        &self,
+        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+        mut committed: impl FnMut(&mut dyn SqlConnection) -> Result<Option<T>, MetadataStoreError>,
+    ) -> Result<T, MetadataStoreError> {
+        let runtime = self.runtime()?;
+        let mut commit_unknown = false;
+        retry_transient(self.connect_timeout, || {
+            // A connection that failed is dropped at the end of its attempt; the pool
+            // discards it instead of lending it again.
+            let mut conn = runtime.block_on(self.connection())?;
+            if commit_unknown {
+                let done = committed(&mut Session {
+                    runtime,
+                    conn: &mut conn,
+                })?;
+                if let Some(value) = done {
+                    return Ok(value);
+                }
+                commit_unknown = false;
+            }
+            transaction(runtime, &mut conn, &mut body).map_err(|failure| match failure {
+                Failure::Commit(e) => {
+                    commit_unknown = is_connection_loss(&e);
+                    e
+                }
+                Failure::Before(e) => e,
+            })
+        })
+    }
+
+    /// Runs `body` on a pooled connection, outside a transaction, retrying on a fresh
+    /// connection when the connection is lost.
     fn read<T>(
         &self,
         mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
     ) -> Result<T, MetadataStoreError> {
         let runtime = self.runtime()?;
-        let mut conn = runtime.block_on(self.connection())?;
-        body(&mut Session {
-            runtime,
-            conn: &mut conn,
+        retry_transient(self.connect_timeout, || {
+            let mut conn = runtime.block_on(self.connection())?;
+            body(&mut Session {
+                runtime,
+                conn: &mut conn,
+            })
         })
     }
 
@@ -189,14 +259,24 @@ impl MetadataStore for MysqlMetadataStore {
     }
 
     fn schema_version(&self) -> Result<u32, MetadataStoreError> {
-        self.run(async {
-            let mut conn = self.connection().await?;
-            current_version(&mut conn).await
+        let runtime = self.runtime()?;
+        retry_transient(self.connect_timeout, || {
+            runtime.block_on(async {
+                let mut conn = self.connection().await?;
+                current_version(&mut conn).await
+            })
         })
     }
 
     fn create_run(&self, run: &NewRun) -> Result<RunRecord, MetadataStoreError> {
-        self.write(|conn| sql::create_run(conn, run))
+        self.write_checked(
+            |conn| sql::create_run(conn, run),
+            |conn| match sql::get_run(conn, &run.id) {
+                Ok(found) if found.name == run.name => Ok(Some(found)),
+                Ok(_) | Err(MetadataStoreError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            },
+        )
     }
 
     fn finish_run(
@@ -210,7 +290,15 @@ impl MetadataStore for MysqlMetadataStore {
     }
 
     fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError> {
-        self.write(|conn| sql::record_step_run(conn, write))
+        self.write_checked(
+            |conn| sql::record_step_run(conn, write),
+            // The step run, its artifacts and links are committed together or not at all.
+            |conn| match sql::get_step_run(conn, &write.step.id) {
+                Ok(found) if found.run_id == write.step.run_id => Ok(Some(())),
+                Ok(_) | Err(MetadataStoreError::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            },
+        )
     }
 
     fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError> {
@@ -305,23 +393,34 @@ impl MetadataStore for MysqlMetadataStore {
     }
 }
 
-/// Runs `attempt` until it does not fail with a deadlock or a lock wait timeout, at most
-/// [`MAX_WRITE_ATTEMPTS`] times.
-fn retry_lock_conflicts<T>(
+/// Runs `attempt` until it succeeds or fails for good. A deadlock or a lock wait timeout is
+/// retried up to [`MAX_WRITE_ATTEMPTS`] attempts in all; a lost connection (see
+/// [`is_connection_loss`]) as long as the next attempt starts within `budget` of the first.
+/// The pause between attempts starts at [`FIRST_RETRY_PAUSE`] and doubles up to
+/// [`MAX_RETRY_PAUSE`].
+fn retry_transient<T>(
+    budget: Duration,
     mut attempt: impl FnMut() -> Result<T, MetadataStoreError>,
 ) -> Result<T, MetadataStoreError> {
+    let started = Instant::now();
     let mut pause = FIRST_RETRY_PAUSE;
-    let mut attempts = 1;
+    let mut conflicts = 1;
     loop {
         match attempt() {
-            Err(e) if is_lock_conflict(&e) && attempts < MAX_WRITE_ATTEMPTS => {
-                std::thread::sleep(pause);
-                pause *= 2;
-                attempts += 1;
-            }
+            Err(e) if is_lock_conflict(&e) && conflicts < MAX_WRITE_ATTEMPTS => conflicts += 1,
+            Err(e) if is_connection_loss(&e) && started.elapsed() + pause <= budget => {}
             result => return result,
         }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(MAX_RETRY_PAUSE);
     }
+}
+
+/// Why a transaction failed: before its `COMMIT` was sent (nothing was committed), or at the
+/// `COMMIT` (whether it was committed is unknown when the connection was lost).
+enum Failure {
+    Before(MetadataStoreError),
+    Commit(MetadataStoreError),
 }
 
 /// Runs `body` in one transaction on `conn`: commits when it succeeds, rolls back otherwise.
@@ -329,24 +428,27 @@ fn transaction<T>(
     runtime: &Runtime,
     conn: &mut Conn,
     body: &mut impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
-) -> Result<T, MetadataStoreError> {
+) -> Result<T, Failure> {
     let mut transaction = runtime
         .block_on(conn.start_transaction(TxOpts::default()))
-        .map_err(backend)?;
+        .map_err(|e| Failure::Before(backend(e)))?;
     let result = body(&mut Session {
         runtime,
         conn: &mut transaction,
     });
     match result {
         Ok(value) => {
-            runtime.block_on(transaction.commit()).map_err(backend)?;
+            runtime
+                .block_on(transaction.commit())
+                .map_err(|e| Failure::Commit(backend(e)))?;
             Ok(value)
         }
         Err(e) => {
-            // The outcome is the body's error; after a deadlock the server has already rolled
-            // back, and a connection whose rollback fails is cleaned up by the pool.
+            // The outcome is the body's error; after a deadlock or a lost connection the
+            // server has already rolled back, and a connection whose rollback fails is
+            // discarded by the pool.
             let _rolled_back = runtime.block_on(transaction.rollback());
-            Err(e)
+            Err(Failure::Before(e))
         }
     }
 }
@@ -436,6 +538,40 @@ fn server_error_code(error: &MetadataStoreError) -> Option<u16> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// The client library's error behind an error of this flavor, if any.
+fn mysql_error(error: &MetadataStoreError) -> Option<&mysql_async::Error> {
+    match error {
+        MetadataStoreError::Backend {
+            store: STORE,
+            source,
+        }
+        | MetadataStoreError::Connect { source, .. } => source.downcast_ref(),
+        _ => None,
+    }
+}
+
+/// Whether `error` means that the connection broke (or a new one could not be made, as while
+/// the server restarts): worth running the operation again on a fresh connection. A connect
+/// timeout is not: it has already waited as long as the configuration allows.
+fn is_connection_loss(error: &MetadataStoreError) -> bool {
+    match mysql_error(error) {
+        Some(mysql_async::Error::Io(_)) => true,
+        Some(mysql_async::Error::Driver(
+            mysql_async::DriverError::ConnectionClosed | mysql_async::DriverError::PacketOutOfOrder,
+        )) => true,
+        Some(mysql_async::Error::Server(e)) => matches!(
+            e.code,
+            ER_CON_COUNT_ERROR
+                | ER_SERVER_SHUTDOWN
+                | ER_CONNECTION_KILLED
+                | CR_SERVER_GONE_ERROR
+                | CR_SERVER_LOST
+                | ER_CLIENT_INTERACTION_TIMEOUT
+        ),
+        _ => false,
     }
 }
 
@@ -711,9 +847,10 @@ mod tests {
 
     #[test]
     fn deadlocks_and_lock_wait_timeouts_are_retried_a_few_times() {
+        let budget = Duration::from_secs(5);
         for code in [ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT] {
             let mut attempts = 0;
-            let result = retry_lock_conflicts(|| {
+            let result = retry_transient(budget, || {
                 attempts += 1;
                 if attempts < 3 {
                     Err(server_error(code))
@@ -725,7 +862,7 @@ mod tests {
         }
 
         let mut attempts = 0;
-        let err = retry_lock_conflicts(|| -> Result<(), _> {
+        let err = retry_transient(budget, || -> Result<(), _> {
             attempts += 1;
             Err(server_error(ER_LOCK_DEADLOCK))
         })
@@ -734,13 +871,78 @@ mod tests {
         assert_eq!(server_error_code(&err), Some(ER_LOCK_DEADLOCK));
 
         let mut attempts = 0;
-        let err = retry_lock_conflicts(|| -> Result<(), _> {
+        let err = retry_transient(budget, || -> Result<(), _> {
             attempts += 1;
             Err(server_error(ER_DUP_ENTRY))
         })
         .unwrap_err();
         assert_eq!(attempts, 1, "other errors are not retried");
-        assert!(!is_lock_conflict(&err));
+        assert!(!is_lock_conflict(&err) && !is_connection_loss(&err));
+    }
+
+    fn io_error(kind: std::io::ErrorKind) -> mysql_async::Error {
+        mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::from(kind)))
+    }
+
+    #[test]
+    fn lost_connections_are_recognized() {
+        let lost = [
+            backend(io_error(std::io::ErrorKind::ConnectionReset)),
+            backend(io_error(std::io::ErrorKind::UnexpectedEof)),
+            backend(mysql_async::Error::Driver(
+                mysql_async::DriverError::ConnectionClosed,
+            )),
+            MetadataStoreError::Connect {
+                uri: "mysql://root@127.0.0.1:3306/zenml".to_owned(),
+                source: Box::new(io_error(std::io::ErrorKind::ConnectionRefused)),
+            },
+            server_error(ER_SERVER_SHUTDOWN),
+            server_error(ER_CONNECTION_KILLED),
+            server_error(CR_SERVER_GONE_ERROR),
+            server_error(CR_SERVER_LOST),
+            server_error(ER_CLIENT_INTERACTION_TIMEOUT),
+        ];
+        for error in &lost {
+            assert!(is_connection_loss(error), "{error:?}");
+        }
+        let other = [
+            server_error(ER_DUP_ENTRY),
+            server_error(ER_LOCK_DEADLOCK),
+            MetadataStoreError::Connect {
+                uri: "mysql://root@127.0.0.1:3306/zenml".to_owned(),
+                source: "the server did not answer within 5 seconds".into(),
+            },
+            MetadataStoreError::Config("bad".to_owned()),
+        ];
+        for error in &other {
+            assert!(!is_connection_loss(error), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn lost_connections_are_retried_within_the_budget() {
+        let mut attempts = 0;
+        let result = retry_transient(Duration::from_secs(5), || {
+            attempts += 1;
+            if attempts < 4 {
+                Err(server_error(CR_SERVER_GONE_ERROR))
+            } else {
+                Ok(attempts)
+            }
+        });
+        assert_eq!(result.unwrap(), 4);
+
+        // Pauses of 20, 40, 80, 160 ms fit in 400 ms; the next, 320 ms, does not.
+        let started = Instant::now();
+        let mut attempts = 0;
+        let err = retry_transient(Duration::from_millis(400), || -> Result<(), _> {
+            attempts += 1;
+            Err(backend(io_error(std::io::ErrorKind::ConnectionRefused)))
+        })
+        .unwrap_err();
+        assert!(is_connection_loss(&err));
+        assert_eq!(attempts, 5);
+        assert!(started.elapsed() < Duration::from_millis(400));
     }
 
     #[test]

@@ -10,8 +10,9 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use zenml_core::{ComponentContext, SecretString};
 use zenml_metadata_store::schema::{Dialect, MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
-use zenml_metadata_store::{MetadataStore, MetadataStoreError, MetadataStoreFlavor, conformance};
+use zenml_metadata_store::{MetadataStore, MetadataStoreError, MetadataStoreFlavor};
 use zenml_mysql::{MysqlMetadataStore, MysqlMetadataStoreConfig};
+use zenml_testkit::metadata_store as conformance;
 
 const PORT: u16 = 3306;
 
@@ -208,6 +209,17 @@ fn the_conformance_suite_passes() {
     let database = TestDatabase::new();
     let store = config(&database.0).open(&context()).unwrap();
     conformance::check_store(store.as_ref());
+}
+
+#[test]
+fn the_testkit_suite_passes_with_a_store_per_opening() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    let open =
+        || -> Arc<dyn MetadataStore> { Arc::from(config(&database.0).open(&context()).unwrap()) };
+    conformance::run_all(&open).assert_passed();
 }
 
 #[test]

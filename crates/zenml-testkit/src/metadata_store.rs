@@ -1,19 +1,41 @@
-//! A behavioural test suite for [`MetadataStore`] implementations, for flavor crates' tests;
-//! **not semver-stable** (it will become a test kit).
+//! The metadata store suite: every operation of the [`MetadataStore`] contract.
 //!
-//! [`check_store`] exercises every operation of the contract on one store;
-//! [`check_concurrent_writers`] has several store instances on one database write at once.
-//! Both use fresh names and ids (random UUIDs), so they also run on a database that already
-//! holds records, and they leave their records behind; [`check_store`] also invalidates every
-//! cache entry of the store (it checks invalidating everything). A failed check panics, as an
-//! assertion does, naming what went wrong.
+//! Groups (the columns of the flavor matrix):
+//!
+//! - **records**: runs, step runs, artifacts and metadata are written and read back exactly
+//!   ([`runs_are_created_finished_listed_and_found`], [`run_names_are_unique_and_case_sensitive`],
+//!   [`step_runs_round_trip_with_lineage_and_metadata`], [`metadata_is_replaced_per_key`],
+//!   [`records_the_schema_cannot_hold_are_refused`]);
+//! - **queries**: listings, lookups, lineage, the step cache and bulk reads
+//!   ([`pipelines_are_summarized`], [`unknown_records_are_not_found`],
+//!   [`step_cache_is_found_managed_and_followed`], [`metadata_is_read_in_bulk`]);
+//! - **migrations**: what a freshly opened store reports ([`a_fresh_store_is_at_the_current_schema`],
+//!   [`reopening_keeps_the_schema_and_the_records`]); flavors also run the upgrade check
+//!   [`check_version_2_rows_upgraded`] on a database they filled with [`VERSION_2_ROWS`];
+//! - **transactions**: a failing `record_step_run` leaves nothing behind
+//!   ([`a_failed_step_run_write_leaves_nothing_behind`]);
+//! - **concurrency**: several writers at once ([`check_concurrent_writers`]).
+//!
+//! Every check uses fresh names and ids (random UUIDs), so they also run on a database that
+//! already holds records, and they leave their records behind; the cache check invalidates
+//! every cache entry of the store (it checks invalidating everything). A failed check
+//! panics, as an assertion does, naming what went wrong; [`run_all`] turns the panics into a
+//! [`SuiteReport`].
 //!
 //! ```no_run
-//! # use zenml_metadata_store::{SqliteMetadataStore, conformance};
+//! # use std::sync::Arc;
 //! # use std::time::Duration;
+//! # use zenml_metadata_store::{MetadataStore, SqliteMetadataStore};
+//! # use zenml_testkit::metadata_store;
 //! let dir = tempfile::tempdir().unwrap();
-//! let store = SqliteMetadataStore::open(&dir.path().join("m.db"), Duration::from_secs(10)).unwrap();
-//! conformance::check_store(&store);
+//! let path = dir.path().join("m.db");
+//! let open = || -> Arc<dyn MetadataStore> {
+//!     Arc::new(SqliteMetadataStore::open(&path, Duration::from_secs(10)).unwrap())
+//! };
+//! // One check, panicking on a violation:
+//! metadata_store::a_failed_step_run_write_leaves_nothing_behind(open().as_ref());
+//! // Every check, reported:
+//! metadata_store::run_all(&open).assert_passed();
 //! ```
 
 use std::fmt::Debug;
@@ -21,15 +43,97 @@ use std::sync::{Arc, Barrier};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-
-use crate::{
+use zenml_metadata_store::schema::SCHEMA_VERSION;
+use zenml_metadata_store::{
     ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, MetadataStore, MetadataStoreError,
     Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite,
     StepStatus,
 };
 
-/// Runs every single-store check on `store`.
+use crate::{GroupReport, SuiteReport};
+
+/// The suite's name in reports.
+pub const SUITE: &str = "metadata-store";
+
+/// The groups of [`run_all`], in order.
+pub const GROUPS: [&str; 5] = [
+    "records",
+    "queries",
+    "migrations",
+    "transactions",
+    "concurrency",
+];
+
+/// Opens a store on the database under test: a new instance per call, or one shared; all
+/// on the same database.
+pub type Opener<'a> = &'a (dyn Fn() -> Arc<dyn MetadataStore> + Sync);
+
+/// Runs every check on stores from `open` (see [`Opener`]) and reports them by group. When
+/// `open` panics, every check fails with its message.
+pub fn run_all(open: Opener<'_>) -> SuiteReport {
+    let store = match crate::report::catch(open) {
+        Ok(store) => store,
+        Err(message) => return SuiteReport::unopened(SUITE, &GROUPS, &message),
+    };
+    let store = store.as_ref();
+    let mut records = GroupReport::new("records");
+    records
+        .run("runs_are_created_finished_listed_and_found", || {
+            runs_are_created_finished_listed_and_found(store)
+        })
+        .run("run_names_are_unique_and_case_sensitive", || {
+            run_names_are_unique_and_case_sensitive(store)
+        })
+        .run("step_runs_round_trip_with_lineage_and_metadata", || {
+            step_runs_round_trip_with_lineage_and_metadata(store)
+        })
+        .run("metadata_is_replaced_per_key", || {
+            metadata_is_replaced_per_key(store)
+        })
+        .run("records_the_schema_cannot_hold_are_refused", || {
+            records_the_schema_cannot_hold_are_refused(store)
+        });
+    let mut queries = GroupReport::new("queries");
+    queries
+        .run("pipelines_are_summarized", || {
+            pipelines_are_summarized(store)
+        })
+        .run("unknown_records_are_not_found", || {
+            unknown_records_are_not_found(store)
+        })
+        .run("step_cache_is_found_managed_and_followed", || {
+            step_cache_is_found_managed_and_followed(store)
+        })
+        .run("metadata_is_read_in_bulk", || {
+            metadata_is_read_in_bulk(store)
+        });
+    let mut migrations = GroupReport::new("migrations");
+    migrations
+        .run("a_fresh_store_is_at_the_current_schema", || {
+            a_fresh_store_is_at_the_current_schema(store)
+        })
+        .run("reopening_keeps_the_schema_and_the_records", || {
+            reopening_keeps_the_schema_and_the_records(open)
+        });
+    let mut transactions = GroupReport::new("transactions");
+    transactions.run("a_failed_step_run_write_leaves_nothing_behind", || {
+        a_failed_step_run_write_leaves_nothing_behind(store)
+    });
+    let mut concurrency = GroupReport::new("concurrency");
+    concurrency.run("check_concurrent_writers", || {
+        check_concurrent_writers(open, 4, 10)
+    });
+    SuiteReport::new(SUITE)
+        .with(records)
+        .with(queries)
+        .with(migrations)
+        .with(transactions)
+        .with(concurrency)
+}
+
+/// Runs every single-store check on `store`, panicking at the first violation.
 pub fn check_store(store: &dyn MetadataStore) {
+    a_fresh_store_is_at_the_current_schema(store);
     runs_are_created_finished_listed_and_found(store);
     run_names_are_unique_and_case_sensitive(store);
     pipelines_are_summarized(store);
@@ -40,6 +144,38 @@ pub fn check_store(store: &dyn MetadataStore) {
     records_the_schema_cannot_hold_are_refused(store);
     step_cache_is_found_managed_and_followed(store);
     metadata_is_read_in_bulk(store);
+}
+
+/// A store opened by this program reports [`SCHEMA_VERSION`] and names its database with a
+/// URI.
+pub fn a_fresh_store_is_at_the_current_schema(store: &dyn MetadataStore) {
+    assert_eq!(
+        ok(store.schema_version(), "schema_version"),
+        SCHEMA_VERSION,
+        "a store opened by this program is at the current schema version"
+    );
+    let uri = store.uri();
+    assert!(uri.contains("://"), "the URI `{uri}` has a scheme");
+}
+
+/// Opening the database again applies no migration twice (the version stays), gives the same
+/// URI, and sees what another instance wrote.
+pub fn reopening_keeps_the_schema_and_the_records(open: Opener<'_>) {
+    let first = open();
+    let run = ok(
+        first.create_run(&new_run(&unique("reopen"), &unique("run"), now())),
+        "create_run",
+    );
+    let second = open();
+    assert_eq!(
+        ok(second.schema_version(), "schema_version"),
+        SCHEMA_VERSION
+    );
+    assert_eq!(second.uri(), first.uri(), "one database, one URI");
+    assert_eq!(
+        ok(second.get_run(&run.id), "get_run from another instance"),
+        run
+    );
 }
 
 /// Has `threads` threads, each with a store from `open` (all on the same database: separate
@@ -265,7 +401,9 @@ pub fn check_version_2_rows_upgraded(store: &dyn MetadataStore) {
 
 // ----- the checks -----------------------------------------------------------------------------
 
-fn runs_are_created_finished_listed_and_found(store: &dyn MetadataStore) {
+/// Runs are created `running`, finished (idempotently), listed newest first and found by id or
+/// name.
+pub fn runs_are_created_finished_listed_and_found(store: &dyn MetadataStore) {
     let pipeline = unique("lifecycle");
     let base = now();
     let first = new_run(&pipeline, &unique("first"), base);
@@ -339,7 +477,9 @@ fn runs_are_created_finished_listed_and_found(store: &dyn MetadataStore) {
     );
 }
 
-fn run_names_are_unique_and_case_sensitive(store: &dyn MetadataStore) {
+/// Run names are unique in the store (a duplicate is `DuplicateRunName` and leaves no pipeline
+/// behind) and compare byte for byte.
+pub fn run_names_are_unique_and_case_sensitive(store: &dyn MetadataStore) {
     let pipeline = unique("duplicates");
     let base = now();
     let name = unique("Name-Ünïcode");
@@ -378,7 +518,8 @@ fn run_names_are_unique_and_case_sensitive(store: &dyn MetadataStore) {
     assert_eq!(ok(store.list_runs(Some(&pipeline)), "list_runs").len(), 3);
 }
 
-fn pipelines_are_summarized(store: &dyn MetadataStore) {
+/// Pipelines are listed sorted by name with their run count and newest run.
+pub fn pipelines_are_summarized(store: &dyn MetadataStore) {
     let prefix = unique("summary");
     let (a, b) = (format!("{prefix}-a"), format!("{prefix}-B"));
     let base = now();
@@ -422,7 +563,9 @@ fn pipelines_are_summarized(store: &dyn MetadataStore) {
     assert_eq!(b_summary.latest_run, Some(b1));
 }
 
-fn step_runs_round_trip_with_lineage_and_metadata(store: &dyn MetadataStore) {
+/// Step runs round-trip with their inputs, new and reused outputs and metadata, in the
+/// documented orders.
+pub fn step_runs_round_trip_with_lineage_and_metadata(store: &dyn MetadataStore) {
     let pipeline = unique("lineage");
     let base = now();
     let run = ok(
@@ -577,7 +720,8 @@ fn step_runs_round_trip_with_lineage_and_metadata(store: &dyn MetadataStore) {
     );
 }
 
-fn unknown_records_are_not_found(store: &dyn MetadataStore) {
+/// Unknown runs, step runs, artifacts and pipelines are typed `NotFound` errors.
+pub fn unknown_records_are_not_found(store: &dyn MetadataStore) {
     let missing = uuid::Uuid::new_v4().to_string();
     expect_not_found(store.get_artifact(&missing), "artifact", &missing);
     expect_not_found(store.get_run(&missing), "run", &missing);
@@ -602,7 +746,8 @@ fn unknown_records_are_not_found(store: &dyn MetadataStore) {
     );
 }
 
-fn metadata_is_replaced_per_key(store: &dyn MetadataStore) {
+/// Metadata is replaced per resource and key, and the resource type is part of the key.
+pub fn metadata_is_replaced_per_key(store: &dyn MetadataStore) {
     let run = ok(
         store.create_run(&new_run(&unique("metadata"), &unique("run"), now())),
         "create_run",
@@ -639,7 +784,9 @@ fn metadata_is_replaced_per_key(store: &dyn MetadataStore) {
     );
 }
 
-fn a_failed_step_run_write_leaves_nothing_behind(store: &dyn MetadataStore) {
+/// A `record_step_run` that fails part-way (a missing input artifact, a missing reused output,
+/// a duplicate step name) leaves none of its records behind.
+pub fn a_failed_step_run_write_leaves_nothing_behind(store: &dyn MetadataStore) {
     let base = now();
     let run = ok(
         store.create_run(&new_run(&unique("atomic"), &unique("run"), base)),
@@ -699,7 +846,9 @@ fn a_failed_step_run_write_leaves_nothing_behind(store: &dyn MetadataStore) {
     );
 }
 
-fn records_the_schema_cannot_hold_are_refused(store: &dyn MetadataStore) {
+/// Names longer than 255 characters and new outputs of another producer are `InvalidRecord`, in
+/// every flavor.
+pub fn records_the_schema_cannot_hold_are_refused(store: &dyn MetadataStore) {
     let base = now();
     let long = "n".repeat(256);
     let err = store
@@ -736,7 +885,9 @@ fn records_the_schema_cannot_hold_are_refused(store: &dyn MetadataStore) {
     assert_nothing_of(store, &run.id, &write, &stray);
 }
 
-fn step_cache_is_found_managed_and_followed(store: &dyn MetadataStore) {
+/// Cache candidates, cache entries, invalidation by step, pipeline and everything, lineage
+/// across runs, and artifacts per artifact store.
+pub fn step_cache_is_found_managed_and_followed(store: &dyn MetadataStore) {
     let base = now();
     let (pipeline_a, pipeline_b) = (unique("cache-a"), unique("cache-b"));
     let (load, train, evaluate) = (unique("load"), unique("train"), unique("evaluate"));
@@ -1091,7 +1242,8 @@ fn step_cache_is_found_managed_and_followed(store: &dyn MetadataStore) {
     assert_eq!(invalidate(None, None, last_at), 0);
 }
 
-fn metadata_is_read_in_bulk(store: &dyn MetadataStore) {
+/// Step metadata is read in bulk, in the order of the ids, across query chunks.
+pub fn metadata_is_read_in_bulk(store: &dyn MetadataStore) {
     let base = now();
     let run = ok(
         store.create_run(&new_run(&unique("bulk"), &unique("run"), base)),

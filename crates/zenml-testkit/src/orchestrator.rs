@@ -1,0 +1,509 @@
+//! The orchestrator suite: the [`Orchestrator`] contract on one orchestrator.
+//!
+//! Groups (the columns of the flavor matrix):
+//!
+//! - **dag-order**: every node runs once, after its upstream nodes, with the events in order
+//!   ([`every_step_runs_once_after_its_upstream_steps`], [`an_empty_dag_is_a_success`]);
+//! - **parallel**: two independent branches run at the same time
+//!   ([`independent_branches_run_in_parallel`]; the orchestrator must be configured for at
+//!   least 2 parallel steps);
+//! - **failures**: dependants of a failure are skipped, naming it, and unrelated branches
+//!   finish ([`a_failure_skips_dependants_and_other_branches_finish`]);
+//! - **panics**: a panicking step is a failure with its message, and a panicking event
+//!   handler is ignored ([`a_panicking_step_is_a_failure`],
+//!   [`a_panicking_event_handler_is_ignored`]).
+//!
+//! The steps are the testkit's own (they record what ran); a panicking step panics with a
+//! message containing [`INTENDED_PANIC`], which a runner's panic hook may keep quiet.
+//!
+//! ```no_run
+//! # use std::num::NonZeroUsize;
+//! # use zenml_orchestrator::LocalOrchestrator;
+//! let orchestrator = LocalOrchestrator::new(NonZeroUsize::new(2).unwrap());
+//! zenml_testkit::orchestrator::run_all(&orchestrator).assert_passed();
+//! ```
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use zenml_core::{Dag, DagNode};
+use zenml_orchestrator::{
+    Orchestrator, RunReport, StepEvent, StepExecutor, StepFailure, StepOutcome,
+};
+
+use crate::{GroupReport, SuiteReport};
+
+/// The suite's name in reports.
+pub const SUITE: &str = "orchestrator";
+
+/// The groups of [`run_all`], in order.
+pub const GROUPS: [&str; 4] = ["dag-order", "parallel", "failures", "panics"];
+
+/// Part of the message of every panic the suite causes on purpose.
+pub const INTENDED_PANIC: &str = "zenml-testkit: intended panic";
+
+/// How long a step of [`independent_branches_run_in_parallel`] waits for the other branch
+/// before deciding that the orchestrator runs one step at a time. Not a performance
+/// assertion: a bound on a wait that never ends otherwise.
+pub const PARALLEL_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs every check on `orchestrator` and reports them by group.
+pub fn run_all(orchestrator: &dyn Orchestrator) -> SuiteReport {
+    run_all_with(orchestrator, PARALLEL_WAIT)
+}
+
+/// [`run_all`], with the parallel check giving up after `parallel_wait` instead of
+/// [`PARALLEL_WAIT`] (for tests of orchestrators known to be sequential).
+pub fn run_all_with(orchestrator: &dyn Orchestrator, parallel_wait: Duration) -> SuiteReport {
+    let mut order = GroupReport::new("dag-order");
+    order
+        .run("every_step_runs_once_after_its_upstream_steps", || {
+            every_step_runs_once_after_its_upstream_steps(orchestrator)
+        })
+        .run("an_empty_dag_is_a_success", || {
+            an_empty_dag_is_a_success(orchestrator)
+        });
+    let mut parallel = GroupReport::new("parallel");
+    parallel.run("independent_branches_run_in_parallel", || {
+        independent_branches_run_in_parallel_within(orchestrator, parallel_wait)
+    });
+    let mut failures = GroupReport::new("failures");
+    failures.run(
+        "a_failure_skips_dependants_and_other_branches_finish",
+        || a_failure_skips_dependants_and_other_branches_finish(orchestrator),
+    );
+    let mut panics = GroupReport::new("panics");
+    panics
+        .run("a_panicking_step_is_a_failure", || {
+            a_panicking_step_is_a_failure(orchestrator)
+        })
+        .run("a_panicking_event_handler_is_ignored", || {
+            a_panicking_event_handler_is_ignored(orchestrator)
+        });
+    SuiteReport::new(SUITE)
+        .with(order)
+        .with(parallel)
+        .with(failures)
+        .with(panics)
+}
+
+/// Diamonds, a chain and an isolated node, declared out of topological order: every node is
+/// executed exactly once, only after each of its upstream nodes finished successfully; the
+/// report has one succeeded entry per node, in node order; each node gets one `Started`
+/// event before its one `Finished` event.
+pub fn every_step_runs_once_after_its_upstream_steps(orchestrator: &dyn Orchestrator) {
+    let dag = dag(&[
+        ("join", &[2, 3]),       // 0
+        ("chain-3", &[5]),       // 1
+        ("left", &[4]),          // 2
+        ("right", &[4]),         // 3
+        ("source", &[]),         // 4
+        ("chain-2", &[6]),       // 5
+        ("chain-1", &[]),        // 6
+        ("lonely", &[]),         // 7
+        ("sink", &[0, 1, 7, 4]), // 8
+    ]);
+    let recorder = Recorder::new(&dag, |_| Ok(()));
+    let report = run(orchestrator, &dag, &recorder);
+    assert!(report.is_success(), "{}", outcomes(&report).join(", "));
+    check_report_shape(&dag, &report);
+    let executed = recorder.executed();
+    let mut sorted = executed.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        (sorted.len(), executed.len()),
+        (dag.len(), dag.len()),
+        "every node executed exactly once: {executed:?}"
+    );
+    let violations = recorder.violations();
+    assert!(violations.is_empty(), "{}", violations.join("; "));
+    recorder.check_events(&dag, &[]);
+}
+
+/// A DAG without nodes is a successful run with an empty report.
+pub fn an_empty_dag_is_a_success(orchestrator: &dyn Orchestrator) {
+    let empty = Dag::new(Vec::new()).expect("an empty DAG is valid");
+    let recorder = Recorder::new(&empty, |_| Ok(()));
+    let report = run(orchestrator, &empty, &recorder);
+    assert!(report.is_success() && report.steps().is_empty());
+    assert!(recorder.executed().is_empty());
+}
+
+/// Two independent branches wait for each other inside their steps (a barrier): the run
+/// finishes only if the orchestrator runs them at the same time. An orchestrator that runs
+/// one step at a time fails this check after [`PARALLEL_WAIT`] with a message saying so.
+pub fn independent_branches_run_in_parallel(orchestrator: &dyn Orchestrator) {
+    independent_branches_run_in_parallel_within(orchestrator, PARALLEL_WAIT);
+}
+
+/// [`independent_branches_run_in_parallel`], giving up after `wait`.
+pub fn independent_branches_run_in_parallel_within(
+    orchestrator: &dyn Orchestrator,
+    wait: Duration,
+) {
+    let dag = dag(&[
+        ("start", &[]),
+        ("left", &[0]),
+        ("right", &[0]),
+        ("end", &[1, 2]),
+    ]);
+    let barrier = TimedBarrier::new(2);
+    let recorder = Recorder::new(&dag, |name| {
+        if name == "left" || name == "right" {
+            barrier.wait(wait).map_err(|()| {
+                StepFailure::new(format!(
+                    "the other branch did not start within {wait:?} while `{name}` was running: \
+                     the orchestrator does not run independent steps in parallel (configure it \
+                     for at least 2 parallel steps)"
+                ))
+            })
+        } else {
+            Ok(())
+        }
+    });
+    let report = run(orchestrator, &dag, &recorder);
+    assert!(
+        report.is_success(),
+        "independent branches did not run in parallel: {}",
+        outcomes(&report).join(", ")
+    );
+    assert!(
+        recorder.peak() >= 2,
+        "at most {} step(s) ran at once",
+        recorder.peak()
+    );
+    let violations = recorder.violations();
+    assert!(violations.is_empty(), "{}", violations.join("; "));
+}
+
+/// A step fails: its dependants (direct and further down) are not executed and are reported
+/// skipped, naming the upstream step that failed or was skipped; an unrelated branch runs to
+/// the end; `run` still returns `Ok`.
+pub fn a_failure_skips_dependants_and_other_branches_finish(orchestrator: &dyn Orchestrator) {
+    let dag = dag(&[
+        ("a", &[]),
+        ("b", &[0]),
+        ("c", &[1]),
+        ("d", &[2]),
+        ("e", &[]),
+        ("f", &[4]),
+        ("g", &[3, 5]),
+        ("h", &[5, 1]),
+    ]);
+    let recorder = Recorder::new(&dag, |name| {
+        if name == "b" {
+            Err(StepFailure::new("boom"))
+        } else {
+            Ok(())
+        }
+    });
+    let report = run(orchestrator, &dag, &recorder);
+    check_report_shape(&dag, &report);
+    assert!(
+        !report.is_success(),
+        "a run with a failed step is no success"
+    );
+    let expected: [(&str, Option<&str>); 8] = [
+        ("a", None),
+        ("b", None),
+        ("c", Some("b")),
+        ("d", Some("c")),
+        ("e", None),
+        ("f", None),
+        ("g", Some("d")),
+        ("h", Some("b")),
+    ];
+    let all = outcomes(&report).join(", ");
+    for (step, (name, blocked_by)) in report.steps().iter().zip(expected) {
+        match (&step.outcome, blocked_by) {
+            (StepOutcome::Succeeded, None) if name != "b" => {}
+            (StepOutcome::Failed(message), None) if name == "b" => {
+                assert_eq!(message, "boom", "the failure keeps the step's message")
+            }
+            (StepOutcome::Skipped { because }, Some(upstream)) => assert!(
+                because.contains(&format!("`{upstream}`")),
+                "`{name}` is skipped naming the upstream step `{upstream}` that stopped it: {all}"
+            ),
+            (outcome, _) => panic!("unexpected outcome of `{name}`: {outcome} ({all})"),
+        }
+    }
+    let ran: BTreeSet<String> = recorder
+        .executed()
+        .into_iter()
+        .map(|n| dag.nodes()[n].name.clone())
+        .collect();
+    assert_eq!(
+        ran,
+        ["a", "b", "e", "f"].map(str::to_owned).into(),
+        "exactly the steps not downstream of the failure ran"
+    );
+    recorder.check_events(&dag, &[2, 3, 6, 7]);
+}
+
+/// A step panics: it is reported failed with the panic's message, its dependant is skipped,
+/// another branch succeeds, and the orchestrator returns `Ok`.
+pub fn a_panicking_step_is_a_failure(orchestrator: &dyn Orchestrator) {
+    let dag = dag(&[("a", &[]), ("boom", &[0]), ("after", &[1]), ("other", &[0])]);
+    let recorder = Recorder::new(&dag, |name| {
+        if name == "boom" {
+            panic!("{INTENDED_PANIC}: kaboom {}", 42);
+        }
+        Ok(())
+    });
+    let report = run(orchestrator, &dag, &recorder);
+    check_report_shape(&dag, &report);
+    match &report.steps()[1].outcome {
+        StepOutcome::Failed(message) => assert!(
+            message.contains("kaboom 42"),
+            "the failure carries the panic's message: {message}"
+        ),
+        other => panic!("a panicking step is a failure, got {other}"),
+    }
+    assert!(
+        matches!(report.steps()[2].outcome, StepOutcome::Skipped { .. }),
+        "the dependant of a panicking step is skipped"
+    );
+    assert!(report.steps()[0].outcome.is_success());
+    assert!(
+        report.steps()[3].outcome.is_success(),
+        "other branches finish"
+    );
+}
+
+/// A panic in [`StepExecutor::on_event`] is caught and ignored: the run succeeds.
+pub fn a_panicking_event_handler_is_ignored(orchestrator: &dyn Orchestrator) {
+    let dag = dag(&[("a", &[]), ("b", &[0])]);
+    let mut recorder = Recorder::new(&dag, |_| Ok(()));
+    recorder.panic_on_events = true;
+    let report = run(orchestrator, &dag, &recorder);
+    assert!(report.is_success(), "{}", outcomes(&report).join(", "));
+    assert_eq!(recorder.executed().len(), 2);
+}
+
+// ----- helpers ----------------------------------------------------------------------------------
+
+fn dag(nodes: &[(&str, &[usize])]) -> Dag {
+    Dag::new(
+        nodes
+            .iter()
+            .map(|(name, upstream)| DagNode {
+                name: (*name).to_owned(),
+                upstream: upstream.to_vec(),
+            })
+            .collect(),
+    )
+    .expect("the testkit's DAG is valid")
+}
+
+#[track_caller]
+fn run(orchestrator: &dyn Orchestrator, dag: &Dag, executor: &dyn StepExecutor) -> RunReport {
+    orchestrator
+        .run(dag, executor)
+        .unwrap_or_else(|e| panic!("the orchestrator failed (not a step): {e} ({e:?})"))
+}
+
+fn outcomes(report: &RunReport) -> Vec<String> {
+    report
+        .steps()
+        .iter()
+        .map(|s| format!("{}: {}", s.name, s.outcome))
+        .collect()
+}
+
+/// One report per node, in node order, named like the node.
+fn check_report_shape(dag: &Dag, report: &RunReport) {
+    let names: Vec<&str> = report.steps().iter().map(|s| s.name.as_str()).collect();
+    let expected: Vec<&str> = dag.nodes().iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, expected, "one report per node, in node order");
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The testkit's [`StepExecutor`]: runs `step` for each node and records what happened.
+struct Recorder<'a, F> {
+    dag: &'a Dag,
+    step: F,
+    /// Nodes in the order their execution started.
+    executed: Mutex<Vec<usize>>,
+    /// Which nodes finished successfully.
+    succeeded: Mutex<Vec<bool>>,
+    /// Contract violations seen while running.
+    violations: Mutex<Vec<String>>,
+    events: Mutex<Vec<StepEvent>>,
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    panic_on_events: bool,
+}
+
+impl<'a, F: Fn(&str) -> Result<(), StepFailure> + Sync> Recorder<'a, F> {
+    fn new(dag: &'a Dag, step: F) -> Recorder<'a, F> {
+        Recorder {
+            dag,
+            step,
+            executed: Mutex::new(Vec::new()),
+            succeeded: Mutex::new(vec![false; dag.len()]),
+            violations: Mutex::new(Vec::new()),
+            events: Mutex::new(Vec::new()),
+            running: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            panic_on_events: false,
+        }
+    }
+
+    fn executed(&self) -> Vec<usize> {
+        lock(&self.executed).clone()
+    }
+
+    fn violations(&self) -> Vec<String> {
+        lock(&self.violations).clone()
+    }
+
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// Every node but `skipped` has one `Started` event, before its one `Finished` event;
+    /// the skipped nodes have a `Finished` event only.
+    fn check_events(&self, dag: &Dag, skipped: &[usize]) {
+        let events = lock(&self.events).clone();
+        for node in 0..dag.len() {
+            let name = &dag.nodes()[node].name;
+            let started: Vec<usize> = positions(&events, |e| *e == StepEvent::Started { node });
+            let finished: Vec<usize> = positions(
+                &events,
+                |e| matches!(e, StepEvent::Finished { node: n, .. } if *n == node),
+            );
+            assert_eq!(
+                finished.len(),
+                1,
+                "one Finished event for `{name}`: {events:?}"
+            );
+            if skipped.contains(&node) {
+                assert!(started.is_empty(), "no Started event for skipped `{name}`");
+            } else {
+                assert_eq!(
+                    started.len(),
+                    1,
+                    "one Started event for `{name}`: {events:?}"
+                );
+                assert!(
+                    started[0] < finished[0],
+                    "`{name}` started before it finished"
+                );
+            }
+        }
+    }
+}
+
+fn positions(events: &[StepEvent], matches: impl Fn(&StepEvent) -> bool) -> Vec<usize> {
+    events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches(e))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Decrements the running count even when the step panics.
+struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl<F: Fn(&str) -> Result<(), StepFailure> + Sync> StepExecutor for Recorder<'_, F> {
+    fn execute(&self, node: usize, name: &str) -> Result<(), StepFailure> {
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        let _running = Running(&self.running);
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        let expected = self.dag.nodes().get(node).map(|n| n.name.as_str());
+        {
+            let mut violations = lock(&self.violations);
+            if expected != Some(name) {
+                violations.push(format!(
+                    "node {node} was executed as `{name}`, but is called {expected:?}"
+                ));
+            }
+            let mut executed = lock(&self.executed);
+            if executed.contains(&node) {
+                violations.push(format!("`{name}` was executed twice"));
+            }
+            executed.push(node);
+            let succeeded = lock(&self.succeeded);
+            for &up in self.dag.nodes().get(node).map_or(&[][..], |n| &n.upstream) {
+                if !succeeded[up] {
+                    violations.push(format!(
+                        "`{name}` started before its upstream step `{}` succeeded",
+                        self.dag.nodes()[up].name
+                    ));
+                }
+            }
+        }
+        let result = (self.step)(name);
+        if result.is_ok()
+            && let Some(done) = lock(&self.succeeded).get_mut(node)
+        {
+            *done = true;
+        }
+        result
+    }
+
+    fn on_event(&self, event: &StepEvent) {
+        lock(&self.events).push(event.clone());
+        if self.panic_on_events {
+            panic!("{INTENDED_PANIC}: in on_event");
+        }
+    }
+}
+
+/// A barrier whose wait gives up after a timeout, breaking the barrier for every later
+/// waiter, so that a sequential orchestrator fails the parallel check instead of hanging.
+struct TimedBarrier {
+    state: Mutex<(usize, bool)>,
+    arrived: Condvar,
+    parties: usize,
+}
+
+impl TimedBarrier {
+    fn new(parties: usize) -> TimedBarrier {
+        TimedBarrier {
+            state: Mutex::new((0, false)),
+            arrived: Condvar::new(),
+            parties,
+        }
+    }
+
+    /// Waits until `parties` threads are waiting (`Ok`), or gives up after `timeout` or when
+    /// the barrier is broken (`Err`).
+    fn wait(&self, timeout: Duration) -> Result<(), ()> {
+        let mut state = lock(&self.state);
+        if state.1 {
+            return Err(());
+        }
+        state.0 += 1;
+        if state.0 >= self.parties {
+            self.arrived.notify_all();
+            return Ok(());
+        }
+        let (mut state, result) = self
+            .arrived
+            .wait_timeout_while(state, timeout, |s| s.0 < self.parties && !s.1)
+            .unwrap_or_else(PoisonError::into_inner);
+        if state.0 >= self.parties {
+            Ok(())
+        } else {
+            if result.timed_out() {
+                state.1 = true;
+                self.arrived.notify_all();
+            }
+            Err(())
+        }
+    }
+}
