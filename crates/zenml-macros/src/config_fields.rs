@@ -1,11 +1,9 @@
 //! `#[derive(ConfigFields)]`: field names, types, defaults and docs of a config struct.
 
+use crate::types::single_generic;
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
-use syn::{
-    Attribute, Data, DeriveInput, Expr, ExprLit, Fields, GenericArgument, Lit, LitStr, Meta,
-    PathArguments, Type,
-};
+use syn::{Attribute, Data, DeriveInput, Expr, ExprLit, Fields, Lit, LitStr, Meta, Type};
 
 pub(crate) fn expand(item: TokenStream) -> syn::Result<TokenStream> {
     let input: DeriveInput = syn::parse2(item)?;
@@ -168,21 +166,6 @@ fn option_inner(ty: &Type) -> (bool, &Type) {
         return (true, arg);
     }
     (false, ty)
-}
-
-fn single_generic<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != wrapper {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        GenericArgument::Type(t) => Some(t),
-        _ => None,
-    }
 }
 
 fn field_kind(ty: &Type) -> proc_macro2::Ident {

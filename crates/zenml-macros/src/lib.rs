@@ -15,6 +15,7 @@ mod config_fields;
 mod flavor;
 mod pipeline;
 mod step;
+mod types;
 
 use proc_macro::TokenStream;
 

@@ -8,14 +8,12 @@
 //! - `&StepContext`: the step's context; the builder does not take it;
 //! - anything else, `T`: an input artifact; the builder takes an `Output<T>`.
 
+use crate::types::single_generic;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{
-    Expr, ExprLit, FnArg, GenericArgument, Ident, ItemFn, Lit, LitStr, Meta, Pat, PathArguments,
-    ReturnType, Token, Type,
-};
+use syn::{Expr, ExprLit, FnArg, Ident, ItemFn, Lit, LitStr, Meta, Pat, ReturnType, Token, Type};
 
 struct StepArgs {
     outputs: Option<Vec<Ident>>,
@@ -328,19 +326,4 @@ fn is_context(ty: &Type) -> bool {
         return false;
     };
     matches!(&*reference.elem, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "StepContext"))
-}
-
-fn single_generic<'a>(ty: &'a Type, wrapper: &str) -> Option<&'a Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != wrapper {
-        return None;
-    }
-    let PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        GenericArgument::Type(t) => Some(t),
-        _ => None,
-    }
 }
