@@ -146,7 +146,7 @@ fn unknown_config_keys_name_the_key_and_the_valid_ones() {
         &["metadata-store", "update", "shared", "--hostname=db"],
         &[
             "unknown config key `hostname` for metadata store flavor `mysql`",
-            "valid keys: connect_timeout_secs, database, host, password, password_env, password_file, pool_size, port, username",
+            "valid keys: connect_timeout_secs, database, host, password, password_env, password_file, pool_size, port, tls, tls_ca, tls_cert, tls_key, tls_verify, username",
         ],
     );
     refused_with(

@@ -383,7 +383,12 @@ fn flavor_describe_documents_every_config_field() {
             "password_file",
             "password",
             "pool_size",
-            "connect_timeout_secs"
+            "connect_timeout_secs",
+            "tls",
+            "tls_ca",
+            "tls_cert",
+            "tls_key",
+            "tls_verify"
         ]
     );
     let port = field("metadata-store", "mysql", "port");

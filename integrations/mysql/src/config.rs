@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::PathBuf;
 
+use mysql_async::{ClientIdentity, SslOpts};
 use serde::{Deserialize, Serialize};
 use zenml_core::{
     ComponentContext, ConfigError, ConfigFields, SecretString, ValidateConfig, flavor,
@@ -51,6 +52,31 @@ pub struct MysqlMetadataStoreConfig {
     /// How many seconds to wait for the server when connecting before giving up.
     #[serde(default = "default_connect_timeout_secs")]
     pub connect_timeout_secs: u64,
+    /// Whether to encrypt the connection with TLS. `false` (the default) connects over plain
+    /// TCP; `true` requires TLS and refuses a server that does not offer it.
+    #[serde(default)]
+    pub tls: bool,
+    /// A PEM file with the root certificate(s) that sign the server's certificate, trusted
+    /// instead of the built-in (Mozilla) roots, e.g. the CA of a private server. Needs
+    /// `tls = true`; a relative path is resolved against the repository root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_ca: Option<PathBuf>,
+    /// A PEM file with the client certificate (chain) to present, for a user created with
+    /// `REQUIRE X509` or `REQUIRE SUBJECT`. Give it together with `tls_key`; needs
+    /// `tls = true`. A relative path is resolved against the repository root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// A PEM file with the private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1). Give it
+    /// together with `tls_cert`; needs `tls = true`. A relative path is resolved against the
+    /// repository root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+    /// Whether to verify the server's certificate and that it names `host` (the default,
+    /// `true`). `false` is dangerous: the connection is encrypted but accepts any server
+    /// certificate for any host name, so anyone who can intercept the traffic can pose as the
+    /// server and read the password and the metadata. Use it only for testing.
+    #[serde(default = "default_tls_verify")]
+    pub tls_verify: bool,
 }
 
 fn default_port() -> u16 {
@@ -67,6 +93,10 @@ fn default_pool_size() -> u32 {
 
 fn default_connect_timeout_secs() -> u64 {
     10
+}
+
+fn default_tls_verify() -> bool {
+    true
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
@@ -139,7 +169,56 @@ impl ValidateConfig for MysqlMetadataStoreConfig {
                 "the connect timeout must be at least 1 second",
             ));
         }
-        Ok(())
+        self.validate_tls()
+    }
+}
+
+impl MysqlMetadataStoreConfig {
+    /// Checks that the `tls_*` keys are used together with `tls = true` and with each other.
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let files = [
+            ("tls_ca", &self.tls_ca),
+            ("tls_cert", &self.tls_cert),
+            ("tls_key", &self.tls_key),
+        ];
+        if !self.tls {
+            let given: Vec<String> = files
+                .iter()
+                .filter(|(_, path)| path.is_some())
+                .map(|(key, _)| format!("`{key}`"))
+                .chain((!self.tls_verify).then(|| "`tls_verify`".to_owned()))
+                .collect();
+            if !given.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "{} set for the mysql metadata store, but `tls` is false; set `tls = true` to \
+                     connect with TLS, or remove {}",
+                    if given.len() == 1 {
+                        format!("{} is", given[0])
+                    } else {
+                        format!("{} are", given.join(", "))
+                    },
+                    if given.len() == 1 { "it" } else { "them" },
+                )));
+            }
+        }
+        for (key, path) in files {
+            if path.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+                return Err(invalid(key, "the file name cannot be empty"));
+            }
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => Err(invalid(
+                "tls_key",
+                "`tls_cert` is set but `tls_key` is not; a client certificate needs its private \
+                 key",
+            )),
+            (None, Some(_)) => Err(invalid(
+                "tls_cert",
+                "`tls_key` is set but `tls_cert` is not; a private key needs its client \
+                 certificate",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -162,6 +241,53 @@ fn validate_database(name: &str) -> Result<(), ConfigError> {
 }
 
 impl MysqlMetadataStoreConfig {
+    /// The TLS options of the connection: `None` without `tls`. The certificate and key files
+    /// are read here, relative paths against the repository root, so that a missing or
+    /// unreadable file is reported by name before connecting.
+    pub(crate) fn resolve_tls(
+        &self,
+        context: &ComponentContext,
+    ) -> Result<Option<SslOpts>, MetadataStoreError> {
+        if !self.tls {
+            return Ok(None);
+        }
+        let read = |key: &str, file: &PathBuf| -> Result<Vec<u8>, MetadataStoreError> {
+            let path = context.resolve(file);
+            let data = fs::read(&path).map_err(|source| MetadataStoreError::Io {
+                action: match key {
+                    "tls_ca" => "cannot read the TLS root certificate file (`tls_ca`)",
+                    "tls_cert" => "cannot read the TLS client certificate file (`tls_cert`)",
+                    _ => "cannot read the TLS client key file (`tls_key`)",
+                },
+                path: path.clone(),
+                source,
+            })?;
+            if !data.windows(11).any(|w| w == b"-----BEGIN ") {
+                return Err(MetadataStoreError::Config(format!(
+                    "the file `{}` given as `{key}` holds no PEM block (`-----BEGIN …`); give \
+                     a PEM file",
+                    path.display()
+                )));
+            }
+            Ok(data)
+        };
+        let mut opts = SslOpts::default()
+            .with_danger_accept_invalid_certs(!self.tls_verify)
+            .with_danger_skip_domain_validation(!self.tls_verify);
+        if let Some(ca) = &self.tls_ca {
+            opts = opts
+                .with_root_certs(vec![read("tls_ca", ca)?.into()])
+                .with_disable_built_in_roots(true);
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            opts = opts.with_client_identity(Some(ClientIdentity::new(
+                read("tls_cert", cert)?.into(),
+                read("tls_key", key)?.into(),
+            )));
+        }
+        Ok(Some(opts))
+    }
+
     /// The password from whichever source is configured: `None` when none is, so the store
     /// connects without one. Errors name the variable or file that could not be used.
     pub fn resolve_password(
@@ -265,7 +391,71 @@ mod tests {
             password: None,
             pool_size: default_pool_size(),
             connect_timeout_secs: default_connect_timeout_secs(),
+            tls: false,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_verify: default_tls_verify(),
         }
+    }
+
+    #[test]
+    fn tls_keys_need_tls_and_each_other() {
+        let without_tls = MysqlMetadataStoreConfig {
+            tls_ca: Some("ca.pem".into()),
+            ..config()
+        };
+        let err = without_tls.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("`tls_ca`") && err.contains("`tls` is false"),
+            "{err}"
+        );
+        let unverified = MysqlMetadataStoreConfig {
+            tls_verify: false,
+            ..config()
+        };
+        let err = unverified.validate().unwrap_err().to_string();
+        assert!(err.contains("`tls_verify`"), "{err}");
+        let cert_only = MysqlMetadataStoreConfig {
+            tls: true,
+            tls_cert: Some("client.pem".into()),
+            ..config()
+        };
+        let err = cert_only.validate().unwrap_err().to_string();
+        assert!(err.contains("`tls_key`"), "{err}");
+        let key_only = MysqlMetadataStoreConfig {
+            tls: true,
+            tls_key: Some("client-key.pem".into()),
+            ..config()
+        };
+        let err = key_only.validate().unwrap_err().to_string();
+        assert!(err.contains("`tls_cert`"), "{err}");
+        let full = MysqlMetadataStoreConfig {
+            tls: true,
+            tls_ca: Some("ca.pem".into()),
+            tls_cert: Some("client.pem".into()),
+            tls_key: Some("client-key.pem".into()),
+            ..config()
+        };
+        full.validate().unwrap();
+    }
+
+    #[test]
+    fn tls_defaults_to_off_and_verified() {
+        let registry = FlavorRegistry::global().unwrap();
+        let description = registry.get(ComponentKind::MetadataStore, "mysql").unwrap();
+        assert_eq!(
+            description.field("tls").unwrap().default_value(),
+            Some("false".to_owned())
+        );
+        assert_eq!(
+            description.field("tls_verify").unwrap().default_value(),
+            Some("true".to_owned())
+        );
+        let parsed: MysqlMetadataStoreConfig =
+            serde_json::from_str(r#"{"host": "db", "database": "zenml"}"#).unwrap();
+        assert!(!parsed.tls && parsed.tls_verify);
+        parsed.validate().unwrap();
     }
 
     #[test]

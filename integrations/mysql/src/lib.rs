@@ -16,6 +16,10 @@
 //! environment variable, a file only its owner can read, or the CLI's secrets file; it never
 //! appears in the store's URI, in errors or in debug output.
 //!
+//! With `tls = true` the connection is encrypted with TLS (rustls) and the server's
+//! certificate is verified against the built-in roots, or against the CA in `tls_ca`; a
+//! client certificate for users created `REQUIRE X509` comes from `tls_cert` and `tls_key`.
+//!
 //! The flavor registers itself at link time. A linker keeps a crate's registrations only
 //! when the binary references the crate, so a binary that offers this flavor must name it,
 //! e.g. with `use zenml_mysql as _;`.

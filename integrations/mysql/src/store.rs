@@ -26,6 +26,9 @@ const STORE: &str = "mysql";
 /// The server's error for a user who may not create (or use) a database.
 const ER_DBACCESS_DENIED_ERROR: u16 = 1044;
 
+/// The server's error for a refused login (wrong password, unknown user, missing TLS).
+const ER_ACCESS_DENIED_ERROR: u16 = 1045;
+
 /// How long a process waits for another one that is migrating the same database.
 const MIGRATION_LOCK_TIMEOUT_SECS: u32 = 300;
 
@@ -117,7 +120,7 @@ impl MysqlMetadataStore {
             .validate()
             .map_err(|e| MetadataStoreError::Config(e.to_string()))?;
         refuse_async_context()?;
-        let password = config.resolve_password(context)?;
+        let base = Self::connection_opts(config, context)?;
         let uri = mysql_uri(config);
         let connect_timeout = Duration::from_secs(config.connect_timeout_secs);
         let constraints = usize::try_from(config.pool_size)
@@ -126,11 +129,6 @@ impl MysqlMetadataStore {
             .ok_or_else(|| {
                 MetadataStoreError::Config(format!("invalid pool_size {}", config.pool_size))
             })?;
-        let base = OptsBuilder::default()
-            .ip_or_hostname(config.host.trim())
-            .tcp_port(config.port)
-            .user(Some(config.username.as_str()))
-            .pass(password.as_ref().map(|p| p.expose()));
         let pooled = base
             .clone()
             .db_name(Some(config.database.as_str()))
@@ -154,13 +152,15 @@ impl MysqlMetadataStore {
                 store: STORE,
                 source: Box::new(source),
             })?;
-        runtime.block_on(prepare(
-            base,
-            &config.database,
-            &config.username,
-            &uri,
-            connect_timeout,
-        ))?;
+        runtime
+            .block_on(prepare(
+                base,
+                &config.database,
+                &config.username,
+                &uri,
+                connect_timeout,
+            ))
+            .map_err(|e| hint_tls(e, config.tls))?;
         Ok(MysqlMetadataStore {
             uri,
             database: config.database.clone(),
@@ -168,6 +168,29 @@ impl MysqlMetadataStore {
             connect_timeout,
             runtime: Some(runtime),
         })
+    }
+
+    /// The options of a connection to the server `config` names, without selecting its
+    /// database: address, user, password and TLS. For tests that need a connection of their
+    /// own; not a stable interface.
+    #[doc(hidden)]
+    pub fn connection_opts(
+        config: &MysqlMetadataStoreConfig,
+        context: &ComponentContext,
+    ) -> Result<OptsBuilder, MetadataStoreError> {
+        let password = config.resolve_password(context)?;
+        let ssl_opts = config.resolve_tls(context)?;
+        if ssl_opts.is_some() {
+            // rustls needs a process-wide crypto provider; this build has ring only. An
+            // error means one is installed already, which is as good.
+            let _installed = rustls::crypto::ring::default_provider().install_default();
+        }
+        Ok(OptsBuilder::default()
+            .ip_or_hostname(config.host.trim())
+            .tcp_port(config.port)
+            .user(Some(config.username.as_str()))
+            .pass(password.as_ref().map(|p| p.expose()))
+            .ssl_opts(ssl_opts))
     }
 
     /// The database that holds the tables.
@@ -640,6 +663,42 @@ fn backend(source: mysql_async::Error) -> MetadataStoreError {
     }
 }
 
+/// Adds a hint to two connection errors that do not say what to change: a refused login
+/// over plain TCP (the user may need TLS) and an unverified server certificate.
+fn hint_tls(error: MetadataStoreError, tls: bool) -> MetadataStoreError {
+    match error {
+        MetadataStoreError::Connect { uri, source }
+            if !tls
+                && matches!(
+                    source.downcast_ref::<mysql_async::Error>(),
+                    Some(mysql_async::Error::Server(e)) if e.code == ER_ACCESS_DENIED_ERROR
+                ) =>
+        {
+            MetadataStoreError::Connect {
+                uri,
+                source: format!(
+                    "{source} (the connection is not encrypted; if the user must connect \
+                     with TLS, set `tls = true`)"
+                )
+                .into(),
+            }
+        }
+        MetadataStoreError::Connect { uri, source }
+            if tls && source.to_string().contains("invalid peer certificate") =>
+        {
+            MetadataStoreError::Connect {
+                uri,
+                source: format!(
+                    "{source} (the server's certificate could not be verified; set `tls_ca` to \
+                     the certificate of the CA that signed it)"
+                )
+                .into(),
+            }
+        }
+        other => other,
+    }
+}
+
 /// Waits for a connection at most `limit`.
 async fn with_timeout(
     limit: Duration,
@@ -825,6 +884,11 @@ mod tests {
             password: Some(zenml_core::SecretString::new("hunter2")),
             pool_size: 2,
             connect_timeout_secs: 1,
+            tls: false,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_verify: true,
         }
     }
 

@@ -45,6 +45,11 @@ fn config(database: &str) -> MysqlMetadataStoreConfig {
         password: None,
         pool_size: 2,
         connect_timeout_secs: 5,
+        tls: false,
+        tls_ca: None,
+        tls_cert: None,
+        tls_key: None,
+        tls_verify: true,
     }
 }
 

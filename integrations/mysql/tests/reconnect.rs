@@ -63,6 +63,11 @@ fn config(port: u16, database: &str) -> MysqlMetadataStoreConfig {
         password: None,
         pool_size: 2,
         connect_timeout_secs: 10,
+        tls: false,
+        tls_ca: None,
+        tls_cert: None,
+        tls_key: None,
+        tls_verify: true,
     }
 }
 
