@@ -8,15 +8,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params, params_from_iter};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, flavor};
 
 use crate::schema::{self, CURRENT_VERSION_SQL, Dialect, MIGRATIONS_TABLE, RECORD_MIGRATION_SQL};
 use crate::sql::{self, SqlConnection, SqlValue};
 use crate::{
-    ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, MetadataStore, MetadataStoreError,
-    MetadataStoreFlavor, Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus,
-    StepRunRecord, StepRunWrite,
+    MetadataStore, MetadataStoreError, MetadataStoreFlavor, NewRun, RunRecord, StepRunWrite,
 };
 
 /// The flavor's name in errors.
@@ -270,110 +267,11 @@ impl MetadataStore for SqliteMetadataStore {
         self.write(|conn| sql::create_run(conn, run))
     }
 
-    fn finish_run(
-        &self,
-        run_id: &str,
-        status: RunStatus,
-        ended_at: Millis,
-        error: Option<&str>,
-    ) -> Result<(), MetadataStoreError> {
-        self.write(|conn| sql::finish_run(conn, run_id, status, ended_at, error))
-    }
-
     fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError> {
         self.write(|conn| sql::record_step_run(conn, write))
     }
 
-    fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError> {
-        self.write(|conn| sql::log_metadata(conn, entries))
-    }
-
-    fn invalidate_cache(
-        &self,
-        filter: &CacheFilter,
-        at: Millis,
-    ) -> Result<usize, MetadataStoreError> {
-        self.write(|conn| sql::invalidate_cache(conn, filter, at))
-    }
-
-    fn list_pipelines(&self) -> Result<Vec<PipelineSummary>, MetadataStoreError> {
-        self.read(sql::list_pipelines)
-    }
-
-    fn list_runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRecord>, MetadataStoreError> {
-        self.read(|conn| sql::list_runs(conn, pipeline))
-    }
-
-    fn get_run(&self, name_or_id: &str) -> Result<RunRecord, MetadataStoreError> {
-        self.read(|conn| sql::get_run(conn, name_or_id))
-    }
-
-    fn step_runs(&self, run_id: &str) -> Result<Vec<StepRunRecord>, MetadataStoreError> {
-        self.read(|conn| sql::step_runs(conn, run_id))
-    }
-
-    fn step_inputs(
-        &self,
-        step_run_id: &str,
-    ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError> {
-        self.read(|conn| sql::step_inputs(conn, step_run_id))
-    }
-
-    fn step_outputs(
-        &self,
-        step_run_id: &str,
-    ) -> Result<Vec<(String, ArtifactRecord)>, MetadataStoreError> {
-        self.read(|conn| sql::step_outputs(conn, step_run_id))
-    }
-
-    fn get_artifact(&self, id: &str) -> Result<ArtifactRecord, MetadataStoreError> {
-        self.read(|conn| sql::get_artifact(conn, id))
-    }
-
-    fn list_artifacts(&self) -> Result<Vec<ArtifactRecord>, MetadataStoreError> {
-        self.read(sql::list_artifacts)
-    }
-
-    fn metadata(&self, resource: &Resource) -> Result<Vec<(String, Value)>, MetadataStoreError> {
-        self.read(|conn| sql::metadata(conn, resource))
-    }
-
-    fn get_step_run(&self, id: &str) -> Result<StepRunRecord, MetadataStoreError> {
-        self.read(|conn| sql::get_step_run(conn, id))
-    }
-
-    fn artifact_consumers(
-        &self,
-        artifact_id: &str,
-    ) -> Result<Vec<(String, StepRunRecord)>, MetadataStoreError> {
-        self.read(|conn| sql::artifact_consumers(conn, artifact_id))
-    }
-
-    fn artifact_ids_in_store(
-        &self,
-        artifact_store_uri: &str,
-    ) -> Result<Vec<String>, MetadataStoreError> {
-        self.read(|conn| sql::artifact_ids_in_store(conn, artifact_store_uri))
-    }
-
-    fn step_metadata_bulk(
-        &self,
-        step_run_ids: &[String],
-    ) -> Result<Vec<(String, String, Value)>, MetadataStoreError> {
-        self.read(|conn| sql::step_metadata_bulk(conn, step_run_ids))
-    }
-
-    fn cache_candidates(
-        &self,
-        cache_key: &str,
-        limit: usize,
-    ) -> Result<Vec<StepRunRecord>, MetadataStoreError> {
-        self.read(|conn| sql::cache_candidates(conn, cache_key, limit))
-    }
-
-    fn cache_entries(&self, filter: &CacheFilter) -> Result<Vec<CacheEntry>, MetadataStoreError> {
-        self.read(|conn| sql::cache_entries(conn, filter))
-    }
+    crate::forward_sql_operations!();
 }
 
 /// A connection (or a transaction on it) lent to the shared queries of [`crate::sql`].
