@@ -12,22 +12,7 @@ fn config_metadata_set_mysql_then_check() {
     }
     let db = TestDatabase::new("shortcut");
     let zen = Zenml::init();
-    zen.ok(&[
-        "config",
-        "metadata",
-        "set",
-        "mysql",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "3306",
-        "--username",
-        "root",
-        "--database",
-        db.name(),
-        "--password-env",
-        "ZENML_E2E_MYSQL_PASSWORD",
-    ]);
+    zen.set_mysql_metadata(db.name(), "ZENML_E2E_MYSQL_PASSWORD");
     let check = zen
         .cmd(&["stack", "check"])
         .env("ZENML_E2E_MYSQL_PASSWORD", "")

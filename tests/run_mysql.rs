@@ -97,22 +97,7 @@ fn training_on_mysql_configured_by_the_shortcut() {
     }
     let db = TestDatabase::new("train_set");
     let zen = Zenml::init();
-    zen.ok(&[
-        "config",
-        "metadata",
-        "set",
-        "mysql",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "3306",
-        "--username",
-        "root",
-        "--database",
-        db.name(),
-        "--password-env",
-        PASSWORD_VAR,
-    ]);
+    zen.set_mysql_metadata(db.name(), PASSWORD_VAR);
     training_twice_on_mysql(&zen, &db);
 }
 

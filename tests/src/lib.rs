@@ -213,6 +213,27 @@ impl Zenml {
         self.cmd(args).refused()
     }
 
+    /// `zenml config metadata set mysql` for the MariaDB on 127.0.0.1:3306 as root, with
+    /// the password read from the environment variable `password_var`; must succeed.
+    pub fn set_mysql_metadata(&self, database: &str, password_var: &str) -> Run {
+        self.ok(&[
+            "config",
+            "metadata",
+            "set",
+            "mysql",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "3306",
+            "--username",
+            "root",
+            "--database",
+            database,
+            "--password-env",
+            password_var,
+        ])
+    }
+
     /// The text of `.zen/config.toml`.
     pub fn config_text(&self) -> String {
         self.read(".zen/config.toml")
