@@ -24,6 +24,7 @@ pub mod flavor;
 mod kind;
 mod name;
 mod secret;
+pub mod time;
 mod toml_error;
 
 pub use context::ComponentContext;

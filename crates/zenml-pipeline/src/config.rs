@@ -231,7 +231,7 @@ fn expand_run_name(template: &str, pipeline: &str) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    let (date, time) = crate::time::date_and_time(now.as_secs() as i64);
+    let (date, time) = zenml_core::time::date_and_time(now.as_secs() as i64);
     let id = uuid::Uuid::new_v4().simple().to_string();
     template
         .replace("{pipeline}", pipeline)

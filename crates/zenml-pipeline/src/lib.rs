@@ -26,7 +26,6 @@ pub mod prune;
 mod runner;
 mod select;
 mod step;
-pub mod time;
 
 pub use builder::{InputSpec, OutputSpec, ParamSpec, StepNode};
 pub use client::{Client, ClientError, RunView, StepView};
@@ -36,6 +35,8 @@ pub use lineage::{Lineage, LineageNode};
 pub use pipeline::{Pipeline, RunError, RunOptions, RunOutcome};
 pub use prune::{PruneOptions, PrunePlan, PruneReport};
 pub use step::{IntoStepResult, Output, Param, StepContext, StepError};
+/// Formatting of times and durations for people (from `zenml_core`).
+pub use zenml_core::time;
 
 /// What `#[step]` and `#[pipeline]` expand into; not a stable API.
 #[doc(hidden)]

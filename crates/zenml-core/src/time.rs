@@ -15,8 +15,14 @@ pub fn format_duration(millis: i64) -> String {
     }
 }
 
+/// RFC 3339 text in UTC (`YYYY-MM-DDTHH:MM:SSZ`) for seconds since the Unix epoch.
+pub fn rfc3339(secs: i64) -> String {
+    let (date, time) = date_and_time(secs);
+    format!("{date}T{time}Z")
+}
+
 /// (`YYYY-MM-DD`, `HH:MM:SS`) in UTC for seconds since the Unix epoch.
-pub(crate) fn date_and_time(secs: i64) -> (String, String) {
+pub fn date_and_time(secs: i64) -> (String, String) {
     let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
     let of_day = secs.rem_euclid(86_400);
     (
@@ -54,6 +60,9 @@ mod tests {
         assert_eq!(civil_from_days(20_779), (2026, 11, 22));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(format_timestamp(1_795_333_212_000), "2026-11-22 07:40:12");
+        assert_eq!(rfc3339(1_795_333_212), "2026-11-22T07:40:12Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 
     #[test]
