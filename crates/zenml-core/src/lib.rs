@@ -29,7 +29,7 @@ mod toml_error;
 
 pub use context::ComponentContext;
 pub use dag::{Dag, DagError, DagNode};
-pub use error::ConfigError;
+pub use error::{ConfigError, error_chain};
 pub use flavor::{
     ConfigField, ConfigFields, FieldKind, FlavorDescription, FlavorKind, FlavorRegistry,
     RegistryError, ValidateConfig,

@@ -40,16 +40,12 @@ impl StepFailure {
         }
     }
 
-    /// A failure from `error` and its chain of sources, joined with `: `.
+    /// A failure from `error` and its chain of sources, joined with `: `
+    /// ([`zenml_core::error_chain`]).
     pub fn from_error(error: &(dyn std::error::Error + 'static)) -> StepFailure {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
+        StepFailure {
+            message: zenml_core::error_chain(error),
         }
-        StepFailure { message }
     }
 }
 

@@ -141,18 +141,8 @@ impl StepInvocation<'_> {
 }
 
 impl StepError {
-    fn from_error(error: impl std::error::Error) -> StepError {
-        let mut message = error.to_string();
-        let mut source = error.source();
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = cause.source();
-        }
-        StepError::new(message)
+    fn from_error(error: impl std::error::Error + 'static) -> StepError {
+        StepError::new(zenml_core::error_chain(&error))
     }
 }
 
