@@ -55,10 +55,15 @@ fn check_output_format(format: OutputFormat, command: &Command) -> anyhow::Resul
         Command::Artifact(ArtifactCommand::Lineage { .. }) | Command::Run(RunCommand::Dag { .. })
     );
     let csv = matches!(command, Command::Pipeline(PipelineCommand::Compare { .. }));
+    let formats = if csv {
+        "`table`, `json` or `csv`"
+    } else {
+        "`table` or `json`"
+    };
     match format {
         OutputFormat::Dot if !graph => bail!(
             "`--output dot` is only for the graph commands `zenml artifact lineage` and `zenml run dag`; \
-             this command prints `table` or `json`"
+             this command prints {formats}"
         ),
         OutputFormat::Csv if !csv => bail!(
             "`--output csv` is only for `zenml pipeline compare`; this command prints `table` or `json`"
