@@ -74,13 +74,13 @@ fn unknown_flavors_list_the_known_ones() {
             "register",
             "b",
             "--flavor",
-            "s3",
+            "acme.r2",
             "--path",
-            "s3://b/x",
+            "r2://b/x",
         ],
         &[
-            "unknown artifact store flavor `s3`",
-            "known artifact store flavors: local",
+            "unknown artifact store flavor `acme.r2`",
+            "known artifact store flavors: azure, gcs, local, s3",
         ],
     );
     refused_with(
@@ -93,10 +93,10 @@ fn unknown_flavors_list_the_known_ones() {
     );
     refused_with(
         &zen,
-        &["artifact-store", "flavor", "describe", "gcs"],
+        &["artifact-store", "flavor", "describe", "acme.gcs"],
         &[
-            "unknown artifact store flavor `gcs`",
-            "known artifact store flavors: local",
+            "unknown artifact store flavor `acme.gcs`",
+            "known artifact store flavors: azure, gcs, local, s3",
         ],
     );
     refused_with(
@@ -761,10 +761,10 @@ fn import_files_need_three_valid_components() {
         (
             ORCHESTRATOR.to_owned(),
             METADATA_STORE.to_owned(),
-            ARTIFACT_STORE.replace("flavor = \"local\"", "flavor = \"azure\""),
+            ARTIFACT_STORE.replace("flavor = \"local\"", "flavor = \"acme.blob\""),
             &[
-                "unknown artifact store flavor `azure`",
-                "known artifact store flavors: local",
+                "unknown artifact store flavor `acme.blob`",
+                "known artifact store flavors: azure, gcs, local, s3",
             ],
         ),
         (

@@ -130,21 +130,82 @@ fn artifacts_set_and_get_on_the_active_stack() {
 }
 
 #[test]
-fn bucket_uris_name_the_missing_flavor() {
+fn bucket_uris_pick_the_flavor_that_serves_their_scheme() {
     let zen = Zenml::init();
     for (uri, flavor) in [
         ("s3://ml-bucket/artifacts", "s3"),
         ("gs://ml-bucket/artifacts", "gcs"),
+        ("gcs://ml-bucket/artifacts", "gcs"),
         ("az://container/artifacts", "azure"),
+        (
+            "abfs://container@acct.dfs.core.windows.net/artifacts",
+            "azure",
+        ),
     ] {
-        zen.refused(&["config", "artifacts", "set", uri]).stderr_has(&[
-            &format!("unknown artifact store flavor `{flavor}`"),
-            "known artifact store flavors: local",
-            &format!("`{uri}` needs the `{flavor}` artifact store flavor, which this build does not link"),
+        zen.ok(&["config", "artifacts", "set", uri]).stdout_has(&[
+            "Artifact store of stack `default` set to",
+            flavor,
+            uri,
         ]);
+        let config = zen.config();
+        let store = &config["artifact_stores"]["default"];
+        assert_eq!(store["flavor"].as_str(), Some(flavor), "{uri}");
+        assert_eq!(store["path"].as_str(), Some(uri));
     }
-    zen.refused(&["config", "artifacts", "set", "ftp://host/dir"])
-        .stderr_has(&["unsupported URI scheme `ftp://`", "s3://"]);
+    // More settings follow the URI; a literal key goes to the secrets file, never shown.
+    zen.ok(&[
+        "config",
+        "artifacts",
+        "set",
+        "s3://ml-bucket/team",
+        "--endpoint",
+        "http://127.0.0.1:9000",
+        "--allow-http=true",
+        "--access-key-id",
+        "AKIDEXAMPLE",
+        "--secret-access-key",
+        "wJalrXUtnFEMI-not-shown",
+    ])
+    .stdout_has(&["endpoint=http://127.0.0.1:9000"])
+    .never_shows("wJalrXUtnFEMI-not-shown")
+    .never_shows("AKIDEXAMPLE");
+    let text = std::fs::read_to_string(zen.path(".zen/config.toml")).unwrap();
+    assert!(
+        !text.contains("wJalrXUtnFEMI") && !text.contains("AKIDEXAMPLE"),
+        "{text}"
+    );
+    zen.ok(&["config", "artifacts", "get", "--output", "json"])
+        .never_shows("wJalrXUtnFEMI-not-shown")
+        .never_shows("AKIDEXAMPLE");
+    zen.ok(&["stack", "export", "default"])
+        .never_shows("wJalrXUtnFEMI-not-shown")
+        .never_shows("AKIDEXAMPLE");
+
+    // A scheme no linked flavor serves names those that are served.
+    zen.refused(&["config", "artifacts", "set", "r2://host/dir"])
+        .stderr_has(&[
+            "no linked artifact store flavor serves `r2://` URIs",
+            "s3:// (s3)",
+            "gs:// (gcs)",
+            "az:// (azure)",
+        ]);
+    // A malformed bucket URI names the key and what is expected, and changes nothing.
+    let before = std::fs::read_to_string(zen.path(".zen/config.toml")).unwrap();
+    zen.refused(&["config", "artifacts", "set", "s3:///no-bucket"])
+        .stderr_has(&["path", "names no bucket"]);
+    zen.refused(&[
+        "config",
+        "artifacts",
+        "set",
+        "s3://b/x",
+        "--endpoint",
+        "http://h:1",
+    ])
+    .stderr_has(&["endpoint", "allow_http"]);
+    assert_eq!(
+        std::fs::read_to_string(zen.path(".zen/config.toml")).unwrap(),
+        before
+    );
 }
 
 #[test]

@@ -482,20 +482,17 @@ fn the_ready_stack_definitions_in_stacks_import() {
         Some("default")
     );
 
-    // s3.toml needs an s3 flavor, which is not linked: a clear error, and nothing written
-    // (not even its mysql component, which alone would be fine).
+    // s3.toml: mysql metadata and an s3 bucket; importing needs no server either.
     let fresh = Zenml::init();
-    let run = fresh.refused(&["stack", "import", s3.to_str().unwrap()]);
-    run.stderr_has(&[
-        "unknown artifact store flavor `s3`",
-        "known artifact store flavors: local",
-    ]);
-    assert!(
-        fresh
-            .config()
-            .get("metadata_stores")
-            .unwrap()
-            .get("mysql")
-            .is_none()
+    fresh
+        .ok(&["stack", "import", s3.to_str().unwrap()])
+        .stdout_has(&["Registered artifact store `bucket`.", "Imported stack `s3`"]);
+    let config = fresh.config();
+    let bucket = config["artifact_stores"]["bucket"].as_table().unwrap();
+    assert_eq!(bucket["flavor"].as_str(), Some("s3"));
+    assert_eq!(bucket["path"].as_str(), Some("s3://ml/artifacts"));
+    assert_eq!(
+        config["stacks"]["s3"]["metadata_store"].as_str(),
+        Some("mysql")
     );
 }

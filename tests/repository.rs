@@ -334,7 +334,7 @@ fn version_names_the_version_and_the_linked_flavors() {
         &format!("zenml {version}"),
         "orchestrator flavors: local",
         "metadata store flavors: mysql, sqlite",
-        "artifact store flavors: local",
+        "artifact store flavors: azure, gcs, local, s3",
     ]);
     zen.ok(&["--version"])
         .stdout_has(&[&format!("zenml {version}")]);
@@ -345,7 +345,7 @@ fn version_names_the_version_and_the_linked_flavors() {
         json!({
             "orchestrator": ["local"],
             "metadata_store": ["mysql", "sqlite"],
-            "artifact_store": ["local"],
+            "artifact_store": ["azure", "gcs", "local", "s3"],
         })
     );
     let crates = strings(&json["flavor_crates"], None);
@@ -353,6 +353,7 @@ fn version_names_the_version_and_the_linked_flavors() {
         "zenml-artifact-store",
         "zenml-metadata-store",
         "zenml-mysql",
+        "zenml-object-store",
         "zenml-orchestrator",
     ] {
         assert!(crates.iter().any(|c| c == expected), "{crates:?}");
@@ -365,7 +366,7 @@ fn the_linked_flavors_are_exactly_these() {
     for (kind, expected) in [
         ("orchestrator", &["local"][..]),
         ("metadata-store", &["mysql", "sqlite"]),
-        ("artifact-store", &["local"]),
+        ("artifact-store", &["azure", "gcs", "local", "s3"]),
     ] {
         let flavors = zen.json(&[kind, "flavor", "list"]);
         assert_eq!(strings(&flavors, Some("name")), expected, "{kind}");

@@ -10,6 +10,9 @@
 //!   reports the mysql flavor skipped, saying how to start a server. `--private-mysql` starts
 //!   the private instance even when a server runs on 3306. A server named by the caller in
 //!   `ZENML_TEST_MYSQL_HOST` (with `_PORT`, `_USER`, `_PASSWORD`) is used as it is.
+//! - Buckets: the `s3`, `gcs` and `azure` flavors run against the local test servers that
+//!   `bash .ci/services` installs and starts (moto, tools/gcs-emulator, Azurite; see
+//!   `zenml_testkit::services`); a flavor whose server is down is reported skipped, saying so.
 //!
 //! The runner exits non-zero on a failed check, and under `CI=true` on a skipped one.
 

@@ -15,6 +15,31 @@ pub enum ArtifactStoreError {
         /// The key.
         path: String,
     },
+    /// A [`PutMode::Create`](crate::PutMode::Create) write found an object at its key; the
+    /// existing object was left untouched.
+    #[error("artifact store object `{path}` already exists and is never overwritten")]
+    AlreadyExists {
+        /// The key.
+        path: String,
+    },
+    /// A read asked for a byte range the object does not have.
+    #[error("artifact store object `{path}` has {size} bytes; {range} is not a readable range")]
+    InvalidRange {
+        /// The key.
+        path: String,
+        /// The requested range, described.
+        range: String,
+        /// The object's size.
+        size: u64,
+    },
+    /// Streaming an object's bytes failed part way, or ended before all of them arrived.
+    #[error("cannot read artifact store object `{path}`: {source}")]
+    Read {
+        /// The key.
+        path: String,
+        /// The failure.
+        source: std::io::Error,
+    },
     /// A key that is not a valid object path.
     #[error(transparent)]
     InvalidPath(#[from] ObjectPathError),

@@ -1,7 +1,7 @@
 //! The `local` flavor: artifacts in a folder on this machine.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,10 @@ use tempfile::NamedTempFile;
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, flavor};
 
 use crate::path::STAGING_DIR;
-use crate::{ArtifactStore, ArtifactStoreError, ArtifactStoreFlavor, ObjectPath};
+use crate::{
+    ArtifactStore, ArtifactStoreError, ArtifactStoreFlavor, GetOptions, GetResult, LocalFiles,
+    ObjectMeta, ObjectPath, PutMode, PutResult,
+};
 
 /// Configuration of the `local` artifact store flavor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ConfigFields)]
@@ -69,11 +72,13 @@ impl ArtifactStoreFlavor for LocalArtifactStoreConfig {
 ///
 /// Objects are files below the root. A write goes to a temporary file in the root's
 /// `.zenml-staging` folder (on the same file system) and is renamed into place, which is
-/// atomic; with `sync` on, the file is flushed to disk first.
-/// [`put_file_moving`](ArtifactStore::put_file_moving) renames the caller's file into place
-/// the same way (flushing it first with `sync` on), without a copy; it copies instead when
-/// the file is on another file system or has other hard links.
-/// [`local_path`](ArtifactStore::local_path) returns the object's file.
+/// atomic; with `sync` on, the file is flushed to disk first. A [`PutMode::Create`] write
+/// publishes without replacing (a rename that refuses an existing target), so of two
+/// concurrent creates exactly one wins. The store has the [`LocalFiles`] capability:
+/// [`put_file_moving`](LocalFiles::put_file_moving) renames the caller's file into place the
+/// same way (flushing it first with `sync` on), without a copy; it copies instead when the
+/// file is on another file system or has other hard links.
+/// [`local_path`](LocalFiles::local_path) returns the object's file.
 #[derive(Debug, Clone)]
 pub struct LocalArtifactStore {
     root: PathBuf,
@@ -84,14 +89,6 @@ pub struct LocalArtifactStore {
 impl LocalArtifactStore {
     /// Opens the store rooted at `root`, creating the folder if needed.
     pub fn open(root: &Path, sync: bool) -> Result<LocalArtifactStore, ArtifactStoreError> {
-        let io_err = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| ArtifactStoreError::Io {
-                action,
-                path,
-                source,
-            }
-        };
         fs::create_dir_all(root).map_err(io_err("cannot create the artifact folder", root))?;
         let root =
             fs::canonicalize(root).map_err(io_err("cannot resolve the artifact folder", root))?;
@@ -116,39 +113,49 @@ impl LocalArtifactStore {
         file
     }
 
-    /// Writes through `fill` into a staged file, then publishes it at `path`.
+    /// Writes through `fill` into a staged file, then publishes it at `path` by `mode`.
     fn publish(
         &self,
         path: &ObjectPath,
+        mode: PutMode,
         fill: impl FnOnce(&mut fs::File) -> io::Result<u64>,
-    ) -> Result<u64, ArtifactStoreError> {
+    ) -> Result<PutResult, ArtifactStoreError> {
         let target = self.file_path(path);
         reject_links(&self.root, &target, path)?;
-        let mut staged =
-            NamedTempFile::new_in(&self.staging).map_err(|source| ArtifactStoreError::Io {
-                action: "cannot create a staging file in",
-                path: self.staging.clone(),
-                source,
-            })?;
-        let write_err = |source| ArtifactStoreError::Io {
-            action: "cannot write",
-            path: target.clone(),
-            source,
-        };
-        let written = fill(staged.as_file_mut()).map_err(write_err)?;
-        staged.as_file_mut().flush().map_err(write_err)?;
+        let mut staged = NamedTempFile::new_in(&self.staging)
+            .map_err(io_err("cannot create a staging file in", &self.staging))?;
+        let write_err = io_err("cannot write", &target);
+        let written = fill(staged.as_file_mut()).map_err(&write_err)?;
+        staged.as_file_mut().flush().map_err(&write_err)?;
         if self.sync {
-            staged.as_file().sync_data().map_err(write_err)?;
+            staged.as_file().sync_data().map_err(&write_err)?;
         }
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(|source| ArtifactStoreError::Io {
-                action: "cannot create folder",
-                path: parent.to_path_buf(),
-                source,
-            })?;
+        create_parent(&target)?;
+        let persisted = match mode {
+            PutMode::Overwrite => staged.persist(&target),
+            PutMode::Create => staged.persist_noclobber(&target),
+        };
+        let file = persisted.map_err(|e| self.publish_error(path, &target, e.error))?;
+        Ok(put_result(&file.metadata().map_err(&write_err)?, written))
+    }
+
+    /// The error of a failed publication at `target`: an existing file there is
+    /// [`ArtifactStoreError::AlreadyExists`].
+    fn publish_error(
+        &self,
+        path: &ObjectPath,
+        target: &Path,
+        error: io::Error,
+    ) -> ArtifactStoreError {
+        if error.kind() == io::ErrorKind::AlreadyExists
+            && fs::symlink_metadata(target).is_ok_and(|m| m.is_file())
+        {
+            ArtifactStoreError::AlreadyExists {
+                path: path.to_string(),
+            }
+        } else {
+            io_err("cannot write", target)(error)
         }
-        staged.persist(&target).map_err(|e| write_err(e.error))?;
-        Ok(written)
     }
 
     fn not_found_or(
@@ -170,30 +177,27 @@ impl LocalArtifactStore {
         }
     }
 
-    fn collect(&self, dir: &Path, out: &mut Vec<ObjectPath>) -> Result<(), ArtifactStoreError> {
+    /// The metadata of the regular file `file` holding the object `path`.
+    fn meta_of(path: ObjectPath, meta: &fs::Metadata) -> ObjectMeta {
+        ObjectMeta {
+            path,
+            size: meta.len(),
+            last_modified: meta.modified().ok(),
+            e_tag: Some(e_tag(meta)),
+            version: None,
+        }
+    }
+
+    fn collect(&self, dir: &Path, out: &mut Vec<ObjectMeta>) -> Result<(), ArtifactStoreError> {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(ArtifactStoreError::Io {
-                    action: "cannot list",
-                    path: dir.to_path_buf(),
-                    source,
-                });
-            }
+            Err(source) => return Err(io_err("cannot list", dir)(source)),
         };
         for entry in entries {
-            let entry = entry.map_err(|source| ArtifactStoreError::Io {
-                action: "cannot list",
-                path: dir.to_path_buf(),
-                source,
-            })?;
-            let file_type = entry.file_type().map_err(|source| ArtifactStoreError::Io {
-                action: "cannot inspect",
-                path: entry.path(),
-                source,
-            })?;
+            let entry = entry.map_err(io_err("cannot list", dir))?;
             let full = entry.path();
+            let file_type = entry.file_type().map_err(io_err("cannot inspect", &full))?;
             if full == self.staging {
                 continue;
             }
@@ -206,12 +210,29 @@ impl LocalArtifactStore {
                     .components()
                     .map(|c| c.as_os_str().to_string_lossy().into_owned())
                     .collect();
-                if let Ok(path) = ObjectPath::new(&key.join("/")) {
-                    out.push(path);
+                let Ok(path) = ObjectPath::new(&key.join("/")) else {
+                    continue;
+                };
+                match entry.metadata() {
+                    Ok(meta) => out.push(Self::meta_of(path, &meta)),
+                    // Deleted while listing: not an object any more.
+                    Err(e) if is_absent(&e) => {}
+                    Err(source) => return Err(io_err("cannot inspect", &full)(source)),
                 }
             }
         }
         Ok(())
+    }
+
+    /// Removes folders left empty by a delete, up to (not including) the root.
+    fn prune_empty_parents(&self, file: &Path) {
+        let mut dir = file.parent();
+        while let Some(d) = dir {
+            if d == self.root || !d.starts_with(&self.root) || fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
     }
 }
 
@@ -220,128 +241,90 @@ impl ArtifactStore for LocalArtifactStore {
         format!("file://{}", self.root.display())
     }
 
-    fn put(&self, path: &ObjectPath, data: &[u8]) -> Result<(), ArtifactStoreError> {
-        self.publish(path, |file| {
+    fn put_opts(
+        &self,
+        path: &ObjectPath,
+        data: &[u8],
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
+        self.publish(path, mode, |file| {
             file.write_all(data)?;
             Ok(data.len() as u64)
         })
-        .map(drop)
     }
 
-    fn put_file(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
-        let mut input = fs::File::open(source).map_err(|e| ArtifactStoreError::Io {
-            action: "cannot read",
-            path: source.to_path_buf(),
-            source: e,
-        })?;
-        self.publish(path, |file| io::copy(&mut input, file))
+    fn put_stream(
+        &self,
+        path: &ObjectPath,
+        source: &mut dyn Read,
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
+        self.publish(path, mode, |file| io::copy(source, file))
     }
 
-    fn put_file_moving(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
-        let read_err = |source_err| ArtifactStoreError::Io {
-            action: "cannot read",
-            path: source.to_path_buf(),
-            source: source_err,
-        };
-        let meta = fs::symlink_metadata(source).map_err(read_err)?;
-        if !meta.is_file() {
-            return Err(read_err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file (links are not followed)",
-            )));
-        }
-        let file = fs::File::open(source).map_err(read_err)?;
-        let meta = file.metadata().map_err(read_err)?;
-        if has_other_names(&meta) {
-            // Renaming would let a write through the other name change the stored object.
-            return self.put_file(path, source);
-        }
-        let target = self.file_path(path);
-        reject_links(&self.root, &target, path)?;
-        let write_err = |source| ArtifactStoreError::Io {
-            action: "cannot write",
-            path: target.clone(),
-            source,
-        };
-        if self.sync {
-            file.sync_data().map_err(write_err)?;
-        }
-        drop(file);
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent).map_err(|source| ArtifactStoreError::Io {
-                action: "cannot create folder",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-        match fs::rename(source, &target) {
-            Ok(()) => Ok(meta.len()),
-            // Another file system: copy through the staging folder instead.
-            Err(e) if e.kind() == io::ErrorKind::CrossesDevices => self.put_file(path, source),
-            Err(e) => Err(write_err(e)),
-        }
-    }
-
-    fn get(&self, path: &ObjectPath) -> Result<Vec<u8>, ArtifactStoreError> {
-        let file = self.file_path(path);
-        reject_links(&self.root, &file, path)?;
-        fs::read(&file).map_err(Self::not_found_or(path, "cannot read", &file))
-    }
-
-    fn get_file(&self, path: &ObjectPath, destination: &Path) -> Result<u64, ArtifactStoreError> {
+    fn get_opts(
+        &self,
+        path: &ObjectPath,
+        options: GetOptions,
+    ) -> Result<GetResult, ArtifactStoreError> {
         let file = self.file_path(path);
         reject_links(&self.root, &file, path)?;
         let mut input =
             fs::File::open(&file).map_err(Self::not_found_or(path, "cannot read", &file))?;
-        let dest_dir = destination
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let dest_err = |source| ArtifactStoreError::Io {
-            action: "cannot write",
-            path: destination.to_path_buf(),
-            source,
+        let meta = input.metadata().map_err(io_err("cannot inspect", &file))?;
+        if !meta.is_file() {
+            return Err(ArtifactStoreError::NotFound {
+                path: path.to_string(),
+            });
+        }
+        let meta = Self::meta_of(path.clone(), &meta);
+        let range = match &options.range {
+            Some(range) => range.resolve(path, meta.size)?,
+            None => 0..meta.size,
         };
-        let mut staged = NamedTempFile::new_in(dest_dir).map_err(dest_err)?;
-        let copied = io::copy(&mut input, staged.as_file_mut()).map_err(dest_err)?;
-        staged.persist(destination).map_err(|e| dest_err(e.error))?;
-        Ok(copied)
+        if range.start > 0 {
+            input
+                .seek(SeekFrom::Start(range.start))
+                .map_err(io_err("cannot read", &file))?;
+        }
+        let len = range.end - range.start;
+        Ok(GetResult {
+            meta,
+            range,
+            reader: Box::new(ExactReader::new(input, len)),
+        })
     }
 
-    fn local_path(&self, path: &ObjectPath) -> Option<PathBuf> {
-        let file = self.file_path(path);
-        reject_links(&self.root, &file, path).ok()?;
-        Some(file)
-    }
-
-    fn exists(&self, path: &ObjectPath) -> Result<bool, ArtifactStoreError> {
+    fn head(&self, path: &ObjectPath) -> Result<ObjectMeta, ArtifactStoreError> {
         let file = self.file_path(path);
         reject_links(&self.root, &file, path)?;
-        match fs::symlink_metadata(&file) {
-            Ok(meta) => Ok(meta.is_file()),
-            Err(e) if is_absent(&e) => Ok(false),
-            Err(source) => Err(ArtifactStoreError::Io {
-                action: "cannot inspect",
-                path: file,
-                source,
-            }),
+        let meta = fs::symlink_metadata(&file).map_err(Self::not_found_or(
+            path,
+            "cannot inspect",
+            &file,
+        ))?;
+        if !meta.is_file() {
+            return Err(ArtifactStoreError::NotFound {
+                path: path.to_string(),
+            });
         }
+        Ok(Self::meta_of(path.clone(), &meta))
     }
 
-    fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectPath>, ArtifactStoreError> {
+    fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectMeta>, ArtifactStoreError> {
         let mut out = Vec::new();
         match prefix {
             None => self.collect(&self.root, &mut out)?,
             Some(prefix) => {
                 let base = self.file_path(prefix);
                 match fs::symlink_metadata(&base) {
-                    Ok(meta) if meta.is_file() => out.push(prefix.clone()),
+                    Ok(meta) if meta.is_file() => out.push(Self::meta_of(prefix.clone(), &meta)),
                     Ok(meta) if meta.is_dir() => self.collect(&base, &mut out)?,
                     _ => {}
                 }
             }
         }
-        out.sort();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 
@@ -354,33 +337,156 @@ impl ArtifactStore for LocalArtifactStore {
                 Ok(())
             }
             Err(e) if is_absent(&e) => Ok(()),
-            Err(source) => Err(ArtifactStoreError::Io {
-                action: "cannot delete",
-                path: file,
-                source,
-            }),
+            Err(source) => Err(io_err("cannot delete", &file)(source)),
         }
     }
 
-    fn delete_prefix(&self, prefix: &ObjectPath) -> Result<usize, ArtifactStoreError> {
-        let objects = self.list(Some(prefix))?;
-        for object in &objects {
-            self.delete(object)?;
-        }
-        Ok(objects.len())
+    fn local_files(&self) -> Option<&dyn LocalFiles> {
+        Some(self)
     }
 }
 
-impl LocalArtifactStore {
-    /// Removes folders left empty by a delete, up to (not including) the root.
-    fn prune_empty_parents(&self, file: &Path) {
-        let mut dir = file.parent();
-        while let Some(d) = dir {
-            if d == self.root || !d.starts_with(&self.root) || fs::remove_dir(d).is_err() {
-                break;
-            }
-            dir = d.parent();
+impl LocalFiles for LocalArtifactStore {
+    fn local_path(&self, path: &ObjectPath) -> Option<PathBuf> {
+        let file = self.file_path(path);
+        reject_links(&self.root, &file, path).ok()?;
+        Some(file)
+    }
+
+    fn put_file_moving(
+        &self,
+        path: &ObjectPath,
+        source: &Path,
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
+        let read_err = io_err("cannot read", source);
+        let meta = fs::symlink_metadata(source).map_err(&read_err)?;
+        if !meta.is_file() {
+            return Err(read_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file (links are not followed)",
+            )));
         }
+        let file = fs::File::open(source).map_err(&read_err)?;
+        let meta = file.metadata().map_err(&read_err)?;
+        if has_other_names(&meta) {
+            // Renaming would let a write through the other name change the stored object.
+            return self.put_file(path, source, mode);
+        }
+        let target = self.file_path(path);
+        reject_links(&self.root, &target, path)?;
+        if self.sync {
+            file.sync_data().map_err(io_err("cannot write", &target))?;
+        }
+        drop(file);
+        create_parent(&target)?;
+        let moved = match mode {
+            PutMode::Overwrite => fs::rename(source, &target),
+            // A hard link never replaces an existing file; the source name goes afterwards.
+            PutMode::Create => fs::hard_link(source, &target).map(|()| {
+                let _ = fs::remove_file(source);
+            }),
+        };
+        match moved {
+            Ok(()) => {
+                let published =
+                    fs::symlink_metadata(&target).map_err(io_err("cannot inspect", &target))?;
+                Ok(put_result(&published, meta.len()))
+            }
+            // Another file system, or one without hard links: copy through the staging folder.
+            Err(e)
+                if e.kind() == io::ErrorKind::CrossesDevices
+                    || (mode == PutMode::Create && e.kind() == io::ErrorKind::PermissionDenied) =>
+            {
+                self.put_file(path, source, mode)
+            }
+            Err(e) => Err(self.publish_error(path, &target, e)),
+        }
+    }
+}
+
+/// A reader of exactly `remaining` bytes: ending early is an
+/// [`io::ErrorKind::UnexpectedEof`] error, and it never yields more.
+struct ExactReader<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read> ExactReader<R> {
+    fn new(inner: R, len: u64) -> ExactReader<R> {
+        ExactReader {
+            inner,
+            remaining: len,
+        }
+    }
+}
+
+impl<R: Read> Read for ExactReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let max = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        let n = self.inner.read(&mut buf[..max])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the file ended {} bytes early", self.remaining),
+            ));
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The [`PutResult`] of a published file.
+fn put_result(meta: &fs::Metadata, written: u64) -> PutResult {
+    PutResult {
+        size: written,
+        e_tag: Some(e_tag(meta)),
+        version: None,
+    }
+}
+
+/// An ETag for a file: its inode, modification time and size, which change whenever a
+/// write publishes a new file at its name (as `object_store`'s local store does).
+fn e_tag(meta: &fs::Metadata) -> String {
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{modified:x}-{:x}", inode(meta), meta.len())
+}
+
+#[cfg(unix)]
+fn inode(meta: &fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.ino()
+}
+
+#[cfg(not(unix))]
+fn inode(_meta: &fs::Metadata) -> u64 {
+    0
+}
+
+/// Creates the folder that will hold `target`.
+fn create_parent(target: &Path) -> Result<(), ArtifactStoreError> {
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(io_err("cannot create folder", parent))?;
+    }
+    Ok(())
+}
+
+/// Maps an I/O error on `path` into [`ArtifactStoreError::Io`].
+fn io_err(action: &'static str, path: &Path) -> impl Fn(io::Error) -> ArtifactStoreError {
+    let path = path.to_path_buf();
+    move |source| ArtifactStoreError::Io {
+        action,
+        path: path.clone(),
+        source,
     }
 }
 
@@ -444,6 +550,10 @@ mod tests {
         ObjectPath::new(s).unwrap()
     }
 
+    fn keys(list: Vec<ObjectMeta>) -> Vec<ObjectPath> {
+        list.into_iter().map(|m| m.path).collect()
+    }
+
     #[test]
     fn put_get_list_exists_delete() {
         let (_dir, store) = store();
@@ -459,7 +569,7 @@ mod tests {
         assert!(store.exists(&p("other")).unwrap());
         assert!(!store.exists(&p("missing")).unwrap());
         assert_eq!(
-            store.list(None).unwrap(),
+            keys(store.list(None).unwrap()),
             vec![
                 p("other"),
                 p("pipe/step/out/1/data.json"),
@@ -467,7 +577,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            store.list(Some(&p("pipe/step/out/2"))).unwrap(),
+            keys(store.list(Some(&p("pipe/step/out/2"))).unwrap()),
             vec![p("pipe/step/out/2/data.json")]
         );
         assert_eq!(store.delete_prefix(&p("pipe")).unwrap(), 2);
@@ -497,7 +607,13 @@ mod tests {
         let (dir, store) = store();
         let src = dir.path().join("src.bin");
         fs::write(&src, vec![7u8; 100_000]).unwrap();
-        assert_eq!(store.put_file(&p("big/blob"), &src).unwrap(), 100_000);
+        assert_eq!(
+            store
+                .put_file(&p("big/blob"), &src, PutMode::Overwrite)
+                .unwrap()
+                .size,
+            100_000
+        );
         store.put(&p("big/blob"), b"replaced").unwrap();
         let dst = dir.path().join("dst.bin");
         assert_eq!(store.get_file(&p("big/blob"), &dst).unwrap(), 8);
@@ -517,7 +633,10 @@ mod tests {
         let src = dir.path().join("moved.bin");
         fs::write(&src, vec![3u8; 10_000]).unwrap();
         assert_eq!(
-            store.put_file_moving(&p("a/b/moved"), &src).unwrap(),
+            store
+                .put_file_moving(&p("a/b/moved"), &src, PutMode::Create)
+                .unwrap()
+                .size,
             10_000
         );
         assert!(!src.exists(), "the source was renamed, not copied");
@@ -527,10 +646,16 @@ mod tests {
         assert_eq!(store.local_path(&p("a")).unwrap(), store.root().join("a"));
         // Replacing is atomic too.
         fs::write(&src, b"new").unwrap();
-        assert_eq!(store.put_file_moving(&p("a/b/moved"), &src).unwrap(), 3);
+        assert_eq!(
+            store
+                .put_file_moving(&p("a/b/moved"), &src, PutMode::Overwrite)
+                .unwrap()
+                .size,
+            3
+        );
         assert_eq!(store.get(&p("a/b/moved")).unwrap(), b"new");
         assert!(matches!(
-            store.put_file_moving(&p("x"), &dir.path().join("absent")),
+            store.put_file_moving(&p("x"), &dir.path().join("absent"), PutMode::Create),
             Err(ArtifactStoreError::Io { .. })
         ));
     }
@@ -543,13 +668,15 @@ mod tests {
         let other = dir.path().join("other-name");
         fs::write(&src, b"original").unwrap();
         fs::hard_link(&src, &other).unwrap();
-        store.put_file_moving(&p("obj"), &src).unwrap();
+        store
+            .put_file_moving(&p("obj"), &src, PutMode::Create)
+            .unwrap();
         fs::write(&other, b"changed!").unwrap();
         assert_eq!(store.get(&p("obj")).unwrap(), b"original");
 
         std::os::unix::fs::symlink(&other, dir.path().join("link")).unwrap();
         let err = store
-            .put_file_moving(&p("linked"), &dir.path().join("link"))
+            .put_file_moving(&p("linked"), &dir.path().join("link"), PutMode::Create)
             .unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
         assert!(!store.exists(&p("linked")).unwrap());
@@ -583,5 +710,49 @@ mod tests {
         };
         let store = good.open(&ComponentContext::new(dir.path())).unwrap();
         assert!(store.uri().ends_with("/arts"), "{}", store.uri());
+    }
+}
+
+#[cfg(test)]
+mod create_tests {
+    use super::*;
+
+    #[test]
+    fn create_never_replaces_and_moving_in_honours_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalArtifactStore::open(&dir.path().join("a"), false).unwrap();
+        let key = ObjectPath::new("k/v").unwrap();
+        store.put_opts(&key, b"first", PutMode::Create).unwrap();
+        let err = store
+            .put_opts(&key, b"second", PutMode::Create)
+            .unwrap_err();
+        assert!(
+            matches!(err, ArtifactStoreError::AlreadyExists { .. }),
+            "{err}"
+        );
+        let src = dir.path().join("src");
+        fs::write(&src, b"third").unwrap();
+        let err = store
+            .put_file_moving(&key, &src, PutMode::Create)
+            .unwrap_err();
+        assert!(
+            matches!(err, ArtifactStoreError::AlreadyExists { .. }),
+            "{err}"
+        );
+        assert_eq!(store.get(&key).unwrap(), b"first");
+        let head = store.head(&key).unwrap();
+        assert_eq!(head.size, 5);
+        assert!(head.e_tag.is_some() && head.last_modified.is_some());
+        assert_eq!(store.get_range(&key, 1..3).unwrap(), b"ir");
+        assert!(matches!(
+            store.head(&ObjectPath::new("k").unwrap()),
+            Err(ArtifactStoreError::NotFound { .. })
+        ));
+        assert_eq!(
+            fs::read_dir(store.root().join(STAGING_DIR))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 }

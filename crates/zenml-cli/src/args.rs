@@ -469,10 +469,19 @@ pub(crate) struct MetadataSetArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum ArtifactsConfigCommand {
     /// Point the active stack at an artifact store: a local folder, or a bucket URI such as
-    /// `s3://bucket/dir` when a flavor for it is linked.
+    /// `s3://bucket/dir`, `gs://bucket/dir` or `az://container/dir`, served by the linked
+    /// flavor that declares the URI's scheme (`artifact-store flavor list` shows them).
     Set {
         /// A folder, or a URI.
         path_or_uri: String,
+        /// More settings of the flavor as `--key=value` or `--key value`, e.g.
+        /// `--endpoint http://127.0.0.1:9000 --allow-http true`.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "--KEY=VALUE"
+        )]
+        settings: Vec<String>,
     },
     /// Show the active stack's artifact store.
     Get,

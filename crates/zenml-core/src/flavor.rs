@@ -32,6 +32,10 @@ pub struct FlavorDescription {
     pub example: &'static str,
     /// The configuration fields.
     pub fields: &'static [ConfigField],
+    /// The URI schemes this flavor serves, e.g. `["s3"]`: `zenml config artifacts set
+    /// s3://bucket/prefix` picks the flavor that declares `s3`. A scheme is served by at most
+    /// one flavor of a kind. Empty for flavors not addressed by URI.
+    pub schemes: &'static [&'static str],
     /// Checks a configuration table (without the `flavor` key): known keys, required keys,
     /// value types and the flavor's own validation.
     pub check: fn(&toml::Table) -> Result<(), ConfigError>,
@@ -268,12 +272,29 @@ pub enum RegistryError {
         /// The crate of the second declaration.
         second: &'static str,
     },
+    /// Two flavors of one kind declare that they serve the same URI scheme.
+    #[error(
+        "URI scheme `{scheme}://` is declared by two {} flavors: `{first}` and `{second}`; \
+         remove one of their crates from the build",
+        kind.human_name()
+    )]
+    DuplicateScheme {
+        /// The kind.
+        kind: ComponentKind,
+        /// The scheme.
+        scheme: &'static str,
+        /// The first flavor, by name.
+        first: &'static str,
+        /// The second flavor.
+        second: &'static str,
+    },
 }
 
 /// Every flavor linked into the program, by kind and name.
 #[derive(Debug)]
 pub struct FlavorRegistry {
     flavors: BTreeMap<(ComponentKind, &'static str), &'static FlavorDescription>,
+    schemes: BTreeMap<(ComponentKind, &'static str), &'static FlavorDescription>,
 }
 
 impl FlavorRegistry {
@@ -307,7 +328,43 @@ impl FlavorRegistry {
                 });
             }
         }
-        Ok(FlavorRegistry { flavors })
+        let mut schemes = BTreeMap::new();
+        for d in flavors.values() {
+            for &scheme in d.schemes {
+                if let Some(previous) = schemes.insert((d.kind, scheme), *d) {
+                    return Err(RegistryError::DuplicateScheme {
+                        kind: d.kind,
+                        scheme,
+                        first: previous.name,
+                        second: d.name,
+                    });
+                }
+            }
+        }
+        Ok(FlavorRegistry { flavors, schemes })
+    }
+
+    /// The flavor of `kind` that serves URIs with `scheme` (e.g. `s3`), if one is linked.
+    pub fn flavor_for_scheme(
+        &self,
+        kind: ComponentKind,
+        scheme: &str,
+    ) -> Option<&'static FlavorDescription> {
+        self.schemes
+            .iter()
+            .find(|((k, s), _)| *k == kind && *s == scheme)
+            .map(|(_, d)| *d)
+    }
+
+    /// Every URI scheme served by a flavor of `kind`, sorted, with its flavor.
+    pub fn schemes(
+        &self,
+        kind: ComponentKind,
+    ) -> impl Iterator<Item = (&'static str, &'static FlavorDescription)> {
+        self.schemes
+            .range((kind, "")..)
+            .take_while(move |((k, _), _)| *k == kind)
+            .map(|((_, s), d)| (*s, *d))
     }
 
     /// The flavors of `kind`, sorted by name.
@@ -375,8 +432,66 @@ mod tests {
             source,
             example: "",
             fields: &[],
+            schemes: &[],
             check: accept,
         }))
+    }
+
+    fn leak_with_schemes(
+        kind: ComponentKind,
+        name: &'static str,
+        schemes: &'static [&'static str],
+    ) -> &'static FlavorDescription {
+        Box::leak(Box::new(FlavorDescription {
+            kind,
+            name,
+            description: "test flavor",
+            source: "x",
+            example: "",
+            fields: &[],
+            schemes,
+            check: accept,
+        }))
+    }
+
+    #[test]
+    fn schemes_map_to_their_flavor_and_are_unique_per_kind() {
+        let registry = FlavorRegistry::from_descriptions([
+            leak_with_schemes(ComponentKind::ArtifactStore, "s3", &["s3"]),
+            leak_with_schemes(ComponentKind::ArtifactStore, "acme.r2", &["r2"]),
+            leak_with_schemes(ComponentKind::ArtifactStore, "azure", &["az", "abfs"]),
+            leak_with_schemes(ComponentKind::MetadataStore, "x.s3", &["s3"]),
+        ])
+        .unwrap();
+        let kind = ComponentKind::ArtifactStore;
+        assert_eq!(
+            registry.flavor_for_scheme(kind, "r2").unwrap().name,
+            "acme.r2"
+        );
+        assert_eq!(
+            registry.flavor_for_scheme(kind, "abfs").unwrap().name,
+            "azure"
+        );
+        assert!(registry.flavor_for_scheme(kind, "gs").is_none());
+        let schemes: Vec<_> = registry.schemes(kind).map(|(s, d)| (s, d.name)).collect();
+        assert_eq!(
+            schemes,
+            [
+                ("abfs", "azure"),
+                ("az", "azure"),
+                ("r2", "acme.r2"),
+                ("s3", "s3")
+            ]
+        );
+        let err = FlavorRegistry::from_descriptions([
+            leak_with_schemes(kind, "s3", &["s3"]),
+            leak_with_schemes(kind, "other", &["s3"]),
+        ])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`s3://` is declared by two"),
+            "{err}"
+        );
     }
 
     #[test]

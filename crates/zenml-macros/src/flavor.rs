@@ -11,7 +11,26 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let mut name = None;
     let mut description = None;
     let mut example = None;
+    let mut schemes: Vec<LitStr> = Vec::new();
     for arg in &args {
+        if arg.path.is_ident("schemes") {
+            schemes = string_list(&arg.value)?;
+            for scheme in &schemes {
+                let text = scheme.value();
+                let valid = text.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+                if !valid {
+                    return Err(syn::Error::new_spanned(
+                        scheme,
+                        "a URI scheme is a lowercase letter followed by lowercase letters, \
+                         digits, `+`, `-` or `.` (e.g. `s3`), without `://`",
+                    ));
+                }
+            }
+            continue;
+        }
         let value = string_value(&arg.value)?;
         let slot = if arg.path.is_ident("name") {
             &mut name
@@ -22,7 +41,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         } else {
             return Err(syn::Error::new_spanned(
                 &arg.path,
-                "expected `name`, `description` or `example`",
+                "expected `name`, `description`, `example` or `schemes`",
             ));
         };
         *slot = Some(value);
@@ -71,6 +90,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 source: ::core::env!("CARGO_PKG_NAME"),
                 example: #example,
                 fields: <#config_ty as ::zenml_core::ConfigFields>::FIELDS,
+                schemes: &[#(#schemes),*],
                 check: {
                     fn check(
                         table: &::zenml_core::__private::toml::Table,
@@ -94,5 +114,15 @@ fn string_value(expr: &Expr) -> syn::Result<LitStr> {
             lit: Lit::Str(s), ..
         }) => Ok(s.clone()),
         other => Err(syn::Error::new_spanned(other, "expected a string literal")),
+    }
+}
+
+fn string_list(expr: &Expr) -> syn::Result<Vec<LitStr>> {
+    match expr {
+        Expr::Array(array) => array.elems.iter().map(string_value).collect(),
+        other => Err(syn::Error::new_spanned(
+            other,
+            "expected a list of string literals, e.g. `schemes = [\"s3\"]`",
+        )),
     }
 }

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use zenml_artifact_store::{ArtifactStore, LocalArtifactStore, ObjectPath};
+use zenml_artifact_store::{ArtifactStore, LocalArtifactStore, LocalFiles, ObjectPath};
 use zenml_materializer::{BytesMaterializer, Materializer};
 use zenml_pipeline::artifact_io::{read_artifact, write_artifact};
 
@@ -90,9 +90,7 @@ fn measure(
     drop(back);
 
     // The materializer's share of the read: loading the stored folder directly.
-    let dir = store
-        .local_path(&folder)
-        .ok_or("the local store has no local path")?;
+    let dir = LocalFiles::local_path(store, &folder).ok_or("the local store has no local path")?;
     let start = Instant::now();
     let loaded = BytesMaterializer.load(&dir)?;
     let load = start.elapsed();

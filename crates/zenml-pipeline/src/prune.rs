@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use zenml_artifact_store::{ArtifactStore, ArtifactStoreError, ObjectPath};
+use zenml_artifact_store::{ArtifactStore, ArtifactStoreError, ObjectMeta, ObjectPath};
 use zenml_metadata_store::{MetadataStore, MetadataStoreError, Millis, RunStatus};
 
 use crate::ClientError;
@@ -79,7 +79,7 @@ pub struct OrphanFolder {
     pub artifact_id: String,
     /// How many objects it holds.
     pub objects: usize,
-    /// Their total size, when the store keeps local files.
+    /// Their total size, from the objects' metadata.
     pub bytes: Option<u64>,
     /// When its newest object was written, when the store can tell.
     pub modified_at: Option<Millis>,
@@ -111,7 +111,7 @@ impl PrunePlan {
         self.orphans.is_empty() && self.staging.is_empty()
     }
 
-    /// The bytes that would be freed (orphans of stores without local files count 0).
+    /// The bytes that would be freed.
     pub fn bytes(&self) -> u64 {
         self.orphans.iter().filter_map(|o| o.bytes).sum::<u64>()
             + self.staging.iter().map(|s| s.bytes).sum::<u64>()
@@ -223,9 +223,9 @@ pub(crate) fn prune_plan(
         unrecognized_objects: 0,
     };
 
-    let mut folders: BTreeMap<String, (String, Vec<ObjectPath>)> = BTreeMap::new();
+    let mut folders: BTreeMap<String, (String, Vec<ObjectMeta>)> = BTreeMap::new();
     for object in store.list(None).map_err(store_error)? {
-        match artifact_folder(&object) {
+        match artifact_folder(&object.path) {
             Some((folder, id)) => folders
                 .entry(folder)
                 .or_insert((id, Vec::new()))
@@ -247,23 +247,14 @@ pub(crate) fn prune_plan(
             });
             continue;
         }
-        // Size and age, when the store keeps local files.
-        let mut bytes = Some(0u64);
-        let mut newest: Option<SystemTime> = None;
-        for object in &objects {
-            match store.local_path(object) {
-                Some(file) => {
-                    let (b, m) = tree_stats(&file)?;
-                    bytes = bytes.map(|total| total + b);
-                    newest = Some(newest.map_or(m, |n| n.max(m)));
-                }
-                None => {
-                    bytes = None;
-                    newest = None;
-                    break;
-                }
-            }
-        }
+        // Size and age from the objects' metadata; the age is unknown when the store does not
+        // record modification times.
+        let bytes = Some(objects.iter().map(|o| o.size).sum::<u64>());
+        let newest: Option<SystemTime> = objects
+            .iter()
+            .map(|o| o.last_modified)
+            .collect::<Option<Vec<_>>>()
+            .and_then(|times| times.into_iter().max());
         match newest {
             Some(modified) if young(modified) => {
                 plan.kept.push(KeptFolder {
@@ -529,7 +520,7 @@ mod tests {
             .list(None)
             .unwrap()
             .iter()
-            .map(|o| o.as_str().to_owned())
+            .map(|o| o.path.as_str().to_owned())
             .collect();
         assert_eq!(left, {
             let mut expected = vec![

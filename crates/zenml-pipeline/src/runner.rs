@@ -338,9 +338,9 @@ impl<'a> Execution<'a> {
                 let usable = ObjectPath::new(&artifact.path).is_ok_and(|folder| {
                     verify_artifact(
                         self.stack.artifact_store.as_ref(),
-                        &self.staging,
                         &folder,
                         &artifact.content_hash,
+                        artifact.size,
                     )
                     .is_ok()
                 });

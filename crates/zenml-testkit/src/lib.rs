@@ -47,5 +47,6 @@ pub mod matrix;
 pub mod metadata_store;
 pub mod orchestrator;
 mod report;
+pub mod services;
 
 pub use report::{CheckReport, GroupReport, Outcome, SuiteReport, run_check, skip};

@@ -1,13 +1,17 @@
 //! The suites catch broken implementations: wrappers around the built-in flavors that break
 //! one promise of the contract each, and the checks that must report it.
 
+use std::io::Read;
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use zenml_artifact_store::{ArtifactStore, ArtifactStoreError, LocalArtifactStore, ObjectPath};
+use zenml_artifact_store::{
+    ArtifactStore, ArtifactStoreError, GetOptions, GetResult, LocalArtifactStore, LocalFiles,
+    ObjectMeta, ObjectPath, PutMode, PutResult,
+};
 use zenml_core::Dag;
 use zenml_materializer::{JsonMaterializer, Materializer, MaterializerError};
 use zenml_orchestrator::{
@@ -27,7 +31,7 @@ fn failed(report: &SuiteReport, group: &str, check: &str) -> String {
     }
 }
 
-/// Loses every second object it is given: `put` says `Ok` and writes nothing.
+/// Loses every second object it is given: `put_opts` says `Ok` and writes nothing.
 #[derive(Debug)]
 struct LosingStore {
     inner: LocalArtifactStore,
@@ -38,43 +42,53 @@ impl ArtifactStore for LosingStore {
     fn uri(&self) -> String {
         self.inner.uri()
     }
-    fn put(&self, path: &ObjectPath, data: &[u8]) -> Result<(), ArtifactStoreError> {
+    fn put_opts(
+        &self,
+        path: &ObjectPath,
+        data: &[u8],
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
         if self.puts.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
-            return Ok(());
+            return Ok(PutResult {
+                size: data.len() as u64,
+                e_tag: None,
+                version: None,
+            });
         }
-        self.inner.put(path, data)
+        self.inner.put_opts(path, data, mode)
     }
-    fn put_file(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
-        self.inner.put_file(path, source)
+    fn put_stream(
+        &self,
+        path: &ObjectPath,
+        source: &mut dyn Read,
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
+        self.inner.put_stream(path, source, mode)
     }
-    fn put_file_moving(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
-        self.inner.put_file_moving(path, source)
+    fn get_opts(
+        &self,
+        path: &ObjectPath,
+        options: GetOptions,
+    ) -> Result<GetResult, ArtifactStoreError> {
+        self.inner.get_opts(path, options)
     }
-    fn get(&self, path: &ObjectPath) -> Result<Vec<u8>, ArtifactStoreError> {
-        self.inner.get(path)
+    fn head(&self, path: &ObjectPath) -> Result<ObjectMeta, ArtifactStoreError> {
+        self.inner.head(path)
     }
-    fn get_file(&self, path: &ObjectPath, destination: &Path) -> Result<u64, ArtifactStoreError> {
-        self.inner.get_file(path, destination)
-    }
-    fn local_path(&self, path: &ObjectPath) -> Option<PathBuf> {
-        self.inner.local_path(path)
-    }
-    fn exists(&self, path: &ObjectPath) -> Result<bool, ArtifactStoreError> {
-        self.inner.exists(path)
-    }
-    fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectPath>, ArtifactStoreError> {
+    fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectMeta>, ArtifactStoreError> {
         self.inner.list(prefix)
     }
     fn delete(&self, path: &ObjectPath) -> Result<(), ArtifactStoreError> {
         self.inner.delete(path)
     }
-    fn delete_prefix(&self, prefix: &ObjectPath) -> Result<usize, ArtifactStoreError> {
-        self.inner.delete_prefix(prefix)
+    fn local_files(&self) -> Option<&dyn LocalFiles> {
+        Some(&self.inner)
     }
 }
 
-/// Lists newest-written last instead of sorted, and counts nothing it deletes, and writes
-/// `put_file` in place (a failed copy leaves a partial object).
+/// Lists newest-written last instead of sorted, counts nothing it deletes, writes streams in
+/// place (a failed copy leaves a partial object), and treats a conditional create as an
+/// overwrite (a check-then-write would be as wrong under concurrency).
 #[derive(Debug)]
 struct SloppyStore {
     inner: LocalArtifactStore,
@@ -84,30 +98,35 @@ impl ArtifactStore for SloppyStore {
     fn uri(&self) -> String {
         self.inner.uri()
     }
-    fn put(&self, path: &ObjectPath, data: &[u8]) -> Result<(), ArtifactStoreError> {
-        self.inner.put(path, data)
+    fn put_opts(
+        &self,
+        path: &ObjectPath,
+        data: &[u8],
+        _mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
+        self.inner.put_opts(path, data, PutMode::Overwrite)
     }
-    fn put_file(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
+    fn put_stream(
+        &self,
+        path: &ObjectPath,
+        source: &mut dyn Read,
+        _mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
         // Publishes an empty object first, then fills it: not atomic.
         self.inner.put(path, b"")?;
-        self.inner.put_file(path, source)
+        self.inner.put_stream(path, source, PutMode::Overwrite)
     }
-    fn put_file_moving(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
-        self.put_file(path, source)
+    fn get_opts(
+        &self,
+        path: &ObjectPath,
+        options: GetOptions,
+    ) -> Result<GetResult, ArtifactStoreError> {
+        self.inner.get_opts(path, options)
     }
-    fn get(&self, path: &ObjectPath) -> Result<Vec<u8>, ArtifactStoreError> {
-        self.inner.get(path)
+    fn head(&self, path: &ObjectPath) -> Result<ObjectMeta, ArtifactStoreError> {
+        self.inner.head(path)
     }
-    fn get_file(&self, path: &ObjectPath, destination: &Path) -> Result<u64, ArtifactStoreError> {
-        self.inner.get_file(path, destination)
-    }
-    fn local_path(&self, path: &ObjectPath) -> Option<PathBuf> {
-        self.inner.local_path(path)
-    }
-    fn exists(&self, path: &ObjectPath) -> Result<bool, ArtifactStoreError> {
-        self.inner.exists(path)
-    }
-    fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectPath>, ArtifactStoreError> {
+    fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectMeta>, ArtifactStoreError> {
         let mut all = self.inner.list(prefix)?;
         all.reverse();
         Ok(all)
@@ -168,6 +187,20 @@ fn an_artifact_store_with_unsorted_listings_and_wrong_counts_fails_the_suite() {
         &report,
         "atomic-publish",
         "a_failed_put_file_leaves_no_object",
+    );
+    assert!(message.contains("left an object"), "{message}");
+    let message = failed(&report, "atomic-publish", "create_never_overwrites");
+    assert!(message.contains("not AlreadyExists"), "{message}");
+    let message = failed(
+        &report,
+        "atomic-publish",
+        "concurrent_creates_have_one_winner",
+    );
+    assert!(message.contains("exactly one create wins"), "{message}");
+    let message = failed(
+        &report,
+        "atomic-publish",
+        "a_stream_that_fails_part_way_leaves_no_object",
     );
     assert!(message.contains("left an object"), "{message}");
 }

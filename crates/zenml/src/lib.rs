@@ -2,7 +2,7 @@
 //!
 //! This is the crate users depend on. It re-exports the component crates and decides which
 //! flavor crates are linked: the built-in flavors always, the integrations behind cargo
-//! features (`mysql`).
+//! features (`mysql`; `s3`, `gcs`, `azure`).
 //!
 //! # Linked flavors
 //!
@@ -60,6 +60,8 @@ pub mod prelude {
 
 #[cfg(feature = "mysql")]
 pub use zenml_mysql as mysql;
+#[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+pub use zenml_object_store as object_store;
 
 /// The flavor crates linked into this build, sorted. Calling it keeps their registrations.
 pub fn linked_flavor_crates() -> &'static [&'static str] {
@@ -67,6 +69,9 @@ pub fn linked_flavor_crates() -> &'static [&'static str] {
     #[cfg(feature = "mysql")]
     #[allow(unused_imports)]
     use zenml_mysql as _;
+    #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+    #[allow(unused_imports)]
+    use zenml_object_store as _;
     #[allow(unused_imports)]
     use {zenml_artifact_store as _, zenml_metadata_store as _, zenml_orchestrator as _};
 
@@ -75,6 +80,8 @@ pub fn linked_flavor_crates() -> &'static [&'static str] {
         "zenml-metadata-store",
         #[cfg(feature = "mysql")]
         "zenml-mysql",
+        #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
+        "zenml-object-store",
         "zenml-orchestrator",
     ]
 }

@@ -22,7 +22,18 @@ fn names(kind: ComponentKind) -> Vec<&'static str> {
 #[test]
 fn exactly_the_expected_flavors_are_linked() {
     assert_eq!(names(ComponentKind::Orchestrator), ["local"]);
-    assert_eq!(names(ComponentKind::ArtifactStore), ["local"]);
+    let mut artifact_stores = vec!["local"];
+    for (linked, name) in [
+        (cfg!(feature = "azure"), "azure"),
+        (cfg!(feature = "gcs"), "gcs"),
+        (cfg!(feature = "s3"), "s3"),
+    ] {
+        if linked {
+            artifact_stores.push(name);
+        }
+    }
+    artifact_stores.sort_unstable();
+    assert_eq!(names(ComponentKind::ArtifactStore), artifact_stores);
     if cfg!(feature = "mysql") {
         assert_eq!(names(ComponentKind::MetadataStore), ["mysql", "sqlite"]);
     } else {
@@ -113,8 +124,44 @@ fn unknown_keys_and_flavors_are_explained() {
     );
 
     let err = registry()
-        .get(ComponentKind::ArtifactStore, "gcs")
+        .get(ComponentKind::ArtifactStore, "acme.r2")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("known artifact store flavors: local"), "{err}");
+    let known = names(ComponentKind::ArtifactStore).join(", ");
+    assert!(
+        err.contains(&format!("known artifact store flavors: {known}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_declared_scheme_leads_back_to_its_flavor() {
+    let registry = registry();
+    for kind in ComponentKind::STACK_KINDS {
+        for flavor in registry.flavors(kind) {
+            for scheme in flavor.schemes {
+                assert_eq!(
+                    registry.flavor_for_scheme(kind, scheme).map(|f| f.name),
+                    Some(flavor.name),
+                    "{scheme}://"
+                );
+            }
+        }
+    }
+    let schemes: Vec<&str> = registry
+        .schemes(ComponentKind::ArtifactStore)
+        .map(|(scheme, _)| scheme)
+        .collect();
+    let mut expected = Vec::new();
+    if cfg!(feature = "azure") {
+        expected.extend(["abfs", "abfss", "az"]);
+    }
+    if cfg!(feature = "gcs") {
+        expected.extend(["gcs", "gs"]);
+    }
+    if cfg!(feature = "s3") {
+        expected.push("s3");
+    }
+    expected.sort_unstable();
+    assert_eq!(schemes, expected);
 }

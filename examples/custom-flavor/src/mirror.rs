@@ -1,12 +1,13 @@
 //! The `acme.mirror` artifact store flavor: every object in two local folders.
 
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use zenml_artifact_store::{
-    ArtifactStore, ArtifactStoreError, ArtifactStoreFlavor, LocalArtifactStore, ObjectPath,
+    ArtifactStore, ArtifactStoreError, ArtifactStoreFlavor, GetOptions, GetResult,
+    LocalArtifactStore, LocalFiles, ObjectMeta, ObjectPath, PutMode, PutResult,
 };
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig};
 
@@ -112,11 +113,15 @@ impl ArtifactStoreFlavor for MirrorArtifactStoreConfig {
 /// Each folder is a [`LocalArtifactStore`], so every write to either is atomic (staged,
 /// flushed, renamed into place). A write goes to the mirror first and then to the primary;
 /// when the primary's write fails, the mirror's new copy is deleted again, so a failed write
-/// leaves the object absent or with its earlier bytes, as the contract requires. Reads come
-/// from the primary; an object missing there is read from the mirror and copied back into
-/// the primary (the store *heals*). [`list`](ArtifactStore::list) and
-/// [`exists`](ArtifactStore::exists) see the objects of both folders; deletes remove both
-/// copies, the mirror's first.
+/// leaves the object absent or with its earlier bytes, as the contract requires. A
+/// conditional create ([`PutMode::Create`]) is decided by the mirror's create, which is
+/// atomic: of two concurrent creates one wins there and the other gets
+/// [`ArtifactStoreError::AlreadyExists`] before touching the primary. Reads come from the
+/// primary; an object missing there is read from the mirror and copied back into the
+/// primary (the store *heals*). [`list`](ArtifactStore::list) and
+/// [`head`](ArtifactStore::head) see the objects of both folders; deletes remove both
+/// copies, the mirror's first. Like its folders, the store has the [`LocalFiles`]
+/// capability: readers use the primary's files in place.
 #[derive(Debug, Clone)]
 pub struct MirrorArtifactStore {
     primary: LocalArtifactStore,
@@ -163,15 +168,36 @@ impl MirrorArtifactStore {
     pub fn heal(&self, prefix: Option<&ObjectPath>) -> Result<usize, ArtifactStoreError> {
         let mut healed = 0;
         for object in self.mirror.list(prefix)? {
-            if !self.primary.exists(&object)? {
-                match self.mirror.local_path(&object) {
-                    Some(file) => self.primary.put_file(&object, &file).map(drop)?,
-                    None => self.primary.put(&object, &self.mirror.get(&object)?)?,
-                }
+            if !self.primary.exists(&object.path)? {
+                self.copy_back(&object.path)?;
                 healed += 1;
             }
         }
         Ok(healed)
+    }
+
+    /// Copies the mirror's object at `path` into the primary.
+    fn copy_back(&self, path: &ObjectPath) -> Result<(), ArtifactStoreError> {
+        match LocalFiles::local_path(&self.mirror, path) {
+            Some(file) => self
+                .primary
+                .put_file(path, &file, PutMode::Overwrite)
+                .map(drop),
+            None => self.primary.put(path, &self.mirror.get(path)?).map(drop),
+        }
+    }
+
+    /// Writes the primary's copy after `mirrored` wrote the mirror's: the mirror's local file
+    /// is the source, so a stream is read once.
+    fn put_primary_from_mirror(
+        &self,
+        path: &ObjectPath,
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
+        let file = LocalFiles::local_path(&self.mirror, path).ok_or_else(|| {
+            ArtifactStoreError::Config(format!("the mirror's copy of `{path}` is behind a link"))
+        })?;
+        self.primary.put_file(path, &file, mode)
     }
 
     /// After a failed write to the primary, removes the mirror's copy written just before,
@@ -197,17 +223,85 @@ impl ArtifactStore for MirrorArtifactStore {
         self.primary.uri()
     }
 
-    fn put(&self, path: &ObjectPath, data: &[u8]) -> Result<(), ArtifactStoreError> {
-        self.mirror.put(path, data)?;
-        self.undo_mirror(path, self.primary.put(path, data))
+    fn put_opts(
+        &self,
+        path: &ObjectPath,
+        data: &[u8],
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
+        self.mirror.put_opts(path, data, mode)?;
+        self.undo_mirror(path, self.primary.put_opts(path, data, mode))
     }
 
-    fn put_file(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
-        self.mirror.put_file(path, source)?;
-        self.undo_mirror(path, self.primary.put_file(path, source))
+    fn put_stream(
+        &self,
+        path: &ObjectPath,
+        source: &mut dyn Read,
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
+        self.mirror.put_stream(path, source, mode)?;
+        self.undo_mirror(path, self.put_primary_from_mirror(path, mode))
     }
 
-    fn put_file_moving(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
+    fn get_opts(
+        &self,
+        path: &ObjectPath,
+        options: GetOptions,
+    ) -> Result<GetResult, ArtifactStoreError> {
+        match self.primary.get_opts(path, options.clone()) {
+            Err(ArtifactStoreError::NotFound { .. }) => {
+                let result = self.mirror.get_opts(path, options)?;
+                // Heal. The read succeeds whether or not the primary could be repaired.
+                let _ = self.copy_back(path);
+                Ok(result)
+            }
+            other => other,
+        }
+    }
+
+    fn head(&self, path: &ObjectPath) -> Result<ObjectMeta, ArtifactStoreError> {
+        match self.primary.head(path) {
+            Err(ArtifactStoreError::NotFound { .. }) => self.mirror.head(path),
+            other => other,
+        }
+    }
+
+    fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectMeta>, ArtifactStoreError> {
+        let mut objects = self.primary.list(prefix)?;
+        objects.extend(self.mirror.list(prefix)?);
+        // Sorted by key, the primary's metadata first for a key both folders hold.
+        objects.sort_by(|a, b| a.path.cmp(&b.path));
+        objects.dedup_by(|later, earlier| later.path == earlier.path);
+        Ok(objects)
+    }
+
+    fn delete(&self, path: &ObjectPath) -> Result<(), ArtifactStoreError> {
+        // The mirror first: if the primary's delete then fails, the object is still there
+        // and whole, rather than deleted and then healed back from the mirror.
+        self.mirror.delete(path)?;
+        self.primary.delete(path)
+    }
+
+    fn local_files(&self) -> Option<&dyn LocalFiles> {
+        Some(self)
+    }
+}
+
+impl LocalFiles for MirrorArtifactStore {
+    fn local_path(&self, path: &ObjectPath) -> Option<PathBuf> {
+        // Readers use the primary's file or folder in place, so it must hold everything
+        // first. If it cannot be healed, `None` sends them to `get_opts`, which reads the
+        // mirror.
+        self.heal(Some(path)).ok()?;
+        LocalFiles::local_path(&self.primary, path)
+    }
+
+    fn put_file_moving(
+        &self,
+        path: &ObjectPath,
+        source: &Path,
+        mode: PutMode,
+    ) -> Result<PutResult, ArtifactStoreError> {
         // Refuse a link before the mirror's copy, which would follow it.
         let read_err = |e| ArtifactStoreError::Io {
             action: "cannot read",
@@ -221,63 +315,7 @@ impl ArtifactStore for MirrorArtifactStore {
             )));
         }
         // The mirror copies; the primary then renames the file into place.
-        self.mirror.put_file(path, source)?;
-        self.undo_mirror(path, self.primary.put_file_moving(path, source))
-    }
-
-    fn get(&self, path: &ObjectPath) -> Result<Vec<u8>, ArtifactStoreError> {
-        match self.primary.get(path) {
-            Err(ArtifactStoreError::NotFound { .. }) => {
-                let data = self.mirror.get(path)?;
-                // Heal. The read succeeds whether or not the primary could be repaired.
-                let _ = self.primary.put(path, &data);
-                Ok(data)
-            }
-            other => other,
-        }
-    }
-
-    fn get_file(&self, path: &ObjectPath, destination: &Path) -> Result<u64, ArtifactStoreError> {
-        match self.primary.get_file(path, destination) {
-            Err(ArtifactStoreError::NotFound { .. }) => {
-                let copied = self.mirror.get_file(path, destination)?;
-                let _ = self.primary.put_file(path, destination);
-                Ok(copied)
-            }
-            other => other,
-        }
-    }
-
-    fn local_path(&self, path: &ObjectPath) -> Option<PathBuf> {
-        // Readers use the primary's file or folder in place, so it must hold everything
-        // first. If it cannot be healed, `None` sends them to `get`, which reads the mirror.
-        self.heal(Some(path)).ok()?;
-        self.primary.local_path(path)
-    }
-
-    fn exists(&self, path: &ObjectPath) -> Result<bool, ArtifactStoreError> {
-        Ok(self.primary.exists(path)? || self.mirror.exists(path)?)
-    }
-
-    fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectPath>, ArtifactStoreError> {
-        let mut objects = self.primary.list(prefix)?;
-        objects.extend(self.mirror.list(prefix)?);
-        objects.sort();
-        objects.dedup();
-        Ok(objects)
-    }
-
-    fn delete(&self, path: &ObjectPath) -> Result<(), ArtifactStoreError> {
-        // The mirror first: if the primary's delete then fails, the object is still there
-        // and whole, rather than deleted and then healed back from the mirror.
-        self.mirror.delete(path)?;
-        self.primary.delete(path)
-    }
-
-    fn delete_prefix(&self, prefix: &ObjectPath) -> Result<usize, ArtifactStoreError> {
-        let objects = self.list(Some(prefix))?.len();
-        self.mirror.delete_prefix(prefix)?;
-        self.primary.delete_prefix(prefix)?;
-        Ok(objects)
+        self.mirror.put_file(path, source, mode)?;
+        self.undo_mirror(path, self.primary.put_file_moving(path, source, mode))
     }
 }

@@ -64,7 +64,11 @@ fn the_binary_lists_registers_and_checks_the_mirror_flavor() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["acme.mirror", "local"], "{flavors}");
+    assert_eq!(
+        names,
+        ["acme.mirror", "azure", "gcs", "local", "s3"],
+        "{flavors}"
+    );
     assert_eq!(flavors[0]["source"], "acme-zenml-flavors");
 
     let described = json(

@@ -7,7 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use acme_zenml_flavors::{MirrorArtifactStore, MirrorArtifactStoreConfig};
-use zenml_artifact_store::{ArtifactStore, ArtifactStoreError, ArtifactStoreFlavor, ObjectPath};
+use zenml_artifact_store::{
+    ArtifactStore, ArtifactStoreError, ArtifactStoreFlavor, LocalFiles, ObjectMeta, ObjectPath,
+    PutMode,
+};
 use zenml_core::{ComponentContext, ComponentKind, FlavorRegistry, ValidateConfig};
 
 fn p(s: &str) -> ObjectPath {
@@ -47,10 +50,19 @@ fn every_write_lands_in_both_folders_and_deletes_remove_both() {
     f.store.put(&p("run/a/data.json"), b"[1,2]").unwrap();
     let src = f.dir.path().join("big.bin");
     fs::write(&src, vec![7u8; 50_000]).unwrap();
-    assert_eq!(f.store.put_file(&p("run/b/blob"), &src).unwrap(), 50_000);
+    assert_eq!(
+        f.store
+            .put_file(&p("run/b/blob"), &src, PutMode::Create)
+            .unwrap()
+            .size,
+        50_000
+    );
     assert!(src.exists(), "put_file copies");
     assert_eq!(
-        f.store.put_file_moving(&p("run/c/moved"), &src).unwrap(),
+        f.store
+            .put_file_moving(&p("run/c/moved"), &src, PutMode::Create)
+            .unwrap()
+            .size,
         50_000
     );
     assert!(!src.exists(), "put_file_moving renames into the primary");
@@ -64,14 +76,14 @@ fn every_write_lands_in_both_folders_and_deletes_remove_both() {
         );
     }
     assert_eq!(
-        f.store.list(Some(&p("run"))).unwrap(),
+        keys(f.store.list(Some(&p("run"))).unwrap()),
         [p("run/a/data.json"), p("run/b/blob"), p("run/c/moved")]
     );
 
     assert_eq!(f.store.delete_prefix(&p("run/b")).unwrap(), 1);
     f.store.delete(&p("run/a/data.json")).unwrap();
     f.store.delete(&p("run/a/data.json")).unwrap();
-    assert_eq!(f.store.list(None).unwrap(), [p("run/c/moved")]);
+    assert_eq!(keys(f.store.list(None).unwrap()), [p("run/c/moved")]);
     assert!(!f.mirror("run/a/data.json").exists());
     assert!(!f.primary("run/b/blob").exists() && !f.mirror("run/b/blob").exists());
     assert!(matches!(
@@ -94,7 +106,10 @@ fn reading_an_object_lost_from_the_primary_heals_it() {
     fs::remove_file(f.primary("b/z")).unwrap();
 
     // Still complete: listings and `exists` see the mirror's copies.
-    assert_eq!(f.store.list(None).unwrap(), [p("a/x"), p("a/y"), p("b/z")]);
+    assert_eq!(
+        keys(f.store.list(None).unwrap()),
+        [p("a/x"), p("a/y"), p("b/z")]
+    );
     assert!(f.store.exists(&p("a/x")).unwrap());
 
     // `get` reads the mirror and copies the object back.
@@ -109,7 +124,7 @@ fn reading_an_object_lost_from_the_primary_heals_it() {
 
     // `local_path` of a folder heals everything below it before readers walk it.
     assert!(!f.primary("a/y").exists());
-    let folder = f.store.local_path(&p("a")).unwrap();
+    let folder = LocalFiles::local_path(&f.store, &p("a")).unwrap();
     assert_eq!(folder, f.store.primary().root().join("a"));
     assert_eq!(fs::read(folder.join("y")).unwrap(), b"y bytes");
 
@@ -138,10 +153,35 @@ fn moving_refuses_a_link_before_writing_anything() {
     fs::write(&target, b"data").unwrap();
     let link = f.dir.path().join("link");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let err = f.store.put_file_moving(&p("linked"), &link).unwrap_err();
+    let err = f
+        .store
+        .put_file_moving(&p("linked"), &link, PutMode::Create)
+        .unwrap_err();
     assert!(err.to_string().contains("not a regular file"), "{err}");
     assert!(!f.mirror("linked").exists() && !f.primary("linked").exists());
     assert!(link.exists());
+}
+
+fn keys(list: Vec<ObjectMeta>) -> Vec<ObjectPath> {
+    list.into_iter().map(|meta| meta.path).collect()
+}
+
+#[test]
+fn a_create_is_decided_once_for_both_folders() {
+    let f = Fixture::new();
+    f.store
+        .put_opts(&p("c"), b"first", PutMode::Create)
+        .unwrap();
+    let err = f
+        .store
+        .put_opts(&p("c"), b"second", PutMode::Create)
+        .unwrap_err();
+    assert!(
+        matches!(err, ArtifactStoreError::AlreadyExists { .. }),
+        "{err}"
+    );
+    assert_eq!(fs::read(f.primary("c")).unwrap(), b"first");
+    assert_eq!(fs::read(f.mirror("c")).unwrap(), b"first");
 }
 
 fn config(primary: &str, mirror: &str) -> MirrorArtifactStoreConfig {

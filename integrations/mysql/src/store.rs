@@ -1,4 +1,4 @@
-//! The store: a connection pool driven by the store's own runtime.
+//! The store: a connection pool driven by the process's shared runtime (`zenml-runtime`).
 
 use std::fmt;
 use std::future::Future;
@@ -13,6 +13,7 @@ use zenml_metadata_store::schema::{
 };
 use zenml_metadata_store::sql::{self, SqlConnection, SqlValue};
 use zenml_metadata_store::{MetadataStore, MetadataStoreError, NewRun, RunRecord, StepRunWrite};
+use zenml_runtime::RuntimeError;
 
 use crate::MysqlMetadataStoreConfig;
 
@@ -77,7 +78,8 @@ const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// A metadata store in a MySQL or MariaDB database.
 ///
-/// The store owns a small Tokio runtime and blocks on it, because component traits are
+/// The store blocks on the process's shared Tokio runtime (`zenml_runtime`), because
+/// component traits are
 /// synchronous: call it from ordinary threads, not from async code (it refuses to run inside
 /// a Tokio runtime; use `spawn_blocking` there). Connections come from a pool of at most
 /// `pool_size`.
@@ -101,8 +103,8 @@ pub struct MysqlMetadataStore {
     database: String,
     pool: Pool,
     connect_timeout: Duration,
-    /// `None` only while the store is dropped.
-    runtime: Option<Runtime>,
+    /// The process's shared runtime.
+    runtime: &'static Runtime,
 }
 
 impl MysqlMetadataStore {
@@ -139,15 +141,7 @@ impl MysqlMetadataStore {
                     .with_reset_connection(false),
             );
 
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("zenml-mysql")
-            .enable_all()
-            .build()
-            .map_err(|source| MetadataStoreError::Backend {
-                store: STORE,
-                source: Box::new(source),
-            })?;
+        let runtime = zenml_runtime::runtime().map_err(runtime_error)?;
         runtime
             .block_on(prepare(
                 base,
@@ -162,7 +156,7 @@ impl MysqlMetadataStore {
             database: config.database.clone(),
             pool: Pool::new(pooled),
             connect_timeout,
-            runtime: Some(runtime),
+            runtime,
         })
     }
 
@@ -195,14 +189,9 @@ impl MysqlMetadataStore {
     }
 
     /// The store's runtime, to block on from this (non-async) thread.
-    fn runtime(&self) -> Result<&Runtime, MetadataStoreError> {
+    fn runtime(&self) -> Result<&'static Runtime, MetadataStoreError> {
         refuse_async_context()?;
-        self.runtime
-            .as_ref()
-            .ok_or_else(|| MetadataStoreError::Backend {
-                store: STORE,
-                source: "the store is closed".into(),
-            })
+        Ok(self.runtime)
     }
 
     /// Runs `body` in a transaction on a pooled connection and commits it, retrying (see
@@ -513,14 +502,11 @@ impl fmt::Debug for MysqlMetadataStore {
 
 impl Drop for MysqlMetadataStore {
     fn drop(&mut self) {
-        let Some(runtime) = self.runtime.take() else {
-            return;
-        };
         if Handle::try_current().is_ok() {
-            // Blocking here would panic; the server sees the connections drop instead.
-            runtime.shutdown_background();
+            // Blocking here would panic; the pool's connections close when their tasks end.
             return;
         }
+        let runtime = self.runtime;
         // Close the pooled connections so the server does not count them as aborted.
         let pool = self.pool.clone();
         let _closed = runtime
@@ -551,6 +537,13 @@ fn refuse_async_context() -> Result<(), MetadataStoreError> {
         ));
     }
     Ok(())
+}
+
+fn runtime_error(error: RuntimeError) -> MetadataStoreError {
+    MetadataStoreError::Backend {
+        store: STORE,
+        source: Box::new(error),
+    }
 }
 
 fn backend(source: mysql_async::Error) -> MetadataStoreError {

@@ -7,17 +7,7 @@ use zenml::stack::Repository;
 use super::component::warn_literal_secrets;
 use crate::args::{ArtifactsConfigCommand, ConfigCommand, MetadataConfigCommand, MetadataSetArgs};
 use crate::output::{Output, value_json, value_text};
-use crate::settings::{RawSetting, typed_settings};
-
-/// URI schemes and the artifact store flavor that handles each.
-const URI_FLAVORS: &[(&str, &str)] = &[
-    ("s3", "s3"),
-    ("gs", "gcs"),
-    ("gcs", "gcs"),
-    ("az", "azure"),
-    ("abfs", "azure"),
-    ("abfss", "azure"),
-];
+use crate::settings::{RawSetting, parse_settings, typed_settings};
 
 pub(crate) fn run(out: Output, cmd: ConfigCommand) -> anyhow::Result<()> {
     let mut repo = super::repository()?;
@@ -28,9 +18,10 @@ pub(crate) fn run(out: Output, cmd: ConfigCommand) -> anyhow::Result<()> {
         ConfigCommand::Metadata(MetadataConfigCommand::Get) => {
             get(out, &repo, ComponentKind::MetadataStore)
         }
-        ConfigCommand::Artifacts(ArtifactsConfigCommand::Set { path_or_uri }) => {
-            set_artifacts(out, &mut repo, &path_or_uri)
-        }
+        ConfigCommand::Artifacts(ArtifactsConfigCommand::Set {
+            path_or_uri,
+            settings,
+        }) => set_artifacts(out, &mut repo, &path_or_uri, &parse_settings(&settings)?),
         ConfigCommand::Artifacts(ArtifactsConfigCommand::Get) => {
             get(out, &repo, ComponentKind::ArtifactStore)
         }
@@ -83,44 +74,57 @@ fn set_metadata(
     Ok(())
 }
 
-fn set_artifacts(out: Output, repo: &mut Repository, target: &str) -> anyhow::Result<()> {
+fn set_artifacts(
+    out: Output,
+    repo: &mut Repository,
+    target: &str,
+    extra: &[RawSetting],
+) -> anyhow::Result<()> {
     let registry = FlavorRegistry::global()?;
-    let (flavor, path) = match target.split_once("://") {
-        Some(("file", path)) => ("local", path.to_owned()),
+    let kind = ComponentKind::ArtifactStore;
+    let (description, path) = match target.split_once("://") {
+        Some(("file", path)) => (registry.get(kind, "local")?, path.to_owned()),
         Some((scheme, _)) => {
-            let Some((_, flavor)) = URI_FLAVORS.iter().find(|(s, _)| *s == scheme) else {
+            let Some(description) = registry.flavor_for_scheme(kind, scheme) else {
+                let known: Vec<String> = registry
+                    .schemes(kind)
+                    .map(|(s, d)| format!("{s}:// ({})", d.name))
+                    .collect();
                 return Err(ConfigError::Invalid(format!(
-                    "unsupported URI scheme `{scheme}://`; give a local folder or a URI with one of: {}",
-                    URI_FLAVORS.iter().map(|(s, _)| format!("{s}://")).collect::<Vec<_>>().join(", ")
+                    "no linked artifact store flavor serves `{scheme}://` URIs; give a local \
+                     folder or a URI with one of: {} (a binary that links a crate providing \
+                     another, e.g. through `zenml_cli::run()`, can use it)",
+                    if known.is_empty() {
+                        "none in this build".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 ))
                 .into());
             };
-            (*flavor, target.to_owned())
+            (description, target.to_owned())
         }
-        None => ("local", target.to_owned()),
+        None => (registry.get(kind, "local")?, target.to_owned()),
     };
-    let description = registry.get(ComponentKind::ArtifactStore, flavor).map_err(|e| match e {
-        ConfigError::UnknownFlavor { kind, name, known, .. } => ConfigError::UnknownFlavor {
-            hint: format!(
-                "; `{target}` needs the `{name}` artifact store flavor, which this build does not link \
-                 (a binary that links a crate providing it, e.g. through `zenml_cli::run()`, can use it)"
-            ),
-            kind,
-            name,
-            known,
-        },
-        other => other,
-    })?;
-    let raw = [RawSetting {
+    if let Some(repeated) = extra.iter().find(|s| s.key == "path") {
+        return Err(ConfigError::Invalid(format!(
+            "`--path {}` repeats the folder or URI, which is the first argument",
+            repeated.value
+        ))
+        .into());
+    }
+    let mut raw = vec![RawSetting {
         key: "path".to_owned(),
         value: path,
     }];
-    let config = typed_settings(ComponentKind::ArtifactStore, description, &raw)?;
-    let (stack, component, _) = set_component(repo, ComponentKind::ArtifactStore, flavor, config)?;
+    raw.extend_from_slice(extra);
+    let config = typed_settings(kind, description, &raw)?;
+    let (stack, component, secrets) = set_component(repo, kind, description.name, config)?;
+    warn_literal_secrets(repo, &secrets);
     repo.save()?;
     out.done(format!(
         "Artifact store of stack `{stack}` set to `{component}`: {}",
-        summary(repo, ComponentKind::ArtifactStore, &component)?
+        summary(repo, kind, &component)?
     ));
     Ok(())
 }

@@ -68,17 +68,20 @@ pub(crate) fn run(out: Output, cmd: StackCommand) -> anyhow::Result<()> {
             };
             let stack = zenml::stack::open_stack(&repo, &name)?;
             let schema = stack.metadata_store.schema_version()?;
+            let artifacts = stack.artifact_store.uri();
+            probe_artifact_store(stack.artifact_store.as_ref()).with_context(|| {
+                format!("the artifact store `{artifacts}` of stack `{name}` does not work")
+            })?;
             let json = json!({
                 "name": name,
                 "orchestrator": format!("{:?}", stack.orchestrator),
                 "metadata_store": { "uri": stack.metadata_store.uri(), "schema_version": schema },
-                "artifact_store": { "uri": stack.artifact_store.uri() },
+                "artifact_store": { "uri": artifacts, "reachable": true },
             });
             out.show(json, || {
                 format!(
-                    "Stack `{name}` works:\n  metadata store  {} (schema version {schema})\n  artifact store  {}",
+                    "Stack `{name}` works:\n  metadata store  {} (schema version {schema})\n  artifact store  {artifacts} (reachable)",
                     stack.metadata_store.uri(),
-                    stack.artifact_store.uri()
                 )
             });
         }
@@ -285,5 +288,14 @@ pub(crate) fn describe(out: Output, repo: &Repository, name: &str) -> anyhow::Re
             table(["COMPONENT", "NAME", "FLAVOR", "CONFIG"], rows)
         )
     });
+    Ok(())
+}
+
+/// Proves that the artifact store answers with the configured location and credentials: a
+/// listing of a prefix that holds nothing, one request on a bucket (a missing bucket, a
+/// wrong key or a refused permission fail it), nothing written.
+fn probe_artifact_store(store: &dyn zenml::artifact_store::ArtifactStore) -> anyhow::Result<()> {
+    let probe = zenml::artifact_store::ObjectPath::new("zenml-stack-check")?;
+    store.list(Some(&probe))?;
     Ok(())
 }

@@ -1,11 +1,13 @@
-//! Runs every flavor linked into the `zenml` facade (with `mysql`) against its kind's
+//! Runs every flavor linked into the `zenml` facade (with `mysql`, `s3`, `gcs` and `azure`)
+//! against its kind's
 //! conformance suite, plus the materializer suite once, and prints the flavor matrix and a
 //! machine-readable summary (the last line, `summary: {json}`).
 //!
 //! Run it through `cargo xtask test-flavors`, which finds or starts MariaDB and passes it in
 //! `ZENML_TEST_MYSQL_HOST`, `ZENML_TEST_MYSQL_PORT`, `ZENML_TEST_MYSQL_USER` and
 //! `ZENML_TEST_MYSQL_PASSWORD` (or the reason there is none in `ZENML_TEST_MYSQL_SKIP`).
-//! Without them it tries 127.0.0.1:3306 as `root` without a password.
+//! Without them it tries 127.0.0.1:3306 as `root` without a password. The bucket flavors
+//! run against the local test servers of [`zenml_testkit::services`].
 //!
 //! Exits with 1 when a check failed, and under `CI=true` also when one was skipped. A
 //! flavor this runner has no test configuration for is skipped with that reason, so a new
@@ -24,6 +26,7 @@ use zenml::core::{ComponentContext, ComponentKind, FlavorDescription, FlavorRegi
 use zenml::metadata_store::{MetadataStore, MetadataStoreFlavor};
 use zenml::orchestrator::OrchestratorFlavor;
 use zenml_testkit::matrix::{Matrix, RowResult};
+use zenml_testkit::services::{self, AZURITE, GCS, S3, Service};
 use zenml_testkit::{artifact_store, materializer, metadata_store, orchestrator};
 
 /// The reason for a flavor without a test configuration here.
@@ -77,6 +80,51 @@ fn main() -> ExitCode {
     }
 }
 
+/// The test configuration of a bucket flavor, and the local test server (which
+/// `.ci/services` starts) it points at, below a fresh prefix; `None` for other flavors.
+fn bucket_table(flavor: &FlavorDescription) -> Option<(Service, toml::Table)> {
+    if flavor.kind != ComponentKind::ArtifactStore {
+        return None;
+    }
+    let prefix = services::fresh_prefix("flavor-matrix");
+    let (service, entries): (_, Vec<(&str, toml::Value)>) = match flavor.name {
+        "s3" => (
+            S3,
+            vec![
+                ("path", format!("s3://{}/{prefix}", S3.bucket).into()),
+                ("endpoint", S3.url.into()),
+                ("allow_http", true.into()),
+                ("region", "us-east-1".into()),
+                // moto checks no signature; the keys only have to be there.
+                ("access_key_id", "testing".into()),
+                ("secret_access_key", "testing".into()),
+            ],
+        ),
+        "gcs" => (
+            GCS,
+            vec![
+                ("path", format!("gs://{}/{prefix}", GCS.bucket).into()),
+                ("base_url", GCS.url.into()),
+                ("allow_http", true.into()),
+                ("anonymous", true.into()),
+            ],
+        ),
+        "azure" => (
+            AZURITE,
+            vec![
+                ("path", format!("az://{}/{prefix}", AZURITE.bucket).into()),
+                ("use_emulator", true.into()),
+            ],
+        ),
+        _ => return None,
+    };
+    let mut table = table(&entries);
+    table.insert("max_retries".to_owned(), toml::Value::Integer(2));
+    table.insert("retry_timeout_secs".to_owned(), toml::Value::Integer(10));
+    table.insert("flavor".to_owned(), flavor.name.into());
+    Some((service, table))
+}
+
 /// Opens `flavor` from its test configuration and runs its kind's suite.
 fn test_flavor(flavor: &FlavorDescription) -> RowResult {
     let scratch = match tempfile::tempdir() {
@@ -87,7 +135,14 @@ fn test_flavor(flavor: &FlavorDescription) -> RowResult {
     if (flavor.kind, flavor.name) == (ComponentKind::MetadataStore, "mysql") {
         return test_mysql(flavor, &context);
     }
-    let Some(table) = test_table(flavor, scratch.path()) else {
+    let table = match bucket_table(flavor) {
+        Some((service, table)) => match service.unavailable_reason() {
+            Some(reason) => return RowResult::Skipped(reason),
+            None => Some(table),
+        },
+        None => test_table(flavor, scratch.path()),
+    };
+    let Some(table) = table else {
         return RowResult::Skipped(NO_CONFIGURATION.to_owned());
     };
     match flavor.kind {
@@ -311,11 +366,12 @@ mod tests {
     fn a_flavor_without_a_test_configuration_is_skipped_saying_so() {
         let unknown: &'static FlavorDescription = Box::leak(Box::new(FlavorDescription {
             kind: ComponentKind::ArtifactStore,
-            name: "s3",
+            name: "acme.s3",
             description: "a flavor the runner does not know",
-            source: "zenml-s3",
+            source: "acme-s3",
             example: "",
             fields: &[],
+            schemes: &[],
             check: accept,
         }));
         assert_eq!(
@@ -335,9 +391,12 @@ mod tests {
                 if flavor.name == "mysql" {
                     continue;
                 }
-                let table = test_table(flavor, scratch.path()).unwrap_or_else(|| {
-                    panic!("no test configuration for {kind} `{}`", flavor.name)
-                });
+                let table = bucket_table(flavor)
+                    .map(|(_, table)| table)
+                    .or_else(|| test_table(flavor, scratch.path()))
+                    .unwrap_or_else(|| {
+                        panic!("no test configuration for {kind} `{}`", flavor.name)
+                    });
                 let mut fields = table.clone();
                 fields.remove("flavor");
                 flavor.check_table(&fields).unwrap();
@@ -349,7 +408,10 @@ mod tests {
             [
                 "orchestrator/local",
                 "metadata-store/sqlite",
-                "artifact-store/local"
+                "artifact-store/azure",
+                "artifact-store/gcs",
+                "artifact-store/local",
+                "artifact-store/s3",
             ]
         );
     }

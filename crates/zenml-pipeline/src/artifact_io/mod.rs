@@ -8,9 +8,10 @@
 //! 2. The folder is checked (only regular files and folders; links and special files are
 //!    refused, never followed) and hashed.
 //! 3. Each file is published under the artifact's fresh folder in the store,
-//!    `<pipeline>/<step>/<output>/<artifact id>/<file>`, with
-//!    [`ArtifactStore::put_file_moving`]: one atomic put per file, which a store on the same
-//!    file system does by renaming the file into place, without a copy.
+//!    `<pipeline>/<step>/<output>/<artifact id>/<file>`, with a conditional create
+//!    ([`PutMode::Create`]): one atomic put per file that never overwrites, which a store
+//!    with local files does by renaming the file into place without a copy, and a bucket
+//!    by a (multipart) upload.
 //!
 //! The artifact becomes visible only when the caller records it in the metadata store,
 //! after [`write_artifact`] returned. A failure or a crash before that leaves at most
@@ -18,24 +19,23 @@
 //! without a rename too, since nothing relies on renaming a folder.
 //!
 //! Each artifact records the [`content_hash_of_dir`] of its files and their total size.
-//! [`read_artifact`] verifies the hash before the materializer reads anything, and fails with
-//! [`ArtifactIoError::HashMismatch`] when the files changed.
+//! [`read_artifact`] verifies the hash before the materializer reads anything (hashing a
+//! download as its bytes arrive), and fails with [`ArtifactIoError::HashMismatch`] when the
+//! files changed.
+
+mod hash;
 
 use std::fs;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use blake3::hazmat::{
-    ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root,
-};
 use tempfile::TempDir;
-use zenml_artifact_store::{ArtifactStore, ArtifactStoreError, ObjectPath};
+use zenml_artifact_store::{
+    ArtifactStore, ArtifactStoreError, GetOptions, ObjectMeta, ObjectPath, PutMode, copy_into_file,
+};
 use zenml_materializer::{Materializer, MaterializerError};
 
-/// The size of the slices files are hashed in: a power of two, at least one BLAKE3 chunk.
-const SLICE_LEN: usize = 1 << 20;
-/// The most threads one hash uses.
-const MAX_HASH_THREADS: usize = 8;
+use hash::{StreamingHash, hash_files};
 
 /// An artifact published by [`write_artifact`]: what the caller records in the metadata
 /// store.
@@ -116,24 +116,27 @@ pub enum ArtifactIoError {
 #[derive(Debug)]
 struct ArtifactFile {
     /// The path relative to the artifact's folder, `/`-separated.
-    relative: String,
+    pub(super) relative: String,
     /// The local file.
-    path: PathBuf,
+    pub(super) path: PathBuf,
 }
 
 /// Saves `value` with `materializer` and publishes its files into `store` under `folder`,
-/// which must not hold any object yet (a fresh artifact-id folder). `materializer` may be a
-/// `&dyn Materializer<Value = T>`.
+/// a fresh artifact-id folder. `materializer` may be a `&dyn Materializer<Value = T>`.
 ///
 /// The materializer writes into a fresh temporary folder under `staging` (created if
-/// missing), which is removed on every path. The artifact's files are each put into the
-/// store atomically, at `folder/<their path in the materializer's folder>`; empty subfolders
-/// are not kept. If publishing fails, the files already put are deleted (best effort); a
-/// crash can leave orphan files, which no record points to.
+/// missing), which is removed on every path. The artifact's files are hashed there, then
+/// each is published with a conditional create ([`PutMode::Create`]) at
+/// `folder/<its path in the materializer's folder>`: moved in without a copy on a store with
+/// [`LocalFiles`](zenml_artifact_store::LocalFiles), streamed (in parts, for large files)
+/// otherwise. No object is ever overwritten, and nothing is listed first, so two writers of
+/// one folder cannot both succeed. Empty subfolders are not kept. If publishing fails, the
+/// files this call put are deleted (best effort); a crash can leave orphan files, which no
+/// record points to.
 ///
 /// # Errors
 ///
-/// - [`ArtifactIoError::AlreadyExists`] when `folder` holds objects already.
+/// - [`ArtifactIoError::AlreadyExists`] when an object exists at one of the artifact's keys.
 /// - [`ArtifactIoError::Materializer`] when saving fails; nothing reaches the store.
 /// - [`ArtifactIoError::NotStorable`] when the materializer's output holds a link, a special
 ///   file, or a name that is not a valid key; nothing reaches the store.
@@ -146,9 +149,6 @@ pub fn write_artifact<M: Materializer + ?Sized>(
     value: &M::Value,
 ) -> Result<WrittenArtifact, ArtifactIoError> {
     let uri = artifact_uri(store, folder);
-    if !store.list(Some(folder))?.is_empty() {
-        return Err(ArtifactIoError::AlreadyExists { uri });
-    }
     let temp = temp_dir_in(staging, "write-")?;
     materializer.save(value, temp.path())?;
     let files = collect_files(temp.path())?;
@@ -164,11 +164,21 @@ pub fn write_artifact<M: Materializer + ?Sized>(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (content_hash, size) = hash_files(&files)?;
-    for (file, key) in files.iter().zip(&keys) {
-        if let Err(e) = store.put_file_moving(key, &file.path) {
-            // Nothing points to these files yet; removing them only saves space.
-            let _ = store.delete_prefix(folder);
-            return Err(e.into());
+    for (published, (file, key)) in files.iter().zip(&keys).enumerate() {
+        let put = match store.local_files() {
+            Some(local) => local.put_file_moving(key, &file.path, PutMode::Create),
+            None => store.put_file(key, &file.path, PutMode::Create),
+        };
+        if let Err(e) = put {
+            // Nothing points to the files this call put; removing them only saves space. An
+            // object that was there already is someone else's and stays.
+            for key in &keys[..published] {
+                let _ = store.delete(key);
+            }
+            return Err(match e {
+                ArtifactStoreError::AlreadyExists { .. } => ArtifactIoError::AlreadyExists { uri },
+                other => other.into(),
+            });
         }
     }
     Ok(WrittenArtifact {
@@ -182,12 +192,13 @@ pub fn write_artifact<M: Materializer + ?Sized>(
 /// Reads the artifact in `store` under `folder` back with `materializer`, after checking
 /// that its files hash to `expected_hash` (as recorded by [`write_artifact`]).
 ///
-/// A store that keeps objects as local files ([`ArtifactStore::local_path`]) is read in
-/// place, without a copy: the artifact's folder is hashed, then loaded from there. Otherwise
-/// the folder's objects are copied into a fresh temporary folder under `staging` (created
-/// if missing, removed on every path), which is hashed and loaded. Either way the hash
-/// covers exactly the files the materializer sees, and the materializer is called only when
-/// it matches.
+/// A store that keeps objects as local files
+/// ([`LocalFiles`](zenml_artifact_store::LocalFiles)) is read in place, without a copy: the
+/// artifact's folder is hashed, then loaded from there. Otherwise the folder's objects are
+/// streamed into a fresh temporary folder under `staging` (created if missing, removed on
+/// every path) and hashed as their bytes arrive, then loaded. Either way the hash covers
+/// exactly the files the materializer sees, and the materializer is called only when it
+/// matches.
 ///
 /// # Errors
 ///
@@ -204,66 +215,123 @@ pub fn read_artifact<M: Materializer + ?Sized>(
     expected_hash: &str,
     materializer: &M,
 ) -> Result<M::Value, ArtifactIoError> {
-    with_verified_artifact(store, staging, folder, expected_hash, |dir| {
-        Ok(materializer.load(dir)?)
-    })
+    let uri = artifact_uri(store, folder);
+    if let Some(dir) = local_folder(store, folder) {
+        let files = collect_files(&dir)?;
+        verify(&uri, expected_hash, &files)?;
+        return Ok(materializer.load(&dir)?);
+    }
+    let temp = temp_dir_in(staging, "read-")?;
+    download_verified(store, folder, &uri, expected_hash, temp.path())?;
+    Ok(materializer.load(temp.path())?)
 }
 
-/// Checks that the artifact in `folder` still exists and hashes to `expected_hash`, without
-/// loading it: what a cache hit requires of each reused output.
+/// Checks that the artifact in `folder` still exists as it was written, without loading it:
+/// what a cache hit requires of each reused output.
+///
+/// On a store with local files, the files are hashed in place and must hash to
+/// `expected_hash`. On other stores (buckets) nothing is downloaded: one listing must show
+/// the artifact's files with `expected_size` bytes in all. A load
+/// ([`read_artifact`]) still verifies the content hash.
 ///
 /// # Errors
 ///
-/// As [`read_artifact`], except that no materializer is involved.
+/// [`ArtifactIoError::Missing`] when the store holds no file of the artifact,
+/// [`ArtifactIoError::HashMismatch`] when its files changed (or, on a bucket, their sizes
+/// no longer add up), and store and local failures.
 pub fn verify_artifact(
     store: &dyn ArtifactStore,
-    staging: &Path,
     folder: &ObjectPath,
     expected_hash: &str,
+    expected_size: u64,
 ) -> Result<(), ArtifactIoError> {
-    with_verified_artifact(store, staging, folder, expected_hash, |_| Ok(()))
+    let uri = artifact_uri(store, folder);
+    if let Some(dir) = local_folder(store, folder) {
+        return verify(&uri, expected_hash, &collect_files(&dir)?);
+    }
+    let objects = artifact_objects(store, folder)?;
+    if objects.is_empty() {
+        // An artifact of no files is still there; otherwise its files are gone.
+        return if StreamingHash::new()
+            .finish()
+            .0
+            .eq_ignore_ascii_case(expected_hash)
+        {
+            Ok(())
+        } else {
+            Err(ArtifactIoError::Missing { uri })
+        };
+    }
+    let size: u64 = objects.iter().map(|(_, meta)| meta.size).sum();
+    if size != expected_size {
+        return Err(ArtifactIoError::HashMismatch {
+            uri,
+            expected: expected_hash.to_owned(),
+            actual: format!("unknown (its files hold {size} bytes, not {expected_size})"),
+        });
+    }
+    Ok(())
 }
 
-/// Finds the artifact's files (in place for stores with local files, otherwise copied into
-/// a temporary folder under `staging`), verifies their hash, and only then calls `use_dir`
-/// on the folder that holds them.
-fn with_verified_artifact<R>(
+/// The artifact's folder on this machine, when the store keeps local files and it is there.
+fn local_folder(store: &dyn ArtifactStore, folder: &ObjectPath) -> Option<PathBuf> {
+    store
+        .local_files()?
+        .local_path(folder)
+        .filter(|dir| fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir()))
+}
+
+/// The objects of the artifact in `folder`, with their paths relative to it, sorted.
+fn artifact_objects(
     store: &dyn ArtifactStore,
-    staging: &Path,
     folder: &ObjectPath,
-    expected_hash: &str,
-    use_dir: impl FnOnce(&Path) -> Result<R, ArtifactIoError>,
-) -> Result<R, ArtifactIoError> {
-    let uri = artifact_uri(store, folder);
-    if let Some(dir) = store.local_path(folder)
-        && fs::symlink_metadata(&dir).is_ok_and(|meta| meta.is_dir())
-    {
-        let files = collect_files(&dir)?;
-        verify(&uri, expected_hash, &files)?;
-        return use_dir(&dir);
-    }
-    let objects: Vec<ObjectPath> = store
+) -> Result<Vec<(String, ObjectMeta)>, ArtifactIoError> {
+    let prefix = format!("{folder}/");
+    Ok(store
         .list(Some(folder))?
         .into_iter()
-        .filter(|object| object != folder)
-        .collect();
-    let temp = temp_dir_in(staging, "read-")?;
-    for object in &objects {
-        let relative = object
-            .as_str()
-            .strip_prefix(folder.as_str())
-            .and_then(|rest| rest.strip_prefix('/'))
-            .unwrap_or(object.as_str());
-        let mut destination = temp.path().to_path_buf();
+        .filter_map(|meta| {
+            let relative = meta.path.as_str().strip_prefix(&prefix)?.to_owned();
+            Some((relative, meta))
+        })
+        .collect())
+}
+
+/// Streams the artifact's objects into `dir`, hashing the bytes as they arrive, and fails
+/// unless they hash to `expected_hash`.
+fn download_verified(
+    store: &dyn ArtifactStore,
+    folder: &ObjectPath,
+    uri: &str,
+    expected_hash: &str,
+    dir: &Path,
+) -> Result<(), ArtifactIoError> {
+    let objects = artifact_objects(store, folder)?;
+    let mut hash = StreamingHash::new();
+    for (relative, meta) in &objects {
+        let mut destination = dir.to_path_buf();
         destination.extend(relative.split('/'));
         if let Some(parent) = destination.parent() {
             fs::create_dir_all(parent).map_err(io_error("cannot create folder", parent))?;
         }
-        store.get_file(object, &destination)?;
+        let result = store.get_opts(&meta.path, GetOptions::default())?;
+        hash.begin_file(relative, result.range.end - result.range.start);
+        copy_into_file(result, &destination, &mut |chunk| hash.update(chunk))?;
     }
-    let files = collect_files(temp.path())?;
-    verify(&uri, expected_hash, &files)?;
-    use_dir(temp.path())
+    let (actual, _) = hash.finish();
+    if actual.eq_ignore_ascii_case(expected_hash) {
+        Ok(())
+    } else if objects.is_empty() {
+        Err(ArtifactIoError::Missing {
+            uri: uri.to_owned(),
+        })
+    } else {
+        Err(ArtifactIoError::HashMismatch {
+            uri: uri.to_owned(),
+            expected: expected_hash.to_owned(),
+            actual,
+        })
+    }
 }
 
 /// The content hash of the regular files below `dir`, and their total size in bytes.
@@ -299,7 +367,10 @@ fn temp_dir_in(staging: &Path, prefix: &str) -> Result<TempDir, ArtifactIoError>
 }
 
 /// Maps an I/O error on `path` into [`ArtifactIoError::Io`].
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ArtifactIoError {
+pub(super) fn io_error(
+    action: &'static str,
+    path: &Path,
+) -> impl FnOnce(io::Error) -> ArtifactIoError {
     let path = path.to_path_buf();
     move |source| ArtifactIoError::Io {
         action,
@@ -370,273 +441,11 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<ArtifactFile>) -> Result<(), Art
     Ok(())
 }
 
-/// The hash and total size of `files`, sorted by relative path (see
-/// [`content_hash_of_dir`]).
-fn hash_files(files: &[ArtifactFile]) -> Result<(String, u64), ArtifactIoError> {
-    let stream = Stream::new(files)?;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(MAX_HASH_THREADS);
-    let hash = stream.hash(SLICE_LEN, threads)?;
-    Ok((hash.to_hex().to_string(), stream.content_len))
-}
-
-/// The bytes a content hash covers: per file, a header (path length, path, content length)
-/// and the content, concatenated.
-#[derive(Debug)]
-struct Stream<'a> {
-    /// The segments, in order.
-    segments: Vec<Segment<'a>>,
-    /// The total length in bytes.
-    len: u64,
-    /// The total length of the files' contents.
-    content_len: u64,
-}
-
-/// A part of a [`Stream`].
-#[derive(Debug)]
-struct Segment<'a> {
-    /// Where it starts in the stream.
-    start: u64,
-    /// Its length.
-    len: u64,
-    /// A header's bytes, or `None` for a file's content.
-    header: Option<Vec<u8>>,
-    /// The file the segment belongs to.
-    file: &'a Path,
-}
-
-impl<'a> Stream<'a> {
-    fn new(files: &'a [ArtifactFile]) -> Result<Stream<'a>, ArtifactIoError> {
-        let mut segments = Vec::with_capacity(files.len() * 2);
-        let (mut len, mut content_len) = (0u64, 0u64);
-        for file in files {
-            let meta =
-                fs::symlink_metadata(&file.path).map_err(io_error("cannot inspect", &file.path))?;
-            let content = meta.len();
-            let mut header = Vec::with_capacity(file.relative.len() + 16);
-            header.extend_from_slice(&(file.relative.len() as u64).to_le_bytes());
-            header.extend_from_slice(file.relative.as_bytes());
-            header.extend_from_slice(&content.to_le_bytes());
-            let header_len = header.len() as u64;
-            segments.push(Segment {
-                start: len,
-                len: header_len,
-                header: Some(header),
-                file: &file.path,
-            });
-            segments.push(Segment {
-                start: len + header_len,
-                len: content,
-                header: None,
-                file: &file.path,
-            });
-            len += header_len + content;
-            content_len += content;
-        }
-        Ok(Stream {
-            segments,
-            len,
-            content_len,
-        })
-    }
-
-    /// The BLAKE3 hash of the stream, read in slices of `slice_len` bytes (a power of two,
-    /// at least one BLAKE3 chunk) by up to `threads` threads.
-    ///
-    /// With more than one slice and thread, each thread hashes a run of consecutive slices
-    /// as BLAKE3 subtrees and the chaining values are merged along the BLAKE3 tree, which
-    /// gives exactly the hash of the whole stream.
-    fn hash(&self, slice_len: usize, threads: usize) -> Result<blake3::Hash, ArtifactIoError> {
-        let slice = slice_len as u64;
-        let slices = usize::try_from(self.len.div_ceil(slice)).unwrap_or(usize::MAX);
-        let threads = threads.min(slices);
-        if threads < 2 {
-            let mut hasher = blake3::Hasher::new();
-            let mut cursor = Cursor::new(self, 0);
-            let mut buffer = vec![0u8; slice_len];
-            let mut position = 0;
-            while position < self.len {
-                let n = slice.min(self.len - position) as usize;
-                cursor.read_exact(&mut buffer[..n])?;
-                hasher.update(&buffer[..n]);
-                position += n as u64;
-            }
-            return Ok(hasher.finalize());
-        }
-        // Consecutive runs of slices, one per thread.
-        let runs: Vec<(usize, usize)> = (0..threads)
-            .map(|t| (slices * t / threads, slices * (t + 1) / threads))
-            .collect();
-        let results: Vec<Result<Vec<ChainingValue>, ArtifactIoError>> =
-            std::thread::scope(|scope| {
-                let handles: Vec<_> = runs
-                    .iter()
-                    .map(|&(first, end)| scope.spawn(move || self.hash_slices(slice, first, end)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|handle| {
-                        handle
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                    })
-                    .collect()
-            });
-        let mut chaining_values = Vec::with_capacity(slices);
-        for result in results {
-            chaining_values.extend(result?);
-        }
-        let left = left_len(chaining_values.len());
-        Ok(merge_subtrees_root(
-            &merge(&chaining_values[..left]),
-            &merge(&chaining_values[left..]),
-            Mode::Hash,
-        ))
-    }
-
-    /// The chaining values of slices `first..end`, each a complete BLAKE3 subtree.
-    fn hash_slices(
-        &self,
-        slice: u64,
-        first: usize,
-        end: usize,
-    ) -> Result<Vec<ChainingValue>, ArtifactIoError> {
-        let mut out = Vec::with_capacity(end - first);
-        let mut position = first as u64 * slice;
-        let mut cursor = Cursor::new(self, position);
-        let mut buffer = vec![0u8; slice as usize];
-        for _ in first..end {
-            let n = slice.min(self.len - position) as usize;
-            cursor.read_exact(&mut buffer[..n])?;
-            let mut hasher = blake3::Hasher::new();
-            hasher.set_input_offset(position);
-            hasher.update(&buffer[..n]);
-            out.push(hasher.finalize_non_root());
-            position += n as u64;
-        }
-        Ok(out)
-    }
-}
-
-/// Merges the chaining values of consecutive, equally sized (except the last) complete
-/// subtrees into the chaining value of the subtree they form, following BLAKE3's tree: the
-/// left side is the largest power of two strictly smaller than the whole.
-fn merge(chaining_values: &[ChainingValue]) -> ChainingValue {
-    if let [single] = chaining_values {
-        return *single;
-    }
-    let left = left_len(chaining_values.len());
-    merge_subtrees_non_root(
-        &merge(&chaining_values[..left]),
-        &merge(&chaining_values[left..]),
-        Mode::Hash,
-    )
-}
-
-/// The largest power of two strictly smaller than `n` (at least 2).
-fn left_len(n: usize) -> usize {
-    n.div_ceil(2).next_power_of_two()
-}
-
-/// Reads a [`Stream`] forward from a position.
-struct Cursor<'s, 'a> {
-    stream: &'s Stream<'a>,
-    /// The current segment.
-    index: usize,
-    /// The position within it.
-    offset: u64,
-    /// The open file of the current segment, if it is a file's content.
-    file: Option<fs::File>,
-}
-
-impl<'s, 'a> Cursor<'s, 'a> {
-    fn new(stream: &'s Stream<'a>, position: u64) -> Cursor<'s, 'a> {
-        // The last segment starting at or before `position`.
-        let index = stream
-            .segments
-            .partition_point(|s| s.start <= position)
-            .saturating_sub(1);
-        let offset = stream.segments.get(index).map_or(0, |s| position - s.start);
-        Cursor {
-            stream,
-            index,
-            offset,
-            file: None,
-        }
-    }
-
-    /// Fills `buffer` with the next bytes of the stream.
-    fn read_exact(&mut self, mut buffer: &mut [u8]) -> Result<(), ArtifactIoError> {
-        while !buffer.is_empty() {
-            let Some(segment) = self.stream.segments.get(self.index) else {
-                return Err(changed(self.stream.segments.last().map(|s| s.file)));
-            };
-            if self.offset == segment.len {
-                self.index += 1;
-                self.offset = 0;
-                self.file = None;
-                continue;
-            }
-            let n = (segment.len - self.offset).min(buffer.len() as u64) as usize;
-            let (now, rest) = buffer.split_at_mut(n);
-            match &segment.header {
-                Some(header) => now.copy_from_slice(&header[self.offset as usize..][..n]),
-                None => self.read_file(segment, now)?,
-            }
-            self.offset += n as u64;
-            buffer = rest;
-        }
-        Ok(())
-    }
-
-    /// Fills `buffer` from the current file segment at the current offset.
-    fn read_file(
-        &mut self,
-        segment: &Segment<'_>,
-        buffer: &mut [u8],
-    ) -> Result<(), ArtifactIoError> {
-        let path = segment.file;
-        let file = match &mut self.file {
-            Some(file) => file,
-            None => {
-                let mut file = fs::File::open(path).map_err(io_error("cannot read", path))?;
-                let len = file
-                    .metadata()
-                    .map_err(io_error("cannot inspect", path))?
-                    .len();
-                if len != segment.len {
-                    return Err(changed(Some(path)));
-                }
-                file.seek(SeekFrom::Start(self.offset))
-                    .map_err(io_error("cannot read", path))?;
-                self.file.insert(file)
-            }
-        };
-        file.read_exact(buffer).map_err(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                changed(Some(path))
-            } else {
-                io_error("cannot read", path)(e)
-            }
-        })
-    }
-}
-
-/// The error for a file that changed while it was hashed.
-fn changed(path: Option<&Path>) -> ArtifactIoError {
-    ArtifactIoError::Io {
-        action: "cannot hash",
-        path: path.map(Path::to_path_buf).unwrap_or_default(),
-        source: io::Error::other("the file changed while it was being read"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use zenml_artifact_store::LocalArtifactStore;
+    use zenml_artifact_store::{GetResult, LocalArtifactStore, LocalFiles, PutResult};
     use zenml_materializer::{BytesMaterializer, JsonMaterializer};
 
     use super::*;
@@ -685,7 +494,7 @@ mod tests {
 
         /// The object's file in the store.
         fn file(&self, key: &str) -> PathBuf {
-            self.store.local_path(&p(key)).unwrap()
+            LocalFiles::local_path(&self.store, &p(key)).unwrap()
         }
     }
 
@@ -769,8 +578,8 @@ mod tests {
         }
     }
 
-    /// A store without local files: the local store behind the trait, minus `local_path`
-    /// and renames, as an object store would be.
+    /// A store without local files: the local store behind the trait, minus the local-files
+    /// capability, as an object store would be.
     #[derive(Debug)]
     struct RemoteLike(LocalArtifactStore);
 
@@ -778,40 +587,42 @@ mod tests {
         fn uri(&self) -> String {
             self.0.uri().replace("file://", "remote://")
         }
-        fn put(&self, path: &ObjectPath, data: &[u8]) -> Result<(), ArtifactStoreError> {
-            self.0.put(path, data)
-        }
-        fn put_file(&self, path: &ObjectPath, source: &Path) -> Result<u64, ArtifactStoreError> {
-            self.0.put_file(path, source)
-        }
-        fn put_file_moving(
+        fn put_opts(
             &self,
             path: &ObjectPath,
-            source: &Path,
-        ) -> Result<u64, ArtifactStoreError> {
-            self.0.put_file(path, source)
+            data: &[u8],
+            mode: PutMode,
+        ) -> Result<PutResult, ArtifactStoreError> {
+            self.0.put_opts(path, data, mode)
         }
-        fn get(&self, path: &ObjectPath) -> Result<Vec<u8>, ArtifactStoreError> {
-            self.0.get(path)
+        fn put_stream(
+            &self,
+            path: &ObjectPath,
+            source: &mut dyn std::io::Read,
+            mode: PutMode,
+        ) -> Result<PutResult, ArtifactStoreError> {
+            self.0.put_stream(path, source, mode)
         }
-        fn get_file(&self, path: &ObjectPath, dest: &Path) -> Result<u64, ArtifactStoreError> {
-            self.0.get_file(path, dest)
+        fn get_opts(
+            &self,
+            path: &ObjectPath,
+            options: GetOptions,
+        ) -> Result<GetResult, ArtifactStoreError> {
+            self.0.get_opts(path, options)
         }
-        fn local_path(&self, _path: &ObjectPath) -> Option<PathBuf> {
-            None
+        fn head(&self, path: &ObjectPath) -> Result<ObjectMeta, ArtifactStoreError> {
+            self.0.head(path)
         }
-        fn exists(&self, path: &ObjectPath) -> Result<bool, ArtifactStoreError> {
-            self.0.exists(path)
-        }
-        fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectPath>, ArtifactStoreError> {
+        fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectMeta>, ArtifactStoreError> {
             self.0.list(prefix)
         }
         fn delete(&self, path: &ObjectPath) -> Result<(), ArtifactStoreError> {
             self.0.delete(path)
         }
-        fn delete_prefix(&self, prefix: &ObjectPath) -> Result<usize, ArtifactStoreError> {
-            self.0.delete_prefix(prefix)
-        }
+    }
+
+    fn keys(list: Vec<ObjectMeta>) -> Vec<ObjectPath> {
+        list.into_iter().map(|meta| meta.path).collect()
     }
 
     #[test]
@@ -902,7 +713,7 @@ mod tests {
         ]);
         f.write(FOLDER, &m, &()).unwrap();
         assert_eq!(
-            f.store.list(None).unwrap(),
+            keys(f.store.list(None).unwrap()),
             vec![
                 p(&format!("{FOLDER}/a.txt")),
                 p(&format!("{FOLDER}/nested/deeper/c.bin")),
@@ -912,7 +723,7 @@ mod tests {
         f.write("pipe/step/output/other", &BytesMaterializer, &vec![1, 2])
             .unwrap();
         assert_eq!(
-            f.store.list(Some(&p("pipe/step/output/other"))).unwrap(),
+            keys(f.store.list(Some(&p("pipe/step/output/other"))).unwrap()),
             vec![p("pipe/step/output/other/data.bin")]
         );
     }
@@ -963,59 +774,6 @@ mod tests {
             expected.update(data.as_bytes());
         }
         assert_eq!(forward.content_hash, expected.finalize().to_hex().as_str());
-    }
-
-    #[test]
-    fn hashing_in_parallel_slices_gives_the_sequential_hash() {
-        let dir = tempfile::tempdir().unwrap();
-        let sizes = [0usize, 1, 1023, 1024, 1025, 4096, 5000, 70_001, 0, 3];
-        let mut files = Vec::new();
-        let mut stream = Vec::new();
-        for (i, size) in sizes.iter().enumerate() {
-            let relative = format!("f{i:02}");
-            let data: Vec<u8> = (0..*size).map(|b| (b * 31 + i) as u8).collect();
-            fs::write(dir.path().join(&relative), &data).unwrap();
-            stream.extend_from_slice(&(relative.len() as u64).to_le_bytes());
-            stream.extend_from_slice(relative.as_bytes());
-            stream.extend_from_slice(&(data.len() as u64).to_le_bytes());
-            stream.extend_from_slice(&data);
-            files.push(ArtifactFile {
-                path: dir.path().join(&relative),
-                relative,
-            });
-        }
-        for count in [0, 1, 2, 4, 7, files.len()] {
-            let files = &files[..count];
-            let expected_len: usize = files
-                .iter()
-                .map(|f| 16 + f.relative.len() + fs::metadata(&f.path).unwrap().len() as usize)
-                .sum();
-            let expected = blake3::hash(&stream[..expected_len]);
-            let stream = Stream::new(files).unwrap();
-            assert_eq!(stream.len as usize, expected_len);
-            for slice in [1024, 2048, 8192, 1 << 20] {
-                for threads in 1..=5 {
-                    assert_eq!(
-                        stream.hash(slice, threads).unwrap(),
-                        expected,
-                        "{count} files, slices of {slice}, {threads} threads"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_file_that_changes_while_hashed_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("f"), vec![1u8; 5000]).unwrap();
-        let files = collect_files(dir.path()).unwrap();
-        let stream = Stream::new(&files).unwrap();
-        fs::write(dir.path().join("f"), vec![1u8; 4000]).unwrap();
-        for threads in [1, 3] {
-            let err = stream.hash(1024, threads).unwrap_err();
-            assert!(err.to_string().contains("changed while"), "{err}");
-        }
     }
 
     #[test]

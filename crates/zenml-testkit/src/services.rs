@@ -1,0 +1,98 @@
+//! The local test servers for bucket flavors, as this repository's `.ci/services` starts
+//! them, and the rule for tests that need one: without it a test skips saying how to start
+//! it, except under `CI=true`, where it fails.
+//!
+//! | service | address | bucket / container | credentials |
+//! | --- | --- | --- | --- |
+//! | [`S3`]: moto (`moto[server]` from PyPI) | `127.0.0.1:5000` | `zenml-test` | any key and secret, region `us-east-1` |
+//! | [`AZURITE`]: Azurite 3.35 (npm) | `127.0.0.1:10000` | `zenml-test` | the emulator's development account |
+//! | [`GCS`]: `tools/gcs-emulator` (test tooling of this repository) | `127.0.0.1:4443` | `zenml-test` | none (anonymous) |
+//!
+//! A flavor crate outside this repository can start the same servers the same way and use
+//! these definitions in its own tests.
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// A local test server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    /// What it is, e.g. `the S3 test server (moto)`.
+    pub name: &'static str,
+    /// Its address, `127.0.0.1:PORT`.
+    pub address: &'static str,
+    /// Its base URL, `http://127.0.0.1:PORT`.
+    pub url: &'static str,
+    /// The bucket (or container) the tests use.
+    pub bucket: &'static str,
+}
+
+/// The S3 test server: moto on 127.0.0.1:5000.
+pub const S3: Service = Service {
+    name: "the S3 test server (moto)",
+    address: "127.0.0.1:5000",
+    url: "http://127.0.0.1:5000",
+    bucket: "zenml-test",
+};
+
+/// The Azure Blob test server: Azurite on 127.0.0.1:10000.
+pub const AZURITE: Service = Service {
+    name: "the Azure Blob test server (Azurite)",
+    address: "127.0.0.1:10000",
+    url: "http://127.0.0.1:10000",
+    bucket: "zenml-test",
+};
+
+/// The GCS test server: the XML-API emulator of `tools/gcs-emulator` on 127.0.0.1:4443.
+pub const GCS: Service = Service {
+    name: "the GCS test server (tools/gcs-emulator)",
+    address: "127.0.0.1:4443",
+    url: "http://127.0.0.1:4443",
+    bucket: "zenml-test",
+};
+
+impl Service {
+    /// Whether the server accepts connections.
+    pub fn is_up(&self) -> bool {
+        self.address
+            .parse::<SocketAddr>()
+            .is_ok_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok())
+    }
+
+    /// Whether a test named `test` can use the server. When it is down, prints how to start
+    /// it and returns `false` (the test returns early), except under `CI=true`, where it
+    /// panics: CI runs every test.
+    pub fn available_for(&self, test: &str) -> bool {
+        if self.is_up() {
+            return true;
+        }
+        let advice = format!(
+            "{test}: {} is not running on {}; start it with `bash .ci/services`, which \
+             installs and starts every test service",
+            self.name, self.address
+        );
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{advice}; under CI=true this test cannot be skipped"
+        );
+        eprintln!("skipped: {advice}");
+        false
+    }
+
+    /// Why the server cannot be used, or `None` when it is up: for reports that record a
+    /// skip instead of returning early.
+    pub fn unavailable_reason(&self) -> Option<String> {
+        (!self.is_up()).then(|| {
+            format!(
+                "{} is not running on {}; start it with `bash .ci/services`",
+                self.name, self.address
+            )
+        })
+    }
+}
+
+/// A fresh prefix for one test inside a shared bucket: `<test>-<random>`.
+pub fn fresh_prefix(test: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{test}-{}", &id[..12])
+}

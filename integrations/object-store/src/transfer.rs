@@ -1,0 +1,294 @@
+//! Moving bytes: single and multipart uploads from a blocking reader, and ranged, parallel
+//! downloads into a blocking reader, each holding at most a few parts in memory.
+
+use std::io::{self, Read};
+use std::ops::Range;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::path::Path as StorePath;
+use object_store::{
+    CopyMode, CopyOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutOptions,
+    PutPayload, PutResult, WriteMultipart,
+};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+use zenml_artifact_store::PutMode;
+
+/// One `PUT` of `payload` at `location` by `mode`.
+pub(crate) async fn put_small(
+    store: &dyn ObjectStore,
+    location: &StorePath,
+    payload: Bytes,
+    mode: PutMode,
+) -> object_store::Result<PutResult> {
+    let options = PutOptions {
+        mode: match mode {
+            PutMode::Overwrite => object_store::PutMode::Overwrite,
+            PutMode::Create => object_store::PutMode::Create,
+        },
+        ..PutOptions::default()
+    };
+    store
+        .put_opts(location, PutPayload::from_bytes(payload), options)
+        .await
+}
+
+/// Why an upload failed.
+#[derive(Debug)]
+pub(crate) enum UploadError {
+    /// Reading the source failed.
+    Source(io::Error),
+    /// The backend failed.
+    Store(object_store::Error),
+}
+
+impl From<object_store::Error> for UploadError {
+    fn from(e: object_store::Error) -> UploadError {
+        UploadError::Store(e)
+    }
+}
+
+/// An upload of a blocking reader's bytes.
+pub(crate) struct Upload<'a> {
+    pub(crate) store: &'a dyn ObjectStore,
+    pub(crate) location: &'a StorePath,
+    /// Where a large conditional create is uploaded before it is copied into place.
+    pub(crate) staging: &'a StorePath,
+    pub(crate) mode: PutMode,
+    pub(crate) part_size: usize,
+    pub(crate) max_concurrency: usize,
+}
+
+impl Upload<'_> {
+    /// Uploads everything `source` yields and returns the result with the bytes written.
+    ///
+    /// Up to one part: a single conditional or plain `PUT`. More: a multipart upload (to the
+    /// staging location for [`PutMode::Create`], then copied into place only if nothing is
+    /// there, then deleted), with up to `max_concurrency` parts in flight. A failure aborts
+    /// the multipart upload, so no part and no partial object stays behind.
+    pub(crate) async fn run(
+        &self,
+        source: &mut dyn Read,
+    ) -> Result<zenml_artifact_store::PutResult, UploadError> {
+        let first = read_part(source, self.part_size).map_err(UploadError::Source)?;
+        if first.len() < self.part_size {
+            let size = first.len() as u64;
+            let result = put_small(self.store, self.location, first.into(), self.mode).await?;
+            return Ok(put_result(size, result));
+        }
+        let target = match self.mode {
+            PutMode::Overwrite => self.location,
+            PutMode::Create => self.staging,
+        };
+        let (size, result) = self.multipart(target, first, source).await?;
+        if self.mode == PutMode::Overwrite {
+            return Ok(put_result(size, result));
+        }
+        let copied = self
+            .store
+            .copy_opts(
+                self.staging,
+                self.location,
+                CopyOptions {
+                    mode: CopyMode::Create,
+                    ..CopyOptions::default()
+                },
+            )
+            .await;
+        // The staged copy is only ours; whatever happened, it goes.
+        let _ = self.store.delete(self.staging).await;
+        copied?;
+        // The copy has its own ETag; report the object as it is now.
+        let meta = self.store.head(self.location).await?;
+        Ok(zenml_artifact_store::PutResult {
+            size,
+            e_tag: meta.e_tag,
+            version: meta.version,
+        })
+    }
+
+    /// A multipart upload of `first` and the rest of `source` to `target`.
+    async fn multipart(
+        &self,
+        target: &StorePath,
+        first: Vec<u8>,
+        source: &mut dyn Read,
+    ) -> Result<(u64, PutResult), UploadError> {
+        let upload = self.store.put_multipart(target).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_size);
+        let mut size = first.len() as u64;
+        writer.put(first.into());
+        let outcome: Result<(), UploadError> = async {
+            loop {
+                writer.wait_for_capacity(self.max_concurrency).await?;
+                let part = read_part(source, self.part_size).map_err(UploadError::Source)?;
+                if part.is_empty() {
+                    return Ok(());
+                }
+                size += part.len() as u64;
+                writer.put(part.into());
+            }
+        }
+        .await;
+        match outcome {
+            Ok(()) => Ok((size, writer.finish().await?)),
+            Err(e) => {
+                // Best effort: the backend also expires abandoned uploads.
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn put_result(size: u64, result: PutResult) -> zenml_artifact_store::PutResult {
+    zenml_artifact_store::PutResult {
+        size,
+        e_tag: result.e_tag,
+        version: result.version,
+    }
+}
+
+/// Reads up to `len` bytes (fewer only at the end of `source`).
+fn read_part(source: &mut dyn Read, len: usize) -> io::Result<Vec<u8>> {
+    let mut part = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        match source.read(&mut part[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    part.truncate(filled);
+    Ok(part)
+}
+
+/// A download of a byte range of one object.
+pub(crate) struct Download {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) location: StorePath,
+    /// The ETag every ranged request must match, when the backend gave one.
+    pub(crate) e_tag: Option<String>,
+    pub(crate) range: Range<u64>,
+    pub(crate) part_size: u64,
+    pub(crate) max_concurrency: usize,
+    /// The object, for error messages.
+    pub(crate) describe: String,
+}
+
+impl Download {
+    /// The ranges of the parts, in order.
+    fn parts(&self) -> Vec<Range<u64>> {
+        let part = self.part_size.max(1);
+        (self.range.start..self.range.end)
+            .step_by(usize::try_from(part).unwrap_or(usize::MAX))
+            .map(|start| start..(start + part).min(self.range.end))
+            .collect()
+    }
+
+    /// Fetches the parts, `max_concurrency` at a time, and sends them in order.
+    async fn run(self, sender: mpsc::Sender<io::Result<Bytes>>) {
+        let parts = self.parts();
+        let store = &self.store;
+        let location = &self.location;
+        let e_tag = &self.e_tag;
+        let mut fetched = futures_util::stream::iter(parts)
+            .map(|range| async move {
+                let expected = range.end - range.start;
+                let options = GetOptions {
+                    range: Some(GetRange::Bounded(range)),
+                    if_match: e_tag.clone(),
+                    ..GetOptions::default()
+                };
+                let bytes = store.get_opts(location, options).await?.bytes().await?;
+                if bytes.len() as u64 == expected {
+                    Ok(bytes)
+                } else {
+                    Err(object_store::Error::Generic {
+                        store: "zenml",
+                        source: format!(
+                            "a ranged read of {expected} bytes returned {}",
+                            bytes.len()
+                        )
+                        .into(),
+                    })
+                }
+            })
+            .buffered(self.max_concurrency.max(1));
+        loop {
+            let next = match fetched.try_next().await {
+                Ok(Some(bytes)) => Ok(bytes),
+                Ok(None) => return,
+                Err(e) => Err(io::Error::other(format!(
+                    "reading `{}`: {e}",
+                    self.describe
+                ))),
+            };
+            let failed = next.is_err();
+            if sender.send(next).await.is_err() || failed {
+                // The reader was dropped, or the download failed: stop fetching.
+                return;
+            }
+        }
+    }
+}
+
+/// A blocking [`Read`] over a [`Download`] running on the shared runtime. At most
+/// `max_concurrency` parts are in flight and one more is buffered; dropping the reader stops
+/// the download.
+pub(crate) struct RangedReader {
+    receiver: mpsc::Receiver<io::Result<Bytes>>,
+    current: Bytes,
+    remaining: u64,
+    describe: String,
+}
+
+impl RangedReader {
+    /// Starts `download` on `runtime`.
+    pub(crate) fn start(runtime: &Runtime, download: Download) -> RangedReader {
+        let (sender, receiver) = mpsc::channel(1);
+        let remaining = download.range.end - download.range.start;
+        let describe = download.describe.clone();
+        if remaining > 0 {
+            runtime.spawn(download.run(sender));
+        }
+        RangedReader {
+            receiver,
+            current: Bytes::new(),
+            remaining,
+            describe,
+        }
+    }
+}
+
+impl Read for RangedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() || self.remaining == 0 {
+            return Ok(0);
+        }
+        while self.current.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(e)) => return Err(e),
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "the download of `{}` ended {} bytes early",
+                            self.describe, self.remaining
+                        ),
+                    ));
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        let n = n.min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
