@@ -1,8 +1,9 @@
 //! Pipelines on bucket artifact stores, as a team uses them: the training example on mysql
 //! metadata and s3 artifacts (a second run fully cached, artifacts described and loaded back
 //! through the Client), two colleagues' repositories sharing one database and one bucket
-//! (each gets the other's cache hits and loads the other's artifacts), pruning a bucket, and
-//! `zenml stack check` finding a missing bucket and a wrong credential before any run.
+//! (each gets the other's cache hits and loads the other's artifacts), pruning a bucket,
+//! `zenml stack check` finding a missing bucket and a wrong credential before any run, and a
+//! run whose bucket goes away (through a fault proxy) failing cleanly.
 //!
 //! The servers are the real local ones `.ci/services` starts: MariaDB on 127.0.0.1:3306,
 //! moto (S3) on 127.0.0.1:5000, Azurite on 127.0.0.1:10000. Each test uses its own database
@@ -15,6 +16,7 @@ use serde_json::Value;
 use zenml::prelude::Client;
 use zenml::stack::Repository;
 use zenml_e2e::{Cmd, TestDatabase, Zenml, mariadb_available, strings};
+use zenml_testkit::fault_proxy::{Fault, FaultProxy};
 use zenml_testkit::services::{AZURITE, S3, fresh_prefix};
 
 /// `zenml ARGS`.
@@ -246,4 +248,91 @@ fn stack_check_finds_a_missing_bucket_and_a_wrong_credential() {
     refused.never_shows("d3JvbmcgYWNjb3VudCBrZXkgb2YgdGhlIHRlc3Q=");
     let run = zen.example("quickstart", &[]).fails();
     run.never_shows("d3JvbmcgYWNjb3VudCBrZXkgb2YgdGhlIHRlc3Q=");
+}
+
+#[test]
+fn a_run_whose_bucket_goes_away_fails_cleanly_and_the_next_run_succeeds() {
+    if !S3.available_for("a_run_whose_bucket_goes_away_fails_cleanly_and_the_next_run_succeeds") {
+        return;
+    }
+    // The bucket is reached through a proxy that the test can take away.
+    let proxy = FaultProxy::start(S3.address).expect("the proxy starts");
+    let prefix = fresh_prefix("e2e-fault");
+    let uri = format!("s3://{}/{prefix}", S3.bucket);
+    let zen = Zenml::init();
+    zen.ok(&[
+        "config",
+        "artifacts",
+        "set",
+        &uri,
+        "--endpoint",
+        &proxy.url(),
+        "--allow-http=true",
+        "--region=us-east-1",
+        "--access-key-id=testing",
+        "--secret-access-key=testing",
+        "--max-retries=1",
+        "--retry-timeout-secs=2",
+        "--retry-backoff-ms=10",
+        "--connect-timeout-secs=1",
+    ]);
+    proxy.set(Fault::Refuse);
+    let run = zen
+        .example("quickstart", &["--run-name", "lost-bucket"])
+        .run();
+    run.assert_failure();
+    run.stderr_has(&[
+        "run `lost-bucket` failed",
+        "step `numbers`",
+        "s3 artifact store",
+        &uri,
+    ]);
+
+    // Recorded as failed, with the cause; no artifact is recorded and nothing is in the bucket.
+    let described = zen.json(&["run", "describe", "lost-bucket"]);
+    assert_eq!(described["run"]["status"], "failed", "{described:#}");
+    let steps = described["steps"].as_array().expect("steps");
+    let numbers = steps
+        .iter()
+        .find(|s| s["step"]["name"] == "numbers")
+        .expect("the numbers step");
+    assert_eq!(numbers["step"]["status"], "failed", "{described:#}");
+    assert!(
+        numbers["step"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("s3 artifact store") && e.contains(&uri)),
+        "{numbers:#}"
+    );
+    assert_eq!(numbers["outputs"], serde_json::json!([]));
+    assert_eq!(zen.json(&["artifact", "list"]), serde_json::json!([]));
+    let direct = direct_store(&prefix);
+    assert!(
+        direct.list(None).expect("list").is_empty(),
+        "no object under the prefix"
+    );
+
+    // The server is back: the next run succeeds.
+    proxy.set(Fault::None);
+    zen.example("quickstart", &[])
+        .ok()
+        .stdout_has(&["3 steps."]);
+    assert_eq!(direct.list(None).expect("list").len(), 3);
+    direct
+        .delete_prefix(&zenml::artifact_store::ObjectPath::new("quickstart").unwrap())
+        .unwrap();
+}
+
+/// The test bucket below `prefix`, reached directly (not through a proxy).
+fn direct_store(prefix: &str) -> Box<dyn zenml::artifact_store::ArtifactStore> {
+    use zenml::artifact_store::ArtifactStoreFlavor;
+    let mut config: zenml::object_store::S3ArtifactStoreConfig = toml::from_str(&format!(
+        "path = \"s3://{}/{prefix}\"\nendpoint = \"{}\"\nallow_http = true\nregion = \"us-east-1\"",
+        S3.bucket, S3.url
+    ))
+    .expect("a valid configuration");
+    config.access_key_id = Some(zenml::core::SecretString::new("testing"));
+    config.secret_access_key = Some(zenml::core::SecretString::new("testing"));
+    config
+        .open(&zenml::core::ComponentContext::new(std::env::temp_dir()))
+        .expect("the store opens")
 }

@@ -42,6 +42,7 @@
 //! [`matrix`].
 
 pub mod artifact_store;
+pub mod fault_proxy;
 pub mod materializer;
 pub mod matrix;
 pub mod metadata_store;

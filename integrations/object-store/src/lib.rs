@@ -16,6 +16,8 @@
 //! **Architecture Invariant:** no key reaches a bucket without passing `ObjectPath`
 //! validation, and nothing outside the URI's prefix is read, listed or written.
 
+#[cfg(feature = "s3")]
+mod aws_profile;
 #[cfg(feature = "azure")]
 mod azure;
 #[cfg(feature = "gcs")]

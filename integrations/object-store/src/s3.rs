@@ -6,6 +6,7 @@ use object_store::aws::{AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
 use zenml_artifact_store::{ArtifactStore, ArtifactStoreError, ArtifactStoreFlavor};
 use zenml_core::{ComponentContext, ConfigError, SecretString, ValidateConfig, flavor};
 
+use crate::aws_profile;
 use crate::location::BucketUri;
 use crate::settings::{bucket_config, check_endpoint};
 use crate::store::BucketArtifactStore;
@@ -18,7 +19,8 @@ bucket_config! {
     /// Configuration of the `s3` artifact store flavor.
     ///
     /// Credentials come from AWS's standard sources when none is given here: the environment
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), web identity
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), a named profile
+    /// of the shared files (`profile`, or `AWS_PROFILE`; static keys), web identity
     /// (`AWS_WEB_IDENTITY_TOKEN_FILE` with `AWS_ROLE_ARN`), the ECS container endpoint, and
     /// the EC2 instance metadata service. A literal key given with `--secret-access-key` is
     /// kept in the secrets file, never in `config.toml`.
@@ -41,6 +43,11 @@ bucket_config! {
         /// Allow plain `http://` endpoints (local test servers). Leave off for real buckets.
         #[serde(default)]
         pub allow_http: bool,
+        /// A named profile of the shared AWS files (`~/.aws/credentials` and `~/.aws/config`,
+        /// or `AWS_SHARED_CREDENTIALS_FILE` and `AWS_CONFIG_FILE`) whose static keys (and
+        /// region) to use. Default: `AWS_PROFILE`, when set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub profile: Option<String>,
         /// Send unsigned requests, for public buckets; no credentials are looked up.
         #[serde(default)]
         pub skip_signature: bool,
@@ -69,6 +76,12 @@ impl ValidateConfig for S3ArtifactStoreConfig {
                 key: "secret_access_key".to_owned(),
                 message: "`access_key_id` and `secret_access_key` are given together or not at all"
                     .to_owned(),
+            });
+        }
+        if self.profile.is_some() && self.access_key_id.is_some() {
+            return Err(ConfigError::InvalidValue {
+                key: "profile".to_owned(),
+                message: "give a `profile` or literal keys, not both".to_owned(),
             });
         }
         if let Some(endpoint) = &self.endpoint {
@@ -104,12 +117,31 @@ impl ArtifactStoreFlavor for S3ArtifactStoreConfig {
             .with_copy_if_not_exists(S3CopyIfNotExists::Multipart)
             .with_retry(transfer.retry())
             .with_client_options(transfer.client_options(self.allow_http));
-        if let Some(region) = &self.region {
+        let profile_name = self
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+        let profile = match (&profile_name, &self.access_key_id) {
+            (Some(name), None) => Some(
+                aws_profile::load(name).map_err(|e| ArtifactStoreError::Config(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let profile_region = profile.as_ref().and_then(|p| p.region.clone());
+        if let Some(region) = self.region.as_ref().or(profile_region.as_ref()) {
             builder = builder.with_region(region);
         } else if std::env::var_os("AWS_REGION").is_none()
             && std::env::var_os("AWS_DEFAULT_REGION").is_none()
         {
             builder = builder.with_region("us-east-1");
+        }
+        if let Some(profile) = profile {
+            builder = builder
+                .with_access_key_id(profile.access_key_id)
+                .with_secret_access_key(profile.secret_access_key);
+            if let Some(token) = profile.session_token {
+                builder = builder.with_token(token);
+            }
         }
         if let Some(endpoint) = &self.endpoint {
             builder = builder.with_endpoint(endpoint);

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 
 use futures_util::TryStreamExt;
@@ -10,7 +11,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use percent_encoding::percent_decode_str;
 use zenml_artifact_store::{
     ArtifactStore, ArtifactStoreError, GetOptions, GetResult, ObjectMeta, ObjectPath, PutMode,
-    PutResult,
+    PutResult, copy_into_file,
 };
 
 use crate::settings::TransferSettings;
@@ -159,6 +160,30 @@ pub(crate) struct BackendFailure {
     source: object_store::Error,
 }
 
+/// How many times a read starts again when the object is replaced while it is read.
+const READ_ATTEMPTS: usize = 3;
+
+impl BucketArtifactStore {
+    /// Runs `read` again (a few times at most) when it failed because the object was
+    /// replaced while it was read: a whole read then returns one version, never a mix.
+    fn retry_replaced<T>(
+        &self,
+        read: impl Fn() -> Result<T, ArtifactStoreError>,
+    ) -> Result<T, ArtifactStoreError> {
+        let mut attempt = 1;
+        loop {
+            match read() {
+                Err(ArtifactStoreError::Read { source, .. })
+                    if transfer::is_object_changed(&source) && attempt < READ_ATTEMPTS =>
+                {
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 impl ArtifactStore for BucketArtifactStore {
     fn uri(&self) -> String {
         self.uri.clone()
@@ -223,25 +248,49 @@ impl ArtifactStore for BucketArtifactStore {
         options: GetOptions,
     ) -> Result<GetResult, ArtifactStoreError> {
         let location = self.location(path);
-        let head = self
-            .block_on(self.store.head(&location))?
-            .map_err(|e| self.error(path, e))?;
-        let range = match &options.range {
-            Some(range) => range.resolve(path, head.size)?,
-            None => 0..head.size,
+        let part = self.transfer.part_size() as u64;
+        // The first part is fetched here, pinned to the ETag `head` saw; an object replaced
+        // between the two is read again from its new metadata.
+        let mut attempt = 0;
+        let (head, range, first) = loop {
+            attempt += 1;
+            let head = self
+                .block_on(self.store.head(&location))?
+                .map_err(|e| self.error(path, e))?;
+            let range = match &options.range {
+                Some(range) => range.resolve(path, head.size)?,
+                None => 0..head.size,
+            };
+            let first = range.start..range.end.min(range.start + part);
+            if first.is_empty() {
+                break (head, range, bytes::Bytes::new());
+            }
+            let fetched = self.block_on(transfer::fetch_part(
+                self.store.as_ref(),
+                &location,
+                first,
+                head.e_tag.as_deref(),
+            ))?;
+            match fetched {
+                Ok(bytes) => break (head, range, bytes),
+                Err(object_store::Error::Precondition { .. }) if attempt < READ_ATTEMPTS => {}
+                Err(e) => return Err(self.error(path, e)),
+            }
         };
         let runtime = zenml_runtime::runtime().map_err(|e| ArtifactStoreError::Backend {
             store: self.flavor,
             source: Box::new(e),
         })?;
+        let rest = range.start + first.len() as u64..range.end;
         let reader = transfer::RangedReader::start(
             runtime,
+            first,
             transfer::Download {
                 store: Arc::clone(&self.store),
                 location,
                 e_tag: head.e_tag.clone(),
-                range: range.clone(),
-                part_size: self.transfer.part_size() as u64,
+                range: rest,
+                part_size: part,
                 max_concurrency: self.transfer.max_concurrency,
                 describe: format!("{}/{path}", self.uri),
             },
@@ -250,6 +299,17 @@ impl ArtifactStore for BucketArtifactStore {
             meta: self.meta(path.clone(), head),
             range,
             reader: Box::new(reader),
+        })
+    }
+
+    fn get(&self, path: &ObjectPath) -> Result<Vec<u8>, ArtifactStoreError> {
+        self.retry_replaced(|| self.get_opts(path, GetOptions::default())?.bytes())
+    }
+
+    fn get_file(&self, path: &ObjectPath, destination: &Path) -> Result<u64, ArtifactStoreError> {
+        self.retry_replaced(|| {
+            let result = self.get_opts(path, GetOptions::default())?;
+            copy_into_file(result, destination, &mut |_| {})
         })
     }
 

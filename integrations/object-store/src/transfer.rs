@@ -193,40 +193,17 @@ impl Download {
     /// Fetches the parts, `max_concurrency` at a time, and sends them in order.
     async fn run(self, sender: mpsc::Sender<io::Result<Bytes>>) {
         let parts = self.parts();
-        let store = &self.store;
+        let store = self.store.as_ref();
         let location = &self.location;
-        let e_tag = &self.e_tag;
+        let e_tag = self.e_tag.as_deref();
         let mut fetched = futures_util::stream::iter(parts)
-            .map(|range| async move {
-                let expected = range.end - range.start;
-                let options = GetOptions {
-                    range: Some(GetRange::Bounded(range)),
-                    if_match: e_tag.clone(),
-                    ..GetOptions::default()
-                };
-                let bytes = store.get_opts(location, options).await?.bytes().await?;
-                if bytes.len() as u64 == expected {
-                    Ok(bytes)
-                } else {
-                    Err(object_store::Error::Generic {
-                        store: "zenml",
-                        source: format!(
-                            "a ranged read of {expected} bytes returned {}",
-                            bytes.len()
-                        )
-                        .into(),
-                    })
-                }
-            })
+            .map(|range| fetch_part(store, location, range, e_tag))
             .buffered(self.max_concurrency.max(1));
         loop {
             let next = match fetched.try_next().await {
                 Ok(Some(bytes)) => Ok(bytes),
                 Ok(None) => return,
-                Err(e) => Err(io::Error::other(format!(
-                    "reading `{}`: {e}",
-                    self.describe
-                ))),
+                Err(e) => Err(read_error(&self.describe, e)),
             };
             let failed = next.is_err();
             if sender.send(next).await.is_err() || failed {
@@ -235,6 +212,52 @@ impl Download {
             }
         }
     }
+}
+
+/// The bytes `range` of the object at `location`, which must still have ETag `e_tag`.
+pub(crate) async fn fetch_part(
+    store: &dyn ObjectStore,
+    location: &StorePath,
+    range: Range<u64>,
+    e_tag: Option<&str>,
+) -> object_store::Result<Bytes> {
+    let expected = range.end - range.start;
+    let options = GetOptions {
+        range: Some(GetRange::Bounded(range)),
+        if_match: e_tag.map(str::to_owned),
+        ..GetOptions::default()
+    };
+    let bytes = store.get_opts(location, options).await?.bytes().await?;
+    if bytes.len() as u64 == expected {
+        Ok(bytes)
+    } else {
+        Err(object_store::Error::Generic {
+            store: "zenml",
+            source: format!("a ranged read of {expected} bytes returned {}", bytes.len()).into(),
+        })
+    }
+}
+
+/// The object was replaced while it was being read: its ETag no longer matches.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` was replaced while it was being read")]
+pub(crate) struct ObjectChanged(String);
+
+/// The I/O error a reader reports for a failed part; a replaced object is [`ObjectChanged`].
+fn read_error(describe: &str, error: object_store::Error) -> io::Error {
+    match error {
+        object_store::Error::Precondition { .. } => {
+            io::Error::other(ObjectChanged(describe.to_owned()))
+        }
+        other => io::Error::other(format!("reading `{describe}`: {other}")),
+    }
+}
+
+/// Whether a read failed because the object was replaced during it.
+pub(crate) fn is_object_changed(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<ObjectChanged>())
 }
 
 /// A blocking [`Read`] over a [`Download`] running on the shared runtime. At most
@@ -248,17 +271,18 @@ pub(crate) struct RangedReader {
 }
 
 impl RangedReader {
-    /// Starts `download` on `runtime`.
-    pub(crate) fn start(runtime: &Runtime, download: Download) -> RangedReader {
+    /// A reader of `first` (the bytes before `download.range`, already fetched) and then
+    /// of `download`, which starts on `runtime`.
+    pub(crate) fn start(runtime: &Runtime, first: Bytes, download: Download) -> RangedReader {
         let (sender, receiver) = mpsc::channel(1);
-        let remaining = download.range.end - download.range.start;
+        let remaining = first.len() as u64 + (download.range.end - download.range.start);
         let describe = download.describe.clone();
-        if remaining > 0 {
+        if download.range.end > download.range.start {
             runtime.spawn(download.run(sender));
         }
         RangedReader {
             receiver,
-            current: Bytes::new(),
+            current: first,
             remaining,
             describe,
         }
@@ -271,6 +295,7 @@ impl Read for RangedReader {
             return Ok(0);
         }
         while self.current.is_empty() {
+            // `blocking_recv` only after the first part: `start` needs no runtime context.
             match self.receiver.blocking_recv() {
                 Some(Ok(bytes)) => self.current = bytes,
                 Some(Err(e)) => return Err(e),
