@@ -26,6 +26,10 @@ pub enum Fault {
     /// Forward this many more bytes from clients to the server (over all connections), then
     /// cut every connection, and refuse new ones until the fault changes.
     CutAfter(u64),
+    /// Return this many more bytes from the server to clients (over all connections), then
+    /// cut every connection, and refuse new ones until the fault changes: a server that goes
+    /// away in the middle of a download.
+    CutResponsesAfter(u64),
     /// Accept connections and close them at once, as a server that went away.
     Refuse,
     /// Answer the next this many requests with `503 Service Unavailable` (a transient error
@@ -41,6 +45,8 @@ struct State {
     fault: Mutex<Fault>,
     /// Bytes forwarded from clients since the fault was last set.
     forwarded: AtomicU64,
+    /// Bytes returned from the server since the fault was last set.
+    returned: AtomicU64,
     /// Requests answered with an error instead of forwarded, since the fault was last set.
     answered: AtomicU64,
     /// Bumped by every change of the fault: connections of an earlier epoch are closed, so
@@ -73,6 +79,7 @@ impl FaultProxy {
         let state = Arc::new(State {
             fault: Mutex::new(Fault::None),
             forwarded: AtomicU64::new(0),
+            returned: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
@@ -109,6 +116,7 @@ impl FaultProxy {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         self.state.forwarded.store(0, Ordering::SeqCst);
+        self.state.returned.store(0, Ordering::SeqCst);
         self.state.answered.store(0, Ordering::SeqCst);
         self.state.epoch.fetch_add(1, Ordering::SeqCst);
         *current = fault;
@@ -140,6 +148,10 @@ fn serve(client: TcpStream, target: SocketAddr, state: &Arc<State>) {
             let _ = client.shutdown(Shutdown::Both);
             return;
         }
+        Fault::CutResponsesAfter(limit) if state.returned.load(Ordering::SeqCst) >= limit => {
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
         Fault::InternalError => {
             answer(client, state, "500 Internal Server Error");
             return;
@@ -168,7 +180,19 @@ fn serve(client: TcpStream, target: SocketAddr, state: &Arc<State>) {
         match server_read.read(&mut buffer) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if cut(state, epoch) || client_write.write_all(&buffer[..n]).is_err() {
+                if cut(state, epoch) {
+                    break;
+                }
+                let allowed = match state.fault() {
+                    Fault::CutResponsesAfter(limit) => {
+                        let before = state.returned.fetch_add(n as u64, Ordering::SeqCst);
+                        usize::try_from(limit.saturating_sub(before))
+                            .unwrap_or(usize::MAX)
+                            .min(n)
+                    }
+                    _ => n,
+                };
+                if client_write.write_all(&buffer[..allowed]).is_err() || allowed < n {
                     break;
                 }
             }
@@ -218,6 +242,7 @@ fn cut(state: &State, epoch: u64) -> bool {
     }
     match state.fault() {
         Fault::CutAfter(limit) => state.forwarded.load(Ordering::SeqCst) >= limit,
+        Fault::CutResponsesAfter(limit) => state.returned.load(Ordering::SeqCst) >= limit,
         Fault::Refuse => true,
         _ => false,
     }

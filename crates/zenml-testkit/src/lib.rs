@@ -50,4 +50,4 @@ pub mod orchestrator;
 mod report;
 pub mod services;
 
-pub use report::{CheckReport, GroupReport, Outcome, SuiteReport, run_check, skip};
+pub use report::{CheckReport, GroupReport, Outcome, SuiteReport, not_applicable, run_check, skip};

@@ -77,6 +77,8 @@ pub struct Totals {
     pub failed: usize,
     /// Checks that were skipped, and rows that were skipped.
     pub skipped: usize,
+    /// Checks that do not apply to their flavor (an optional capability it lacks).
+    pub not_applicable: usize,
 }
 
 impl Matrix {
@@ -107,6 +109,7 @@ impl Matrix {
                             Outcome::Passed => totals.passed += 1,
                             Outcome::Failed(_) => totals.failed += 1,
                             Outcome::Skipped(_) => totals.skipped += 1,
+                            Outcome::NotApplicable(_) => totals.not_applicable += 1,
                         }
                     }
                 }
@@ -175,8 +178,8 @@ impl Matrix {
         let totals = self.totals();
         let _ = writeln!(
             out,
-            "checks: {} passed, {} failed, {} skipped",
-            totals.passed, totals.failed, totals.skipped
+            "checks: {} passed, {} failed, {} skipped, {} not applicable",
+            totals.passed, totals.failed, totals.skipped, totals.not_applicable
         );
         out
     }
@@ -212,6 +215,7 @@ impl Matrix {
                 "passed": totals.passed,
                 "failed": totals.failed,
                 "skipped": totals.skipped,
+                "not_applicable": totals.not_applicable,
             },
             "rows": rows,
         })
@@ -265,23 +269,40 @@ fn cell(row: &Row, column: &str, notes: &mut Vec<String>) -> String {
                 return "-".to_owned();
             };
             let (passed, failed, skipped) = group.counts();
-            let total = group.checks.len();
+            let not_applicable = group
+                .checks
+                .iter()
+                .filter(|c| matches!(c.outcome, Outcome::NotApplicable(_)))
+                .count();
+            // Checks that do not apply are not counted: `passed 2/2, n/a 2` of four.
+            let total = group.checks.len() - not_applicable;
             let mut marks = Vec::new();
             for check in &group.checks {
                 match &check.outcome {
                     Outcome::Passed => {}
-                    outcome @ (Outcome::Failed(_) | Outcome::Skipped(_)) => {
+                    outcome @ (Outcome::Failed(_)
+                    | Outcome::Skipped(_)
+                    | Outcome::NotApplicable(_)) => {
                         marks.push(note(format!("{name} {column}/{}: {outcome}", check.name)))
                     }
                 }
             }
             let marks = marks.join("");
+            let na = if not_applicable > 0 {
+                format!(", n/a {not_applicable}")
+            } else {
+                String::new()
+            };
             if failed > 0 {
                 format!("FAILED {failed}/{total} {marks}")
+            } else if total == 0 && not_applicable > 0 {
+                format!("n/a {marks}")
             } else if skipped == total && total > 0 {
                 format!("skipped {marks}")
             } else if skipped > 0 {
-                format!("passed {passed}/{total}, skipped {skipped} {marks}")
+                format!("passed {passed}/{total}, skipped {skipped}{na} {marks}")
+            } else if not_applicable > 0 {
+                format!("passed {passed}/{total}{na} {marks}")
             } else {
                 format!("passed {passed}/{total}")
             }
@@ -424,6 +445,30 @@ mod tests {
             json["rows"][1]["reason"],
             "no test configuration for this flavor"
         );
+    }
+
+    #[test]
+    fn checks_that_do_not_apply_are_shown_and_allowed_in_strict_mode() {
+        let mut matrix = Matrix::default();
+        let mut group = GroupReport::new("large-objects");
+        group
+            .run("streams", || {})
+            .run("moves_files", || crate::not_applicable("no local files"));
+        let mut links = GroupReport::new("names");
+        links.run("links", || crate::not_applicable("no folder"));
+        matrix.push(
+            "artifact-store",
+            "s3",
+            "x",
+            RowResult::Ran(SuiteReport::new("artifact-store").with(group).with(links)),
+        );
+        assert_eq!(matrix.verdict(true), Ok(()));
+        let text = matrix.render();
+        assert!(text.contains("passed 1/1, n/a 1 [2]"), "{text}");
+        assert!(text.contains("  n/a [1]"), "{text}");
+        assert!(text.contains("not applicable: no local files"), "{text}");
+        assert!(text.contains("0 skipped, 2 not applicable"), "{text}");
+        assert_eq!(matrix.to_json(true)["totals"]["not_applicable"], 2);
     }
 
     #[test]

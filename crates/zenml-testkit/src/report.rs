@@ -1,4 +1,4 @@
-//! What a suite reports: groups of checks, each passed, failed or skipped.
+//! What a suite reports: groups of checks, each passed, failed, skipped or not applicable.
 
 use std::any::Any;
 use std::fmt;
@@ -13,18 +13,23 @@ pub enum Outcome {
     Passed,
     /// It did not; the message says what went wrong.
     Failed(String),
-    /// The check could not run here; the reason says why (e.g. the store keeps no local
-    /// files, or a service is missing).
+    /// The check could not run here; the reason says why (e.g. a service is missing). Under
+    /// `CI=true` a skip fails the flavor matrix.
     Skipped(String),
+    /// The check is about something the implementation does not offer (e.g. the optional
+    /// local-files capability of a bucket store); the reason says what. Not a skip: there is
+    /// nothing to run.
+    NotApplicable(String),
 }
 
 impl Outcome {
-    /// `passed`, `failed` or `skipped`.
+    /// `passed`, `failed`, `skipped` or `n/a`.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Passed => "passed",
             Outcome::Failed(_) => "failed",
             Outcome::Skipped(_) => "skipped",
+            Outcome::NotApplicable(_) => "n/a",
         }
     }
 }
@@ -35,6 +40,7 @@ impl fmt::Display for Outcome {
             Outcome::Passed => f.write_str("passed"),
             Outcome::Failed(message) => write!(f, "failed: {message}"),
             Outcome::Skipped(reason) => write!(f, "skipped: {reason}"),
+            Outcome::NotApplicable(reason) => write!(f, "not applicable: {reason}"),
         }
     }
 }
@@ -102,8 +108,14 @@ impl GroupReport {
         {
             return failed.outcome.clone();
         }
+        let not_applicable = self
+            .checks
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::NotApplicable(_)))
+            .count();
         match self.checks.first() {
             Some(first) if self.counts().2 == self.checks.len() => first.outcome.clone(),
+            Some(first) if not_applicable == self.checks.len() => first.outcome.clone(),
             _ => Outcome::Passed,
         }
     }
@@ -190,6 +202,18 @@ impl SuiteReport {
             .collect()
     }
 
+    /// The checks that do not apply to the implementation: `(group, check, reason)`.
+    pub fn not_applicable(&self) -> Vec<(&str, &str, &str)> {
+        self.checks()
+            .filter_map(|(g, c)| match &c.outcome {
+                Outcome::NotApplicable(reason) => {
+                    Some((g.name.as_str(), c.name.as_str(), &**reason))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether no check failed (skipped checks are not failures).
     pub fn is_success(&self) -> bool {
         self.failures().is_empty()
@@ -242,6 +266,9 @@ pub(crate) fn outcome_json(outcome: &Outcome) -> Value {
         Outcome::Failed(message) | Outcome::Skipped(message) => {
             json!({"outcome": outcome.label(), "message": message})
         }
+        Outcome::NotApplicable(message) => {
+            json!({"outcome": "not_applicable", "message": message})
+        }
     }
 }
 
@@ -255,15 +282,30 @@ pub fn skip(reason: impl Into<String>) -> ! {
     std::panic::panic_any(Skip(reason.into()))
 }
 
+/// The payload of [`not_applicable`]'s panic.
+#[derive(Debug)]
+struct NotApplicable(String);
+
+/// Ends the running check as not applicable to this implementation, with `reason` (it
+/// unwinds like [`skip`]). Use it for checks of an optional capability the implementation
+/// does not have; use [`skip`] for checks that could run but cannot here.
+pub fn not_applicable(reason: impl Into<String>) -> ! {
+    std::panic::panic_any(NotApplicable(reason.into()))
+}
+
 /// Runs `check`, which panics on a violation (an assertion), and reports it: passed when it
 /// returns, failed with the panic's message when it panics, skipped when it called
-/// [`skip`]. The panic hook still runs (and prints) for a failed check.
+/// [`skip`], not applicable when it called [`not_applicable`]. The panic hook still runs
+/// (and prints) for a failed check.
 pub fn run_check(name: &str, check: impl FnOnce()) -> CheckReport {
     let outcome = match catch_unwind(AssertUnwindSafe(check)) {
         Ok(()) => Outcome::Passed,
         Err(payload) => match payload.downcast::<Skip>() {
             Ok(skip) => Outcome::Skipped(skip.0),
-            Err(payload) => Outcome::Failed(panic_message(&*payload)),
+            Err(payload) => match payload.downcast::<NotApplicable>() {
+                Ok(na) => Outcome::NotApplicable(na.0),
+                Err(payload) => Outcome::Failed(panic_message(&*payload)),
+            },
         },
     };
     CheckReport {
@@ -272,9 +314,9 @@ pub fn run_check(name: &str, check: impl FnOnce()) -> CheckReport {
     }
 }
 
-/// Whether a panic payload is [`skip`]'s.
+/// Whether a panic payload is [`skip`]'s or [`not_applicable`]'s.
 pub(crate) fn is_skip(payload: &(dyn Any + Send)) -> bool {
-    payload.is::<Skip>()
+    payload.is::<Skip>() || payload.is::<NotApplicable>()
 }
 
 /// Calls `f`, turning a panic into its message.
@@ -289,6 +331,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .or_else(|| payload.downcast_ref::<Skip>().map(|s| s.0.clone()))
+        .or_else(|| payload.downcast_ref::<NotApplicable>().map(|s| s.0.clone()))
         .unwrap_or_else(|| "(the panic carried no message)".to_owned())
 }
 

@@ -14,13 +14,12 @@ macro_rules! bucket_config {
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, zenml_core::ConfigFields)]
         pub struct $name {
             $($fields)*
-            /// The size of each part of a multipart upload and of each ranged read of a large
-            /// object, in MiB (at least 5, S3's smallest part). Objects up to this size are
-            /// written with one request.
+            /// The size of each part of a multipart upload, in MiB (at least 5, S3's smallest
+            /// part). Objects smaller than this are written with one request.
             #[serde(default = "crate::settings::default_part_size_mib")]
             pub part_size_mib: u64,
-            /// How many parts of one object are uploaded or downloaded at once. Memory use per
-            /// transfer is about `part_size_mib × (max_concurrency + 1)`.
+            /// How many parts of one object are uploaded at once. Memory use per upload is about
+            /// `part_size_mib × (max_concurrency + 1)`.
             #[serde(default = "crate::settings::default_max_concurrency")]
             pub max_concurrency: usize,
             /// How many times a request that failed transiently (a connection error, a timeout,
@@ -37,7 +36,8 @@ macro_rules! bucket_config {
             /// How long to wait for a connection to the server, in seconds.
             #[serde(default = "crate::settings::default_connect_timeout_secs")]
             pub connect_timeout_secs: u64,
-            /// How long one request (one part of a large object) may take, in seconds.
+            /// How long one request may take, in seconds: one part of an upload, or a whole
+            /// download (whose interrupted body is resumed by the retries).
             #[serde(default = "crate::settings::default_request_timeout_secs")]
             pub request_timeout_secs: u64,
         }
@@ -155,9 +155,9 @@ pub(crate) fn default_connect_timeout_secs() -> u64 {
     5
 }
 
-/// 60 seconds per request (per part of a large object).
+/// 300 seconds per request: a 1 GiB download at 4 MB/s.
 pub(crate) fn default_request_timeout_secs() -> u64 {
-    60
+    300
 }
 
 /// An endpoint is an `http(s)://` URL; plain HTTP needs `allow_http`.

@@ -29,9 +29,9 @@ const UPLOADS: &str = ".zenml-staging";
 /// completes. [`PutMode::Create`] is the backend's conditional create (`If-None-Match: *` on
 /// S3 and Azure, `x-goog-if-generation-match: 0` on GCS); a large create is uploaded below
 /// `<prefix>/.zenml-staging/` and then copied into place with the backend's copy-if-not-exists,
-/// because multipart uploads take no precondition. Large reads are ranged requests of one
-/// part each, `max_concurrency` at a time, pinned to the object's ETag so that an object
-/// replaced during the read fails the read instead of mixing two versions.
+/// because multipart uploads take no precondition. A read is one streamed GET pinned to the
+/// object's ETag, so that an object replaced during the read fails the read instead of
+/// mixing two versions (whole reads, `get` and `get_file`, then start again).
 ///
 /// Blocking calls run on the process's shared runtime (`zenml_runtime`); call the store from
 /// ordinary threads, not from async code.
@@ -248,11 +248,10 @@ impl ArtifactStore for BucketArtifactStore {
         options: GetOptions,
     ) -> Result<GetResult, ArtifactStoreError> {
         let location = self.location(path);
-        let part = self.transfer.part_size() as u64;
-        // The first part is fetched here, pinned to the ETag `head` saw; an object replaced
-        // between the two is read again from its new metadata.
+        // One GET of the range, pinned to the ETag `head` saw; an object replaced between the
+        // two is read again from its new metadata.
         let mut attempt = 0;
-        let (head, range, first) = loop {
+        loop {
             attempt += 1;
             let head = self
                 .block_on(self.store.head(&location))?
@@ -261,45 +260,42 @@ impl ArtifactStore for BucketArtifactStore {
                 Some(range) => range.resolve(path, head.size)?,
                 None => 0..head.size,
             };
-            let first = range.start..range.end.min(range.start + part);
-            if first.is_empty() {
-                break (head, range, bytes::Bytes::new());
+            let meta = self.meta(path.clone(), head.clone());
+            if range.is_empty() {
+                return Ok(GetResult {
+                    meta,
+                    range,
+                    reader: Box::new(transfer::StreamReader::empty()),
+                });
             }
-            let fetched = self.block_on(transfer::fetch_part(
-                self.store.as_ref(),
-                &location,
-                first,
-                head.e_tag.as_deref(),
-            ))?;
-            match fetched {
-                Ok(bytes) => break (head, range, bytes),
+            let request = object_store::GetOptions {
+                range: Some(object_store::GetRange::Bounded(range.clone())),
+                if_match: head.e_tag.clone(),
+                ..object_store::GetOptions::default()
+            };
+            match self.block_on(self.store.get_opts(&location, request))? {
+                Ok(result) => {
+                    let runtime =
+                        zenml_runtime::runtime().map_err(|e| ArtifactStoreError::Backend {
+                            store: self.flavor,
+                            source: Box::new(e),
+                        })?;
+                    let reader = transfer::StreamReader::start(
+                        runtime,
+                        result,
+                        range.end - range.start,
+                        format!("{}/{path}", self.uri),
+                    );
+                    return Ok(GetResult {
+                        meta,
+                        range,
+                        reader: Box::new(reader),
+                    });
+                }
                 Err(object_store::Error::Precondition { .. }) if attempt < READ_ATTEMPTS => {}
                 Err(e) => return Err(self.error(path, e)),
             }
-        };
-        let runtime = zenml_runtime::runtime().map_err(|e| ArtifactStoreError::Backend {
-            store: self.flavor,
-            source: Box::new(e),
-        })?;
-        let rest = range.start + first.len() as u64..range.end;
-        let reader = transfer::RangedReader::start(
-            runtime,
-            first,
-            transfer::Download {
-                store: Arc::clone(&self.store),
-                location,
-                e_tag: head.e_tag.clone(),
-                range: rest,
-                part_size: part,
-                max_concurrency: self.transfer.max_concurrency,
-                describe: format!("{}/{path}", self.uri),
-            },
-        );
-        Ok(GetResult {
-            meta: self.meta(path.clone(), head),
-            range,
-            reader: Box::new(reader),
-        })
+        }
     }
 
     fn get(&self, path: &ObjectPath) -> Result<Vec<u8>, ArtifactStoreError> {

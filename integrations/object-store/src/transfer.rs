@@ -1,16 +1,14 @@
-//! Moving bytes: single and multipart uploads from a blocking reader, and ranged, parallel
-//! downloads into a blocking reader, each holding at most a few parts in memory.
+//! Moving bytes: single and multipart uploads from a blocking reader, holding at most a few
+//! parts in memory, and streamed downloads into a blocking reader, holding a few chunks.
 
 use std::io::{self, Read};
-use std::ops::Range;
-use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use object_store::path::Path as StorePath;
 use object_store::{
-    CopyMode, CopyOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutOptions,
-    PutPayload, PutResult, WriteMultipart,
+    CopyMode, CopyOptions, ObjectStore, ObjectStoreExt, PutOptions, PutPayload, PutResult,
+    WriteMultipart,
 };
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc;
@@ -167,74 +165,26 @@ fn read_part(source: &mut dyn Read, len: usize) -> io::Result<Vec<u8>> {
     Ok(part)
 }
 
-/// A download of a byte range of one object.
-pub(crate) struct Download {
-    pub(crate) store: Arc<dyn ObjectStore>,
-    pub(crate) location: StorePath,
-    /// The ETag every ranged request must match, when the backend gave one.
-    pub(crate) e_tag: Option<String>,
-    pub(crate) range: Range<u64>,
-    pub(crate) part_size: u64,
-    pub(crate) max_concurrency: usize,
-    /// The object, for error messages.
-    pub(crate) describe: String,
-}
-
-impl Download {
-    /// The ranges of the parts, in order.
-    fn parts(&self) -> Vec<Range<u64>> {
-        let part = self.part_size.max(1);
-        (self.range.start..self.range.end)
-            .step_by(usize::try_from(part).unwrap_or(usize::MAX))
-            .map(|start| start..(start + part).min(self.range.end))
-            .collect()
-    }
-
-    /// Fetches the parts, `max_concurrency` at a time, and sends them in order.
-    async fn run(self, sender: mpsc::Sender<io::Result<Bytes>>) {
-        let parts = self.parts();
-        let store = self.store.as_ref();
-        let location = &self.location;
-        let e_tag = self.e_tag.as_deref();
-        let mut fetched = futures_util::stream::iter(parts)
-            .map(|range| fetch_part(store, location, range, e_tag))
-            .buffered(self.max_concurrency.max(1));
-        loop {
-            let next = match fetched.try_next().await {
-                Ok(Some(bytes)) => Ok(bytes),
-                Ok(None) => return,
-                Err(e) => Err(read_error(&self.describe, e)),
-            };
-            let failed = next.is_err();
-            if sender.send(next).await.is_err() || failed {
-                // The reader was dropped, or the download failed: stop fetching.
-                return;
-            }
+/// Forwards the body of a GET into a channel that a [`StreamReader`] drains, so that the
+/// download runs on the shared runtime while a blocking reader consumes it. The channel holds
+/// a few chunks: the whole object is never in memory.
+async fn forward(
+    result: object_store::GetResult,
+    sender: mpsc::Sender<io::Result<Bytes>>,
+    describe: String,
+) {
+    let mut stream = result.into_stream();
+    loop {
+        let next = match stream.next().await {
+            Some(Ok(bytes)) => Ok(bytes),
+            Some(Err(e)) => Err(read_error(&describe, e)),
+            None => return,
+        };
+        let failed = next.is_err();
+        if sender.send(next).await.is_err() || failed {
+            // The reader was dropped, or the download failed: stop.
+            return;
         }
-    }
-}
-
-/// The bytes `range` of the object at `location`, which must still have ETag `e_tag`.
-pub(crate) async fn fetch_part(
-    store: &dyn ObjectStore,
-    location: &StorePath,
-    range: Range<u64>,
-    e_tag: Option<&str>,
-) -> object_store::Result<Bytes> {
-    let expected = range.end - range.start;
-    let options = GetOptions {
-        range: Some(GetRange::Bounded(range)),
-        if_match: e_tag.map(str::to_owned),
-        ..GetOptions::default()
-    };
-    let bytes = store.get_opts(location, options).await?.bytes().await?;
-    if bytes.len() as u64 == expected {
-        Ok(bytes)
-    } else {
-        Err(object_store::Error::Generic {
-            store: "zenml",
-            source: format!("a ranged read of {expected} bytes returned {}", bytes.len()).into(),
-        })
     }
 }
 
@@ -260,36 +210,49 @@ pub(crate) fn is_object_changed(error: &io::Error) -> bool {
         .is_some_and(|inner| inner.is::<ObjectChanged>())
 }
 
-/// A blocking [`Read`] over a [`Download`] running on the shared runtime. At most
-/// `max_concurrency` parts are in flight and one more is buffered; dropping the reader stops
-/// the download.
-pub(crate) struct RangedReader {
+/// A blocking [`Read`] over the body of one GET running on the shared runtime; dropping the
+/// reader stops the download.
+pub(crate) struct StreamReader {
     receiver: mpsc::Receiver<io::Result<Bytes>>,
     current: Bytes,
     remaining: u64,
     describe: String,
 }
 
-impl RangedReader {
-    /// A reader of `first` (the bytes before `download.range`, already fetched) and then
-    /// of `download`, which starts on `runtime`.
-    pub(crate) fn start(runtime: &Runtime, first: Bytes, download: Download) -> RangedReader {
-        let (sender, receiver) = mpsc::channel(1);
-        let remaining = first.len() as u64 + (download.range.end - download.range.start);
-        let describe = download.describe.clone();
-        if download.range.end > download.range.start {
-            runtime.spawn(download.run(sender));
-        }
-        RangedReader {
+/// The chunks buffered between the download and the reader.
+const BUFFERED_CHUNKS: usize = 64;
+
+impl StreamReader {
+    /// A reader of `result`'s body, `len` bytes, downloaded on `runtime`.
+    pub(crate) fn start(
+        runtime: &Runtime,
+        result: object_store::GetResult,
+        len: u64,
+        describe: String,
+    ) -> StreamReader {
+        let (sender, receiver) = mpsc::channel(BUFFERED_CHUNKS);
+        runtime.spawn(forward(result, sender, describe.clone()));
+        StreamReader {
             receiver,
-            current: first,
-            remaining,
+            current: Bytes::new(),
+            remaining: len,
             describe,
+        }
+    }
+
+    /// A reader of nothing (an empty range).
+    pub(crate) fn empty() -> StreamReader {
+        let (_, receiver) = mpsc::channel(1);
+        StreamReader {
+            receiver,
+            current: Bytes::new(),
+            remaining: 0,
+            describe: String::new(),
         }
     }
 }
 
-impl Read for RangedReader {
+impl Read for StreamReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() || self.remaining == 0 {
             return Ok(0);

@@ -82,9 +82,9 @@ fn a_server_that_goes_away_mid_upload_leaves_no_object_and_the_next_upload_works
         .put_stream(&key("big.bin"), &mut data.as_slice(), PutMode::Create)
         .unwrap();
     assert_eq!(direct.get(&key("big.bin")).unwrap(), data);
-    // A download cut part way (the requests for the first parts pass, later ones and their
-    // answers are cut) is an error, never a short read.
-    proxy.set(Fault::CutAfter(1500));
+    // A download cut part way (the server goes away after 6 MiB of answers) is an error,
+    // never a short read.
+    proxy.set(Fault::CutResponsesAfter(6 << 20));
     let mut partial = Vec::new();
     let read = through_proxy
         .get_opts(&key("big.bin"), Default::default())

@@ -8,7 +8,7 @@ use super::LARGE;
 use super::helpers::{
     Scope, assert_pattern_file, list_keys, local_root, ok, pattern, write_pattern,
 };
-use crate::skip;
+use crate::not_applicable;
 
 /// A 64 MiB object goes in with `put_file` (which says how many bytes it wrote) and comes
 /// back identical through `get_file` (replacing an existing destination), `get` and a ranged
@@ -100,7 +100,7 @@ pub fn large_streams_are_created_conditionally(store: &dyn ArtifactStore) {
 /// refused (Unix). Skipped on stores without the capability.
 pub fn put_file_moving_publishes_the_file(store: &dyn ArtifactStore) {
     let Some(local) = store.local_files() else {
-        skip("the store has no local-files capability (local_files is None)")
+        not_applicable("the store has no local-files capability (local_files is None)")
     };
     let scope = Scope::new(store);
     let key = scope.key("moved/object.bin");
@@ -171,7 +171,7 @@ pub fn local_path_points_at_the_object(store: &dyn ArtifactStore) {
     let scope = Scope::new(store);
     let key = scope.key("in/place/object.bin");
     let Some(local) = store.local_files() else {
-        skip("the store has no local-files capability (local_files is None)")
+        not_applicable("the store has no local-files capability (local_files is None)")
     };
     ok(store.put(&key, b"read me in place"), "put");
     let Some(file) = local.local_path(&key) else {

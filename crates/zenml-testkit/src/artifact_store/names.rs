@@ -5,7 +5,7 @@ use std::fs;
 use zenml_artifact_store::{ArtifactStore, ObjectPath, PutMode};
 
 use super::helpers::{Scope, list_keys, local_root, ok, plant_link};
-use crate::skip;
+use crate::{not_applicable, skip};
 
 /// [`ObjectPath`] refuses every key that could leave a store's root or clash with its staging
 /// data, directly and through `join`. Needs no store.
@@ -85,7 +85,7 @@ pub fn unusual_valid_keys_are_distinct_objects(store: &dyn ArtifactStore) {
 /// `exists` and `list` never read one. Unix only; skipped on stores without a `file://` URI.
 pub fn links_inside_the_store_are_not_followed(store: &dyn ArtifactStore) {
     let Some(root) = local_root(store) else {
-        skip("the store has no `file://` URI, so no folder to plant links in")
+        not_applicable("the store has no `file://` URI, so no folder to plant links in")
     };
     if !cfg!(unix) {
         skip("symbolic links are only planted on Unix");
