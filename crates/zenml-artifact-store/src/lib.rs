@@ -98,7 +98,9 @@ pub trait ArtifactStore: fmt::Debug + Send + Sync {
     fn head(&self, path: &ObjectPath) -> Result<ObjectMeta, ArtifactStoreError>;
 
     /// Every object below `prefix` (or in the whole store for `None`) with its metadata,
-    /// sorted by key. An object whose key equals `prefix` is included.
+    /// sorted by key. Whether an object whose key equals `prefix` itself is listed is the
+    /// store's choice (a local folder lists it, a bucket, like `object_store`, does not):
+    /// callers that want the objects of a folder list the folder.
     fn list(&self, prefix: Option<&ObjectPath>) -> Result<Vec<ObjectMeta>, ArtifactStoreError>;
 
     /// Deletes the object at `path`; succeeds when there is none.

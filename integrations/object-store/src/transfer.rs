@@ -1,6 +1,7 @@
 //! Moving bytes: single and multipart uploads from a blocking reader, holding at most a few
 //! parts in memory, and streamed downloads into a blocking reader, holding a few chunks.
 
+use std::collections::VecDeque;
 use std::io::{self, Read};
 
 use bytes::Bytes;
@@ -166,27 +167,39 @@ fn read_part(source: &mut dyn Read, len: usize) -> io::Result<Vec<u8>> {
 }
 
 /// Forwards the body of a GET into a channel that a [`StreamReader`] drains, so that the
-/// download runs on the shared runtime while a blocking reader consumes it. The channel holds
-/// a few chunks: the whole object is never in memory.
-async fn forward(
-    result: object_store::GetResult,
-    sender: mpsc::Sender<io::Result<Bytes>>,
-    describe: String,
-) {
-    let mut stream = result.into_stream();
-    loop {
-        let next = match stream.next().await {
-            Some(Ok(bytes)) => Ok(bytes),
-            Some(Err(e)) => Err(read_error(&describe, e)),
-            None => return,
-        };
-        let failed = next.is_err();
-        if sender.send(next).await.is_err() || failed {
-            // The reader was dropped, or the download failed: stop.
+/// download runs on the shared runtime while a blocking reader consumes it. Chunks that are
+/// ready together travel as one batch (fewer wake-ups of the reader); the channel holds a few
+/// batches: the whole object is never in memory.
+async fn forward(result: object_store::GetResult, sender: mpsc::Sender<Batch>, describe: String) {
+    let mut stream = result.into_stream().ready_chunks(BATCH_CHUNKS);
+    while let Some(items) = stream.next().await {
+        let mut batch = Vec::with_capacity(items.len());
+        let mut failure = None;
+        for item in items {
+            match item {
+                Ok(bytes) => batch.push(bytes),
+                Err(e) => {
+                    failure = Some(read_error(&describe, e));
+                    break;
+                }
+            }
+        }
+        if !batch.is_empty() && sender.send(Ok(batch)).await.is_err() {
+            // The reader was dropped: stop.
+            return;
+        }
+        if let Some(failure) = failure {
+            let _ = sender.send(Err(failure)).await;
             return;
         }
     }
 }
+
+/// Chunks of a body, or the error that ended it.
+type Batch = io::Result<Vec<Bytes>>;
+
+/// The most chunks in one batch.
+const BATCH_CHUNKS: usize = 64;
 
 /// The object was replaced while it was being read: its ETag no longer matches.
 #[derive(Debug, thiserror::Error)]
@@ -213,14 +226,14 @@ pub(crate) fn is_object_changed(error: &io::Error) -> bool {
 /// A blocking [`Read`] over the body of one GET running on the shared runtime; dropping the
 /// reader stops the download.
 pub(crate) struct StreamReader {
-    receiver: mpsc::Receiver<io::Result<Bytes>>,
-    current: Bytes,
+    receiver: mpsc::Receiver<Batch>,
+    queue: VecDeque<Bytes>,
     remaining: u64,
     describe: String,
 }
 
-/// The chunks buffered between the download and the reader.
-const BUFFERED_CHUNKS: usize = 64;
+/// The batches buffered between the download and the reader.
+const BUFFERED_BATCHES: usize = 4;
 
 impl StreamReader {
     /// A reader of `result`'s body, `len` bytes, downloaded on `runtime`.
@@ -230,11 +243,11 @@ impl StreamReader {
         len: u64,
         describe: String,
     ) -> StreamReader {
-        let (sender, receiver) = mpsc::channel(BUFFERED_CHUNKS);
+        let (sender, receiver) = mpsc::channel(BUFFERED_BATCHES);
         runtime.spawn(forward(result, sender, describe.clone()));
         StreamReader {
             receiver,
-            current: Bytes::new(),
+            queue: VecDeque::new(),
             remaining: len,
             describe,
         }
@@ -245,9 +258,28 @@ impl StreamReader {
         let (_, receiver) = mpsc::channel(1);
         StreamReader {
             receiver,
-            current: Bytes::new(),
+            queue: VecDeque::new(),
             remaining: 0,
             describe: String::new(),
+        }
+    }
+
+    /// Moves a received batch into the queue.
+    fn take(&mut self, batch: Option<Batch>) -> io::Result<()> {
+        match batch {
+            Some(Ok(chunks)) => {
+                self.queue
+                    .extend(chunks.into_iter().filter(|c| !c.is_empty()));
+                Ok(())
+            }
+            Some(Err(e)) => Err(e),
+            None => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the download of `{}` ended {} bytes early",
+                    self.describe, self.remaining
+                ),
+            )),
         }
     }
 }
@@ -257,26 +289,33 @@ impl Read for StreamReader {
         if buf.is_empty() || self.remaining == 0 {
             return Ok(0);
         }
-        while self.current.is_empty() {
-            // `blocking_recv` only after the first part: `start` needs no runtime context.
-            match self.receiver.blocking_recv() {
-                Some(Ok(bytes)) => self.current = bytes,
-                Some(Err(e)) => return Err(e),
-                None => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "the download of `{}` ended {} bytes early",
-                            self.describe, self.remaining
-                        ),
-                    ));
-                }
-            }
+        while self.queue.is_empty() {
+            let batch = self.receiver.blocking_recv();
+            self.take(batch)?;
         }
-        let n = buf.len().min(self.current.len());
-        let n = n.min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        self.remaining -= n as u64;
-        Ok(n)
+        let want = buf
+            .len()
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let mut filled = 0;
+        while filled < want {
+            let Some(chunk) = self.queue.front_mut() else {
+                // Take what already arrived, without waiting for more.
+                match self.receiver.try_recv() {
+                    Ok(batch) => {
+                        self.take(Some(batch))?;
+                        continue;
+                    }
+                    Err(_) => break,
+                }
+            };
+            let n = (want - filled).min(chunk.len());
+            buf[filled..filled + n].copy_from_slice(&chunk.split_to(n));
+            if chunk.is_empty() {
+                self.queue.pop_front();
+            }
+            filled += n;
+        }
+        self.remaining -= filled as u64;
+        Ok(filled)
     }
 }
