@@ -316,7 +316,13 @@ fn a_run_whose_bucket_goes_away_fails_cleanly_and_the_next_run_succeeds() {
     zen.example("quickstart", &[])
         .ok()
         .stdout_has(&["3 steps."]);
-    assert_eq!(direct.list(None).expect("list").len(), 3);
+    // Three artifacts, each its claim object and its one file.
+    let objects = direct.list(None).expect("list");
+    let claims = objects
+        .iter()
+        .filter(|meta| meta.path.as_str().ends_with("/.zenml-artifact.json"))
+        .count();
+    assert_eq!((objects.len(), claims), (6, 3), "{objects:#?}");
     direct
         .delete_prefix(&zenml::artifact_store::ObjectPath::new("quickstart").unwrap())
         .unwrap();

@@ -8,10 +8,12 @@
 //! 2. The folder is checked (only regular files and folders; links and special files are
 //!    refused, never followed) and hashed.
 //! 3. Each file is published under the artifact's fresh folder in the store,
-//!    `<pipeline>/<step>/<output>/<artifact id>/<file>`, with a conditional create
-//!    ([`PutMode::Create`]): one atomic put per file that never overwrites, which a store
-//!    with local files does by renaming the file into place without a copy, and a bucket
-//!    by a (multipart) upload.
+//!    `<pipeline>/<step>/<output>/<artifact id>/<file>`, so that no object is ever
+//!    overwritten: a store with local files moves each file in with a conditional create
+//!    (a rename that never replaces); on any other store (a bucket) the writer first claims
+//!    the folder with one small conditional create of its claim object, [`CLAIM_FILE`],
+//!    and then uploads the files (in parts, for large ones) as the folder's only writer.
+//!    See `publish.rs`.
 //!
 //! The artifact becomes visible only when the caller records it in the metadata store,
 //! after [`write_artifact`] returned. A failure or a crash before that leaves at most
@@ -24,6 +26,7 @@
 //! files changed.
 
 mod hash;
+mod publish;
 
 use std::fs;
 use std::io;
@@ -31,11 +34,13 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 use zenml_artifact_store::{
-    ArtifactStore, ArtifactStoreError, GetOptions, ObjectMeta, ObjectPath, PutMode, copy_into_file,
+    ArtifactStore, ArtifactStoreError, GetOptions, ObjectMeta, ObjectPath, copy_into_file,
 };
 use zenml_materializer::{Materializer, MaterializerError};
 
 use hash::{StreamingHash, hash_files};
+pub use publish::CLAIM_FILE;
+use publish::Publication;
 
 /// An artifact published by [`write_artifact`]: what the caller records in the metadata
 /// store.
@@ -126,20 +131,24 @@ struct ArtifactFile {
 ///
 /// The materializer writes into a fresh temporary folder under `staging` (created if
 /// missing), which is removed on every path. The artifact's files are hashed there, then
-/// each is published with a conditional create ([`PutMode::Create`]) at
-/// `folder/<its path in the materializer's folder>`: moved in without a copy on a store with
-/// [`LocalFiles`](zenml_artifact_store::LocalFiles), streamed (in parts, for large files)
-/// otherwise. No object is ever overwritten, and nothing is listed first, so two writers of
-/// one folder cannot both succeed. Empty subfolders are not kept. If publishing fails, the
-/// files this call put are deleted (best effort); a crash can leave orphan files, which no
-/// record points to.
+/// each is published at `folder/<its path in the materializer's folder>`: moved in without
+/// a copy, each with a conditional create ([`PutMode::Create`](zenml_artifact_store::PutMode)),
+/// on a store with [`LocalFiles`](zenml_artifact_store::LocalFiles); on any other store the
+/// folder is first claimed by a conditional create of its claim object ([`CLAIM_FILE`], a
+/// small manifest of the hash, size and file count), and the files are then streamed in (in
+/// parts, for large files) by the folder's one writer. No object is ever overwritten, and
+/// nothing is listed first, so two writers of one folder cannot both succeed. Empty
+/// subfolders are not kept. If publishing fails, the objects this call put are deleted
+/// (best effort); a crash can leave orphan objects, which no record points to.
 ///
 /// # Errors
 ///
-/// - [`ArtifactIoError::AlreadyExists`] when an object exists at one of the artifact's keys.
+/// - [`ArtifactIoError::AlreadyExists`] when an object exists at one of the artifact's keys
+///   or the folder is claimed already.
 /// - [`ArtifactIoError::Materializer`] when saving fails; nothing reaches the store.
 /// - [`ArtifactIoError::NotStorable`] when the materializer's output holds a link, a special
-///   file, or a name that is not a valid key; nothing reaches the store.
+///   file, a name that is not a valid key, or a file named [`CLAIM_FILE`] at its top;
+///   nothing reaches the store.
 /// - [`ArtifactIoError::Store`] and [`ArtifactIoError::Io`] for store and local failures.
 pub fn write_artifact<M: Materializer + ?Sized>(
     store: &dyn ArtifactStore,
@@ -152,6 +161,14 @@ pub fn write_artifact<M: Materializer + ?Sized>(
     let temp = temp_dir_in(staging, "write-")?;
     materializer.save(value, temp.path())?;
     let files = collect_files(temp.path())?;
+    if let Some(file) = files.iter().find(|file| file.relative == CLAIM_FILE) {
+        return Err(ArtifactIoError::NotStorable {
+            path: file.path.clone(),
+            reason: format!(
+                "the name `{CLAIM_FILE}` is reserved for the artifact's claim in the store"
+            ),
+        });
+    }
     let keys = files
         .iter()
         .map(|file| {
@@ -164,23 +181,14 @@ pub fn write_artifact<M: Materializer + ?Sized>(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (content_hash, size) = hash_files(&files)?;
-    for (published, (file, key)) in files.iter().zip(&keys).enumerate() {
-        let put = match store.local_files() {
-            Some(local) => local.put_file_moving(key, &file.path, PutMode::Create),
-            None => store.put_file(key, &file.path, PutMode::Create),
-        };
-        if let Err(e) = put {
-            // Nothing points to the files this call put; removing them only saves space. An
-            // object that was there already is someone else's and stays.
-            for key in &keys[..published] {
-                let _ = store.delete(key);
-            }
-            return Err(match e {
-                ArtifactStoreError::AlreadyExists { .. } => ArtifactIoError::AlreadyExists { uri },
-                other => other.into(),
-            });
-        }
+    Publication {
+        files: &files,
+        keys: &keys,
+        folder,
+        content_hash: &content_hash,
+        size,
     }
+    .run(store, &uri)?;
     Ok(WrittenArtifact {
         path: folder.clone(),
         uri,
@@ -217,7 +225,7 @@ pub fn read_artifact<M: Materializer + ?Sized>(
 ) -> Result<M::Value, ArtifactIoError> {
     let uri = artifact_uri(store, folder);
     if let Some(dir) = local_folder(store, folder) {
-        let files = collect_files(&dir)?;
+        let files = stored_files(&dir)?;
         verify(&uri, expected_hash, &files)?;
         return Ok(materializer.load(&dir)?);
     }
@@ -230,9 +238,10 @@ pub fn read_artifact<M: Materializer + ?Sized>(
 /// what a cache hit requires of each reused output.
 ///
 /// On a store with local files, the files are hashed in place and must hash to
-/// `expected_hash`. On other stores (buckets) nothing is downloaded: one listing must show
-/// the artifact's files with `expected_size` bytes in all. A load
-/// ([`read_artifact`]) still verifies the content hash.
+/// `expected_hash`. On other stores (buckets) the artifact is not downloaded: one listing
+/// must show its files with `expected_size` bytes in all, and its claim object (when it has
+/// one: artifacts published before claims existed have none) must name `expected_hash`. A
+/// load ([`read_artifact`]) still verifies the content hash of the files themselves.
 ///
 /// # Errors
 ///
@@ -247,22 +256,36 @@ pub fn verify_artifact(
 ) -> Result<(), ArtifactIoError> {
     let uri = artifact_uri(store, folder);
     if let Some(dir) = local_folder(store, folder) {
-        return verify(&uri, expected_hash, &collect_files(&dir)?);
+        return verify(&uri, expected_hash, &stored_files(&dir)?);
     }
-    let objects = artifact_objects(store, folder)?;
-    if objects.is_empty() {
-        // An artifact of no files is still there; otherwise its files are gone.
-        return if StreamingHash::new()
-            .finish()
-            .0
-            .eq_ignore_ascii_case(expected_hash)
-        {
+    let (claim, objects) = listed_artifact(store, folder)?;
+    let size: u64 = objects.iter().map(|(_, meta)| meta.size).sum();
+    if let Some(claim) = claim {
+        // The claim names what was published in this folder: it must be this artifact.
+        let manifest = publish::read_claim(store, &claim, &uri, expected_hash)?;
+        if !manifest.content_hash.eq_ignore_ascii_case(expected_hash) {
+            return Err(ArtifactIoError::HashMismatch {
+                uri,
+                expected: expected_hash.to_owned(),
+                actual: format!(
+                    "{} (the folder was claimed by another artifact)",
+                    manifest.content_hash
+                ),
+            });
+        }
+    } else if objects.is_empty() {
+        // An artifact of no files written without a claim is still there; otherwise its
+        // files are gone.
+        let empty = StreamingHash::new().finish().0;
+        return if empty.eq_ignore_ascii_case(expected_hash) {
             Ok(())
         } else {
             Err(ArtifactIoError::Missing { uri })
         };
     }
-    let size: u64 = objects.iter().map(|(_, meta)| meta.size).sum();
+    if objects.is_empty() && expected_size > 0 {
+        return Err(ArtifactIoError::Missing { uri });
+    }
     if size != expected_size {
         return Err(ArtifactIoError::HashMismatch {
             uri,
@@ -281,21 +304,39 @@ fn local_folder(store: &dyn ArtifactStore, folder: &ObjectPath) -> Option<PathBu
         .filter(|dir| fs::symlink_metadata(dir).is_ok_and(|meta| meta.is_dir()))
 }
 
-/// The objects of the artifact in `folder`, with their paths relative to it, sorted.
+/// The objects of the artifact in `folder`, with their paths relative to it, sorted; its
+/// claim object ([`CLAIM_FILE`]) is not one of them.
 fn artifact_objects(
     store: &dyn ArtifactStore,
     folder: &ObjectPath,
 ) -> Result<Vec<(String, ObjectMeta)>, ArtifactIoError> {
-    let prefix = format!("{folder}/");
-    Ok(store
-        .list(Some(folder))?
-        .into_iter()
-        .filter_map(|meta| {
-            let relative = meta.path.as_str().strip_prefix(&prefix)?.to_owned();
-            Some((relative, meta))
-        })
-        .collect())
+    Ok(listed_artifact(store, folder)?.1)
 }
+
+/// One listing of `folder`: the artifact's claim object, if it has one, and its other
+/// objects as [`artifact_objects`] gives them.
+fn listed_artifact(
+    store: &dyn ArtifactStore,
+    folder: &ObjectPath,
+) -> Result<ArtifactListing, ArtifactIoError> {
+    let prefix = format!("{folder}/");
+    let mut claim = None;
+    let mut objects = Vec::new();
+    for meta in store.list(Some(folder))? {
+        let Some(relative) = meta.path.as_str().strip_prefix(&prefix) else {
+            continue;
+        };
+        if relative == CLAIM_FILE {
+            claim = Some(meta.path);
+        } else {
+            objects.push((relative.to_owned(), meta));
+        }
+    }
+    Ok((claim, objects))
+}
+
+/// An artifact's claim object (if any) and its files, relative to its folder.
+type ArtifactListing = (Option<ObjectPath>, Vec<(String, ObjectMeta)>);
 
 /// Streams the artifact's objects into `dir`, hashing the bytes as they arrive, and fails
 /// unless they hash to `expected_hash`.
@@ -395,6 +436,15 @@ fn verify(uri: &str, expected: &str, files: &[ArtifactFile]) -> Result<(), Artif
             actual,
         })
     }
+}
+
+/// The files of the artifact stored in the local folder `dir`: [`collect_files`] without a
+/// claim object at its top (a store with local files writes none, but its folder may have
+/// been filled by another store's writer).
+fn stored_files(dir: &Path) -> Result<Vec<ArtifactFile>, ArtifactIoError> {
+    let mut files = collect_files(dir)?;
+    files.retain(|file| file.relative != CLAIM_FILE);
+    Ok(files)
 }
 
 /// The regular files below `dir`, sorted by relative path. Links and special files are

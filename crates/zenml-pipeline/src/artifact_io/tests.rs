@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use zenml_artifact_store::{GetResult, LocalArtifactStore, LocalFiles, PutResult};
+use zenml_artifact_store::{GetResult, LocalArtifactStore, LocalFiles, PutMode, PutResult};
 use zenml_materializer::{BytesMaterializer, JsonMaterializer};
 
 use super::*;
@@ -137,9 +137,22 @@ impl Materializer for CountingLoads {
 }
 
 /// A store without local files: the local store behind the trait, minus the local-files
-/// capability, as an object store would be.
+/// capability, as an object store would be. Uploads of objects whose key ends with the
+/// second field fail, as a server that goes away would make them.
 #[derive(Debug)]
-struct RemoteLike(LocalArtifactStore);
+struct RemoteLike(LocalArtifactStore, Option<&'static str>);
+
+impl RemoteLike {
+    fn failing_uploads_of(&self, path: &ObjectPath) -> Result<(), ArtifactStoreError> {
+        match self.1 {
+            Some(name) if path.as_str().ends_with(name) => Err(ArtifactStoreError::Backend {
+                store: "remote-like",
+                source: "connection reset by peer".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
 
 impl ArtifactStore for RemoteLike {
     fn uri(&self) -> String {
@@ -151,6 +164,7 @@ impl ArtifactStore for RemoteLike {
         data: &[u8],
         mode: PutMode,
     ) -> Result<PutResult, ArtifactStoreError> {
+        self.failing_uploads_of(path)?;
         self.0.put_opts(path, data, mode)
     }
     fn put_stream(
@@ -159,6 +173,7 @@ impl ArtifactStore for RemoteLike {
         source: &mut dyn std::io::Read,
         mode: PutMode,
     ) -> Result<PutResult, ArtifactStoreError> {
+        self.failing_uploads_of(path)?;
         self.0.put_stream(path, source, mode)
     }
     fn get_opts(
@@ -223,7 +238,7 @@ fn values_round_trip_and_record_hash_size_and_uri() {
 #[test]
 fn a_store_without_local_files_is_read_through_a_copy() {
     let f = Fixture::new();
-    let remote = RemoteLike(f.store.clone());
+    let remote = RemoteLike(f.store.clone(), None);
     let m = FilesMaterializer::new(&[("a.txt", b"a"), ("sub/b.txt", b"bb")]);
     let written = write_artifact(&remote, &f.staging(), &p(FOLDER), &m, &()).unwrap();
     assert!(written.uri.starts_with("remote://"), "{}", written.uri);
@@ -259,6 +274,148 @@ fn a_store_without_local_files_is_read_through_a_copy() {
     .unwrap_err();
     assert!(matches!(err, ArtifactIoError::HashMismatch { .. }), "{err}");
     assert!(f.staged().is_empty(), "{:?}", f.staged());
+}
+
+#[test]
+fn a_store_without_local_files_is_claimed_before_the_files_are_uploaded() {
+    let f = Fixture::new();
+    let remote = RemoteLike(f.store.clone(), None);
+    let m = FilesMaterializer::new(&[("a.txt", b"a"), ("sub/b.txt", b"bb")]);
+    let written = write_artifact(&remote, &f.staging(), &p(FOLDER), &m, &()).unwrap();
+    let claim = p(&format!("{FOLDER}/{CLAIM_FILE}"));
+    assert_eq!(
+        keys(remote.list(Some(&p(FOLDER))).unwrap()),
+        vec![
+            claim.clone(),
+            p(&format!("{FOLDER}/a.txt")),
+            p(&format!("{FOLDER}/sub/b.txt")),
+        ]
+    );
+    let manifest: publish::ClaimManifest =
+        serde_json::from_slice(&remote.get(&claim).unwrap()).unwrap();
+    assert_eq!(
+        manifest,
+        publish::ClaimManifest {
+            format: 1,
+            content_hash: written.content_hash.clone(),
+            size: 3,
+            files: 2,
+        }
+    );
+    // The claim is not a file of the artifact: not hashed, not counted, not downloaded.
+    assert_eq!(written.size, 3);
+    verify_artifact(&remote, &p(FOLDER), &written.content_hash, 3).unwrap();
+    read_artifact(&remote, &f.staging(), &p(FOLDER), &written.content_hash, &m).unwrap();
+    f.read(FOLDER, &written.content_hash, &m).unwrap();
+
+    // A second writer of the folder fails at the claim and writes nothing.
+    let other = FilesMaterializer::new(&[("a.txt", b"A"), ("c.txt", b"c")]);
+    let err = write_artifact(&remote, &f.staging(), &p(FOLDER), &other, &()).unwrap_err();
+    assert!(
+        matches!(err, ArtifactIoError::AlreadyExists { .. }),
+        "{err}"
+    );
+    assert_eq!(remote.get(&p(&format!("{FOLDER}/a.txt"))).unwrap(), b"a");
+    assert!(!remote.exists(&p(&format!("{FOLDER}/c.txt"))).unwrap());
+    verify_artifact(&remote, &p(FOLDER), &written.content_hash, 3).unwrap();
+
+    // A cache hit's check compares the claim with the record, without downloading files.
+    let mut replaced = manifest.clone();
+    replaced.content_hash = "0".repeat(64);
+    remote
+        .put(&claim, &serde_json::to_vec(&replaced).unwrap())
+        .unwrap();
+    let err = verify_artifact(&remote, &p(FOLDER), &written.content_hash, 3).unwrap_err();
+    assert!(
+        matches!(err, ArtifactIoError::HashMismatch { .. })
+            && err.to_string().contains("claimed by another artifact"),
+        "{err}"
+    );
+    remote.put(&claim, b"not json").unwrap();
+    let err = verify_artifact(&remote, &p(FOLDER), &written.content_hash, 3).unwrap_err();
+    assert!(
+        matches!(err, ArtifactIoError::HashMismatch { .. })
+            && err.to_string().contains("is not a claim manifest"),
+        "{err}"
+    );
+    remote
+        .put(&claim, &serde_json::to_vec(&manifest).unwrap())
+        .unwrap();
+    remote.put(&p(&format!("{FOLDER}/a.txt")), b"aa").unwrap();
+    let err = verify_artifact(&remote, &p(FOLDER), &written.content_hash, 3).unwrap_err();
+    assert!(
+        matches!(err, ArtifactIoError::HashMismatch { .. }) && err.to_string().contains("4 bytes"),
+        "{err}"
+    );
+    remote
+        .delete_prefix(&p(&format!("{FOLDER}/a.txt")))
+        .unwrap();
+    remote.delete(&p(&format!("{FOLDER}/sub/b.txt"))).unwrap();
+    let err = verify_artifact(&remote, &p(FOLDER), &written.content_hash, 3).unwrap_err();
+    assert!(matches!(err, ArtifactIoError::Missing { .. }), "{err}");
+
+    // An artifact written without a claim (by a store with local files) reads the same.
+    let local = f
+        .write("old/layout", &BytesMaterializer, &vec![7; 10])
+        .unwrap();
+    assert_eq!(
+        keys(remote.list(Some(&p("old/layout"))).unwrap()),
+        vec![p("old/layout/data.bin")]
+    );
+    let back = read_artifact(
+        &remote,
+        &f.staging(),
+        &p("old/layout"),
+        &local.content_hash,
+        &BytesMaterializer,
+    )
+    .unwrap();
+    assert_eq!(back, vec![7; 10]);
+    assert!(f.staged().is_empty(), "{:?}", f.staged());
+}
+
+#[test]
+fn a_failed_upload_leaves_neither_files_nor_claim() {
+    let f = Fixture::new();
+    let remote = RemoteLike(f.store.clone(), Some("sub/b.txt"));
+    let m = FilesMaterializer::new(&[("a.txt", b"a"), ("sub/b.txt", b"bb"), ("z.txt", b"z")]);
+    let err = write_artifact(&remote, &f.staging(), &p(FOLDER), &m, &()).unwrap_err();
+    assert!(
+        matches!(err, ArtifactIoError::Store(_)) && err.to_string().contains("connection reset"),
+        "{err}"
+    );
+    assert!(remote.list(None).unwrap().is_empty());
+    assert!(f.staged().is_empty(), "{:?}", f.staged());
+    // The claim itself failing is the same.
+    let remote = RemoteLike(f.store.clone(), Some(CLAIM_FILE));
+    let err = write_artifact(&remote, &f.staging(), &p(FOLDER), &m, &()).unwrap_err();
+    assert!(matches!(err, ArtifactIoError::Store(_)), "{err}");
+    assert!(remote.list(None).unwrap().is_empty());
+    // Once the store works again, so does the write.
+    let remote = RemoteLike(f.store.clone(), None);
+    write_artifact(&remote, &f.staging(), &p(FOLDER), &m, &()).unwrap();
+}
+
+#[test]
+fn the_claim_name_is_reserved_at_the_top_of_an_artifact() {
+    let f = Fixture::new();
+    let m = FilesMaterializer::new(&[(CLAIM_FILE, b"{}")]);
+    for store in [
+        &f.store as &dyn ArtifactStore,
+        &RemoteLike(f.store.clone(), None),
+    ] {
+        let err = write_artifact(store, &f.staging(), &p(FOLDER), &m, &()).unwrap_err();
+        assert!(
+            matches!(err, ArtifactIoError::NotStorable { .. })
+                && err.to_string().contains("reserved"),
+            "{err}"
+        );
+        assert!(f.store.list(None).unwrap().is_empty());
+    }
+    // Below the top it is an ordinary name.
+    let m = FilesMaterializer::new(&[("nested/.zenml-artifact.json", b"{}")]);
+    let written = f.write(FOLDER, &m, &()).unwrap();
+    f.read(FOLDER, &written.content_hash, &m).unwrap();
 }
 
 #[test]
