@@ -1,7 +1,7 @@
 //! File access shared by the built-in materializers.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::MaterializerError;
@@ -64,11 +64,85 @@ pub(crate) fn read_regular(
             message: format!("it is {what}"),
         });
     }
-    fs::read(&path).map_err(|source| MaterializerError::Io {
+    read_whole(&path).map_err(|source| MaterializerError::Io {
         action: "cannot read",
         path,
         source,
     })
+}
+
+/// Files at least this large are read by several threads at once.
+const PARALLEL_READ_MIN: u64 = 64 << 20;
+/// The blocks a parallel read hands out to its threads.
+const READ_BLOCK: usize = 8 << 20;
+/// The most threads one read uses.
+const MAX_READ_THREADS: usize = 4;
+
+/// Reads the whole file at `path` into memory.
+///
+/// A large file is read into its buffer by several threads, each filling blocks of it with
+/// positioned reads. Most of the cost of reading a large page-cached file into fresh memory
+/// is the kernel's handling of the first touch of every page of the new buffer, and threads
+/// pay it side by side. A file that shrinks or grows while it is read is an error.
+pub(crate) fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    #[cfg(unix)]
+    if len >= PARALLEL_READ_MIN {
+        return read_in_parallel(&file, len);
+    }
+    let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    file.read_to_end(&mut data)?;
+    Ok(data)
+}
+
+/// Reads the `len` bytes of `file` with several threads (see [`read_whole`]).
+#[cfg(unix)]
+fn read_in_parallel(file: &fs::File, len: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    use std::sync::Mutex;
+
+    let size = usize::try_from(len)
+        .map_err(|_| io::Error::new(io::ErrorKind::OutOfMemory, "the file is too large"))?;
+    let mut data = vec![0u8; size];
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        // Page faults also wait on the hypervisor on virtual machines, so a thread more than
+        // there are cores still helps.
+        .saturating_mul(2)
+        .clamp(1, MAX_READ_THREADS);
+    let blocks = Mutex::new(data.chunks_mut(READ_BLOCK).enumerate());
+    let results: Vec<io::Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    loop {
+                        let next = blocks
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .next();
+                        let Some((index, block)) = next else {
+                            return Ok(());
+                        };
+                        file.read_exact_at(block, (index * READ_BLOCK) as u64)?;
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.into_iter().collect::<io::Result<()>>()?;
+    if file.read_at(&mut [0u8; 1], len)? != 0 {
+        return Err(io::Error::other("the file grew while it was read"));
+    }
+    Ok(data)
 }
 
 /// The sorted names in `dir`, at most [`MAX_LISTED`] and then `…`.
@@ -94,4 +168,24 @@ fn list(dir: &Path) -> Result<Vec<String>, MaterializerError> {
         names.push("…".to_owned());
     }
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_read_whole_at_every_size() {
+        let dir = tempfile::tempdir().unwrap();
+        // Small, exactly one parallel block, and large with a last block cut short.
+        for len in [0, 1, READ_BLOCK, PARALLEL_READ_MIN as usize + 12_345] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let path = dir.path().join(format!("{len}.bin"));
+            fs::write(&path, &data).unwrap();
+            let read = read_whole(&path).unwrap();
+            assert!(read == data, "{len} bytes read back differently");
+        }
+        let err = read_whole(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
 }
