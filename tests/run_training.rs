@@ -198,6 +198,19 @@ fn run_names_are_chosen_and_unique() {
         .fails()
         .stderr_has(&["unknown option `--epochs`", "--config FILE"]);
     assert_eq!(counts(&zen).0, 3);
+
+    // Help and version print and run nothing.
+    zen.example("training", &["--help"]).ok().stdout_has(&[
+        "Runs pipeline `training`",
+        "Usage: training [OPTIONS]",
+        "--config FILE",
+        "--zenml-run RUN --zenml-step STEP",
+        "--version",
+    ]);
+    zen.example("training", &["-V"])
+        .ok()
+        .stdout_has(&["training (pipeline `training`), zenml "]);
+    assert_eq!(counts(&zen).0, 3);
 }
 
 #[test]

@@ -129,6 +129,8 @@ fn run() -> Result<(), String> {
             started_at: now_ms(),
             config: serde_json::json!({}),
             stack: serde_json::json!({}),
+            spec: serde_json::Value::Null,
+            lease_expires_at: None,
         })
         .map_err(|e| e.to_string())?;
     let writes: Vec<StepRunWrite> = (0..options.steps)

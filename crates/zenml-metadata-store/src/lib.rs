@@ -66,13 +66,14 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
 
     // ----- writing ----------------------------------------------------------------------
 
-    /// Records a run that starts now, with status `running`, creating its pipeline on the
-    /// pipeline's first run. A name already used by another run is
-    /// [`MetadataStoreError::DuplicateRunName`]. Returns the run as recorded.
+    /// Records a run that starts now, with status `running`, its spec and its lease,
+    /// creating its pipeline on the pipeline's first run. A name already used by another run
+    /// is [`MetadataStoreError::DuplicateRunName`]. Returns the run as recorded.
     fn create_run(&self, run: &NewRun) -> Result<RunRecord, MetadataStoreError>;
 
     /// Records the end of a run: its final status, when it ended and, for a failed run, why.
-    /// An unknown run is [`MetadataStoreError::NotFound`].
+    /// An unknown run is [`MetadataStoreError::NotFound`]; a status other than completed or
+    /// failed is [`MetadataStoreError::InvalidRecord`].
     fn finish_run(
         &self,
         run_id: &str,
@@ -80,6 +81,14 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
         ended_at: Millis,
         error: Option<&str>,
     ) -> Result<(), MetadataStoreError>;
+
+    /// Extends the lease of a running run to `expires_at` (milliseconds since the epoch) and
+    /// returns `true`; returns `false`, changing nothing, when the run is no longer recorded
+    /// as running (it was finished, possibly by another process). A running run is read as
+    /// [`RunStatus::Interrupted`] once its lease has expired, and as running again after a
+    /// later renewal. An unknown run is [`MetadataStoreError::NotFound`].
+    fn renew_run_lease(&self, run_id: &str, expires_at: Millis)
+    -> Result<bool, MetadataStoreError>;
 
     /// Records a finished step run with its input links, its new output artifacts, its reused
     /// outputs and its metadata, **in one transaction**: a reader sees all of it or none.

@@ -18,8 +18,13 @@ pub enum RunStatus {
     Running,
     /// Every step completed (or was cached).
     Completed,
-    /// At least one step failed, or the run was interrupted.
+    /// At least one step failed, or the orchestrator failed.
     Failed,
+    /// The run was `running`, but the process driving it stopped renewing its lease (see
+    /// [`RunRecord::lease_expires_at`]): it was killed, crashed or lost its machine, and
+    /// nothing will finish the run. Stores report this status when they read such a run;
+    /// it is never written.
+    Interrupted,
 }
 
 /// The outcome of one step in one run.
@@ -43,14 +48,29 @@ impl RunStatus {
             RunStatus::Running => "running",
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 
     /// The status whose [`as_str`](Self::as_str) is `text`.
     pub fn parse(text: &str) -> Option<RunStatus> {
-        [RunStatus::Running, RunStatus::Completed, RunStatus::Failed]
-            .into_iter()
-            .find(|status| status.as_str() == text)
+        [
+            RunStatus::Running,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Interrupted,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+
+    /// The status of a run recorded with status `self` and lease `lease_expires_at`, read
+    /// at time `now`: [`RunStatus::Interrupted`] for a running run whose lease has expired.
+    pub fn at(self, lease_expires_at: Option<Millis>, now: Millis) -> RunStatus {
+        match (self, lease_expires_at) {
+            (RunStatus::Running, Some(expires)) if expires < now => RunStatus::Interrupted,
+            (status, _) => status,
+        }
     }
 }
 
@@ -115,6 +135,16 @@ pub struct NewRun {
     pub config: Value,
     /// A snapshot of the stack's components, secrets redacted.
     pub stack: Value,
+    /// The pipeline's spec as the run's program declared it (its steps with their code
+    /// hashes, inputs, outputs and materializers), against which a process that runs one
+    /// of its steps checks its own; `Value::Null` when not recorded.
+    #[serde(default)]
+    pub spec: Value,
+    /// Until when the process that drives the run holds its lease; it renews it with
+    /// [`renew_run_lease`](crate::MetadataStore::renew_run_lease) while the run goes on.
+    /// `None`: the run has no lease and is never read as interrupted.
+    #[serde(default)]
+    pub lease_expires_at: Option<Millis>,
 }
 
 /// A recorded pipeline run.
@@ -128,7 +158,8 @@ pub struct RunRecord {
     pub pipeline_name: String,
     /// The run's name.
     pub name: String,
-    /// Its status.
+    /// Its status, as of when it was read: a running run whose lease has expired is
+    /// [`RunStatus::Interrupted`].
     pub status: RunStatus,
     /// When it started.
     pub started_at: Millis,
@@ -140,6 +171,13 @@ pub struct RunRecord {
     pub stack: Value,
     /// Why it failed, for failed runs.
     pub error: Option<String>,
+    /// The pipeline's spec as recorded when the run started; `Value::Null` for runs
+    /// recorded without one.
+    #[serde(default)]
+    pub spec: Value,
+    /// Until when its driver holds the run's lease; `None` without a lease.
+    #[serde(default)]
+    pub lease_expires_at: Option<Millis>,
 }
 
 /// One step of one run.

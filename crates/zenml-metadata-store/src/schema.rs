@@ -138,6 +138,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "step cache invalidation, and indexes for cache lookups and lineage",
         sql: MIGRATION_3,
     },
+    Migration {
+        version: 4,
+        description: "a run's pipeline spec and its driver's lease, for steps run by other processes",
+        sql: MIGRATION_4,
+    },
 ];
 
 /// Migration 2: the record model of [`crate::model`].
@@ -251,6 +256,20 @@ ALTER TABLE step_runs ADD COLUMN cache_invalidated_at BIGINT NULL;
 CREATE INDEX ix_step_runs_cache_lookup
     ON step_runs (cache_key, status, cache_invalidated_at, ended_at);
 CREATE INDEX ix_step_runs_name ON step_runs (name)
+";
+
+/// Migration 4: what another process needs to run one step of a recorded run, and how a
+/// run whose driver is gone is told from one still running.
+///
+/// - `pipeline_runs.spec`: the pipeline's spec as the run's program declared it (each
+///   step's code hash, inputs, outputs and materializers), JSON; `NULL` for runs recorded
+///   before. A step started by another process checks its program against it.
+/// - `pipeline_runs.lease_expires_at`: until when the process driving the run has promised
+///   to be alive; it renews the lease while the run goes on. A `running` run whose lease
+///   has expired is read as `interrupted`. `NULL`: no lease (runs recorded before).
+const MIGRATION_4: &str = "
+ALTER TABLE pipeline_runs ADD COLUMN spec LONGTEXT NULL;
+ALTER TABLE pipeline_runs ADD COLUMN lease_expires_at BIGINT NULL
 ";
 
 /// The schema version this program writes: the version of the last migration.
@@ -445,8 +464,11 @@ mod tests {
     }
 
     #[test]
-    fn migration_3_only_adds_columns_and_indexes() {
-        let statements: Vec<&str> = MIGRATIONS[2].statements().collect();
+    fn migrations_after_2_only_add_columns_and_indexes() {
+        let statements: Vec<&str> = MIGRATIONS[2..]
+            .iter()
+            .flat_map(Migration::statements)
+            .collect();
         assert!(!statements.is_empty());
         for statement in &statements {
             assert!(
@@ -459,11 +481,13 @@ mod tests {
                 usize::from(is_add_column(statement))
             );
         }
-        assert!(
-            statements
-                .iter()
-                .any(|s| s.contains("cache_invalidated_at BIGINT NULL"))
-        );
+        for column in [
+            "cache_invalidated_at BIGINT NULL",
+            "spec LONGTEXT NULL",
+            "lease_expires_at BIGINT NULL",
+        ] {
+            assert!(statements.iter().any(|s| s.contains(column)), "{column}");
+        }
         assert!(is_add_column("alter  table t add column c BIGINT"));
         assert!(!is_add_column("ALTER TABLE t ADD INDEX ix (c)"));
         assert!(!is_add_column("ALTER TABLE t"));

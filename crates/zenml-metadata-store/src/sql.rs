@@ -105,7 +105,7 @@ pub const IN_LIST_CHUNK: usize = 500;
 macro_rules! run_columns {
     () => {
         "r.id, r.pipeline_id, p.name, r.name, r.status, r.started_at, r.ended_at, r.config, \
-         r.stack, r.error"
+         r.stack, r.error, r.spec, r.lease_expires_at"
     };
 }
 
@@ -156,8 +156,9 @@ const SELECT_PIPELINE_ID: &str = "SELECT id FROM pipelines WHERE name = ?";
 const COUNT_PIPELINES_NAMED: &str = "SELECT COUNT(*) FROM pipelines WHERE name = ?";
 
 const INSERT_RUN: &str = "INSERT INTO pipeline_runs \
-     (id, pipeline_id, name, status, started_at, ended_at, config, stack, error) \
-     VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL)";
+     (id, pipeline_id, name, status, started_at, ended_at, config, stack, error, spec, \
+      lease_expires_at) \
+     VALUES (?, ?, ?, ?, ?, NULL, ?, ?, NULL, ?, ?)";
 
 const SELECT_RUN_NAME: &str = "SELECT name FROM pipeline_runs WHERE id = ?";
 
@@ -165,6 +166,12 @@ const COUNT_RUNS_WITH_ID: &str = "SELECT COUNT(*) FROM pipeline_runs WHERE id = 
 
 const FINISH_RUN: &str =
     "UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? WHERE id = ?";
+
+/// Extends the lease of a run that is still recorded as running.
+const RENEW_RUN_LEASE: &str =
+    "UPDATE pipeline_runs SET lease_expires_at = ? WHERE id = ? AND status = ?";
+
+const SELECT_RUN_STATUS: &str = "SELECT status FROM pipeline_runs WHERE id = ?";
 
 /// `cache_invalidated_at` is left out: a step run is recorded valid (`NULL`).
 const INSERT_STEP_RUN: &str = "INSERT INTO step_runs \
@@ -344,6 +351,8 @@ pub fn create_run(
             run.started_at.into(),
             run.config.to_string().into(),
             run.stack.to_string().into(),
+            (!run.spec.is_null()).then(|| run.spec.to_string()).into(),
+            run.lease_expires_at.into(),
         ],
     );
     if let Err(error) = inserted {
@@ -366,6 +375,8 @@ pub fn create_run(
         config: run.config.clone(),
         stack: run.stack.clone(),
         error: None,
+        spec: run.spec.clone(),
+        lease_expires_at: run.lease_expires_at,
     })
 }
 
@@ -389,6 +400,15 @@ pub fn finish_run(
     ended_at: Millis,
     error: Option<&str>,
 ) -> Result<(), MetadataStoreError> {
+    if matches!(status, RunStatus::Running | RunStatus::Interrupted) {
+        return Err(MetadataStoreError::InvalidRecord {
+            what: "run",
+            message: format!(
+                "a run is finished as completed or failed, not as {}",
+                status.as_str()
+            ),
+        });
+    }
     let changed = conn.execute(
         FINISH_RUN,
         &[
@@ -403,6 +423,32 @@ pub fn finish_run(
         return Err(not_found("run", run_id));
     }
     Ok(())
+}
+
+/// [`MetadataStore::renew_run_lease`](crate::MetadataStore::renew_run_lease). A write
+/// function.
+pub fn renew_run_lease(
+    conn: &mut dyn SqlConnection,
+    run_id: &str,
+    expires_at: Millis,
+) -> Result<bool, MetadataStoreError> {
+    let changed = conn.execute(
+        RENEW_RUN_LEASE,
+        &[
+            expires_at.into(),
+            run_id.into(),
+            RunStatus::Running.as_str().into(),
+        ],
+    )?;
+    if changed > 0 {
+        return Ok(true);
+    }
+    // MySQL counts changed rows, not matched ones: 0 may mean "the same lease again".
+    let rows = conn.query(SELECT_RUN_STATUS, &[run_id.into()])?;
+    match rows.into_iter().next() {
+        None => Err(not_found("run", run_id)),
+        Some(row) => Ok(Columns::new(row, "run").text()? == RunStatus::Running.as_str()),
+    }
 }
 
 /// [`MetadataStore::record_step_run`](crate::MetadataStore::record_step_run): the step run,
@@ -964,17 +1010,27 @@ impl Columns {
         let text = self.text()?;
         serde_json::from_str(&text).map_err(|e| self.corrupt(format!("invalid JSON ({e})")))
     }
+
+    fn opt_json(&mut self) -> Result<Option<Value>, MetadataStoreError> {
+        if self.next_is_null() {
+            self.next()?;
+            return Ok(None);
+        }
+        self.json().map(Some)
+    }
 }
 
 fn run_record(columns: &mut Columns) -> Result<RunRecord, MetadataStoreError> {
-    Ok(RunRecord {
+    let mut run = RunRecord {
         id: columns.text()?,
         pipeline_id: columns.text()?,
         pipeline_name: columns.text()?,
         name: columns.text()?,
         status: {
             let text = columns.text()?;
+            // `interrupted` is read, never written.
             RunStatus::parse(&text)
+                .filter(|status| *status != RunStatus::Interrupted)
                 .ok_or_else(|| columns.corrupt(format!("unknown run status `{text}`")))?
         },
         started_at: columns.int()?,
@@ -982,7 +1038,11 @@ fn run_record(columns: &mut Columns) -> Result<RunRecord, MetadataStoreError> {
         config: columns.json()?,
         stack: columns.json()?,
         error: columns.opt_text()?,
-    })
+        spec: columns.opt_json()?.unwrap_or(Value::Null),
+        lease_expires_at: columns.opt_int()?,
+    };
+    run.status = run.status.at(run.lease_expires_at, now_millis());
+    Ok(run)
 }
 
 fn step_run_record(columns: &mut Columns) -> Result<StepRunRecord, MetadataStoreError> {
@@ -1142,7 +1202,7 @@ fn now_millis() -> Millis {
 
 /// Implements the methods of [`MetadataStore`](crate::MetadataStore) that a SQL flavor
 /// forwards unchanged to this module: every read, and the writes `finish_run`,
-/// `log_metadata` and `invalidate_cache`. Invoke it inside `impl MetadataStore for …` of
+/// `renew_run_lease`, `log_metadata` and `invalidate_cache`. Invoke it inside `impl MetadataStore for …` of
 /// a type with `read` and `write` methods that run a closure over a [`SqlConnection`]
 /// (reads on a connection, writes in a transaction); write the remaining methods
 /// (`uri`, `schema_version`, `create_run`, `record_step_run`) by hand.
@@ -1157,6 +1217,14 @@ macro_rules! forward_sql_operations {
             error: Option<&str>,
         ) -> Result<(), $crate::MetadataStoreError> {
             self.write(|conn| $crate::sql::finish_run(conn, run_id, status, ended_at, error))
+        }
+
+        fn renew_run_lease(
+            &self,
+            run_id: &str,
+            expires_at: $crate::Millis,
+        ) -> Result<bool, $crate::MetadataStoreError> {
+            self.write(|conn| $crate::sql::renew_run_lease(conn, run_id, expires_at))
         }
 
         fn log_metadata(

@@ -25,6 +25,8 @@ fn new_run(name: &str) -> NewRun {
         started_at: 1_700_000_000_000,
         config: json!({}),
         stack: json!({}),
+        spec: serde_json::Value::Null,
+        lease_expires_at: None,
     }
 }
 

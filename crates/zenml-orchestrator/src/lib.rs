@@ -15,7 +15,7 @@ use std::fmt;
 use zenml_core::{ComponentContext, ComponentKind, Dag, FlavorKind};
 
 pub use error::{OrchestratorError, StepFailure};
-pub use local::{LocalOrchestrator, LocalOrchestratorConfig};
+pub use local::{LocalOrchestrator, LocalOrchestratorConfig, panic_message};
 pub use report::{RunReport, StepEvent, StepOutcome, StepReport};
 
 /// Runs the steps of a pipeline's [`Dag`] through a [`StepExecutor`].

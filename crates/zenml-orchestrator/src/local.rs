@@ -183,8 +183,8 @@ fn notify(executor: &dyn StepExecutor, event: &StepEvent) {
     let _ignored = catch_unwind(AssertUnwindSafe(|| executor.on_event(event)));
 }
 
-/// The text of a panic payload.
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
+/// The text of a panic payload: its message when it is a string, else a placeholder.
+pub fn panic_message(payload: &(dyn Any + Send)) -> &str {
     payload
         .downcast_ref::<&str>()
         .copied()

@@ -71,6 +71,8 @@ fn record_chain(
         started_at: 0,
         config: json!({}),
         stack: json!({}),
+        spec: serde_json::Value::Null,
+        lease_expires_at: None,
     })?;
     let mut previous: Option<String> = None;
     for step in 0..CHAIN {

@@ -20,20 +20,26 @@ mod cache;
 mod client;
 pub mod compare;
 mod config;
+mod entrypoint;
 pub mod lineage;
 mod pipeline;
+mod program;
 pub mod prune;
 mod runner;
 mod select;
+mod spec;
 mod step;
 
 pub use builder::{InputSpec, OutputSpec, ParamSpec, StepNode};
 pub use client::{Client, ClientError, RunView, StepView};
 pub use compare::{PipelineComparison, RunComparison};
 pub use config::{DEFAULT_RUN_NAME, ResolvedConfig, ResolvedStep, RunConfig, StepConfig};
+pub use entrypoint::{RUN_OPTION, STEP_OPTION};
 pub use lineage::{Lineage, LineageNode};
-pub use pipeline::{Pipeline, RunError, RunOptions, RunOutcome};
+pub use pipeline::{LEASE_ENV, Pipeline, RunError, RunOptions, RunOutcome};
+pub use program::Invocation;
 pub use prune::{PruneOptions, PrunePlan, PruneReport};
+pub use spec::{InputWiring, OutputDeclaration, PipelineSpec, StepSpec};
 pub use step::{IntoStepResult, Output, Param, StepContext, StepError};
 /// Formatting of times and durations for people (from `zenml_core`).
 pub use zenml_core::time;

@@ -566,6 +566,8 @@ pub(crate) mod tests {
                 started_at: at,
                 config: json!({}),
                 stack: json!({}),
+                spec: serde_json::Value::Null,
+                lease_expires_at: None,
             })
             .expect("a run");
         run.id

@@ -1,17 +1,20 @@
 //! A built pipeline and how to run it.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use zenml_core::{ComponentKind, ConfigError};
-use zenml_metadata_store::{MetadataStoreError, NewRun, RunRecord, StepRunRecord, StepStatus};
-use zenml_stack::{Repository, RepositoryError, open_stack};
+use zenml_metadata_store::{
+    MetadataStore, MetadataStoreError, Millis, NewRun, RunRecord, StepRunRecord,
+};
+use zenml_stack::{OpenStack, Repository, RepositoryError, open_stack};
 
 use crate::builder::{StepNode, collect_nodes};
 use crate::config::{ResolvedConfig, RunConfig, resolve};
 use crate::runner::{Execution, Progress, now_millis, run_status};
+use crate::spec::PipelineSpec;
 
 /// A pipeline: a named DAG of steps, built by a `#[pipeline]` function.
 #[derive(Debug)]
@@ -32,6 +35,37 @@ pub struct RunOptions {
     pub repository: Option<PathBuf>,
     /// No progress output.
     pub quiet: bool,
+    /// How long the run's lease lasts: the run is read as interrupted when its process stops
+    /// renewing it for that long (it renews it three times per period). Default: the
+    /// environment variable `ZENML_RUN_LEASE_SECS`, or 30 seconds.
+    pub lease: Option<Duration>,
+}
+
+/// The lease of a run when neither [`RunOptions::lease`] nor `ZENML_RUN_LEASE_SECS` says.
+const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// The environment variable that sets the default lease, in seconds.
+pub const LEASE_ENV: &str = "ZENML_RUN_LEASE_SECS";
+
+impl RunOptions {
+    /// The run's lease period: [`RunOptions::lease`], else `ZENML_RUN_LEASE_SECS`, else 30 s.
+    pub fn lease(&self) -> Result<Duration, ConfigError> {
+        if let Some(lease) = self.lease {
+            return Ok(lease);
+        }
+        match std::env::var(LEASE_ENV) {
+            Err(_) => Ok(DEFAULT_LEASE),
+            Ok(text) => match text.trim().parse::<f64>() {
+                Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= 86_400.0 => {
+                    Ok(Duration::from_secs_f64(secs))
+                }
+                _ => Err(ConfigError::Invalid(format!(
+                    "{LEASE_ENV} = `{text}`: expected a number of seconds above 0 and at most \
+                     86400"
+                ))),
+            },
+        }
+    }
 }
 
 /// A finished run: its record and its step runs.
@@ -72,6 +106,28 @@ pub enum RunError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A process was asked to run one step of a recorded run, and cannot: the run is not
+    /// running, its pipeline does not match this program's, the step is unknown or already
+    /// recorded as failed or skipped, or an upstream step has not completed.
+    #[error("cannot run step `{step}` of run `{run}`: {reason}")]
+    StepRefused {
+        /// The run, as named.
+        run: String,
+        /// The step.
+        step: String,
+        /// Why not.
+        reason: String,
+    },
+    /// One step of a recorded run, run by this process, failed; the failure is recorded.
+    #[error("step `{step}` of run `{run}` failed: {error}")]
+    StepFailed {
+        /// The run's name.
+        run: String,
+        /// The step.
+        step: String,
+        /// The step's error.
+        error: String,
+    },
     /// The run finished, but steps failed: they are recorded, and so is every artifact of
     /// the steps that completed.
     #[error("run `{run}` failed: {}", failures.iter().map(|(s, e)| format!("step `{s}`: {e}")).collect::<Vec<_>>().join("; "))]
@@ -105,6 +161,12 @@ impl Pipeline {
         &self.nodes
     }
 
+    /// The pipeline's spec, as every run records it: each step's name, code hash,
+    /// parameters, wiring, outputs and materializers.
+    pub fn spec(&self) -> PipelineSpec {
+        PipelineSpec::of(&self.nodes)
+    }
+
     /// Resolves `config` against this pipeline's defaults.
     pub fn resolve(&self, config: &RunConfig) -> Result<ResolvedConfig, ConfigError> {
         resolve(&self.name, self.enable_cache, &self.nodes, config)
@@ -115,28 +177,13 @@ impl Pipeline {
         zenml_core::Name::new(&self.name).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let dag = Execution::dag(&self.nodes)?;
         let config = self.resolve(&options.config)?;
-        let repo = match &options.repository {
-            Some(root) => Repository::open(root)?,
-            None => {
-                let cwd = std::env::current_dir().map_err(|source| RunError::Io {
-                    action: "cannot read the current folder",
-                    path: PathBuf::from("."),
-                    source,
-                })?;
-                Repository::discover(&cwd)?
-            }
-        };
-        let stack_name = match &options.stack {
-            Some(name) => name.clone(),
-            None => repo.active_stack_name()?.0.to_string(),
-        };
-        let stack = open_stack(&repo, &stack_name)?;
-        let staging = repo.zen_dir().join("staging");
-        std::fs::create_dir_all(&staging).map_err(|source| RunError::Io {
-            action: "cannot create the staging folder",
-            path: staging.clone(),
-            source,
-        })?;
+        let lease = options.lease()?;
+        let RunPlace {
+            repo,
+            stack_name,
+            stack,
+            staging,
+        } = RunPlace::open(options)?;
         let progress = Progress::new(options.quiet);
         let run_id = uuid::Uuid::new_v4().to_string();
         let run = stack.metadata_store.create_run(&NewRun {
@@ -146,6 +193,8 @@ impl Pipeline {
             started_at: now_millis(),
             config: serde_json::to_value(&config).unwrap_or(Value::Null),
             stack: stack_snapshot(&repo, &stack_name)?,
+            spec: self.spec().to_json(),
+            lease_expires_at: Some(lease_deadline(lease)),
         })?;
         progress.line(&format!(
             "Running pipeline `{}` as run `{}` on stack `{stack_name}`",
@@ -164,7 +213,16 @@ impl Pipeline {
             cached: Mutex::new(Default::default()),
             progress,
         };
-        let report = match stack.orchestrator.run(&dag, &execution) {
+        let result = std::thread::scope(|scope| {
+            let (stop, stopped) = mpsc::channel::<()>();
+            let store = stack.metadata_store.as_ref();
+            let run_id = run_id.as_str();
+            scope.spawn(move || renew_lease(store, run_id, lease, &stopped));
+            let result = stack.orchestrator.run(&dag, &execution);
+            drop(stop);
+            result
+        });
+        let report = match result {
             Ok(report) => report,
             Err(e) => {
                 let message = e.to_string();
@@ -220,92 +278,77 @@ impl Pipeline {
             })
         }
     }
+}
 
-    /// Runs the pipeline as a program's main job, with options from the command line:
-    /// `--config FILE`, `--run-name NAME`, `--stack NAME`, `--no-cache`, `--quiet`. Prints
-    /// the outcome and returns the process's exit code.
-    pub fn run_from_args(&self) -> ExitCode {
-        match self.run_with_args(std::env::args().skip(1)) {
-            Ok(outcome) => {
-                let cached = outcome
-                    .steps
-                    .iter()
-                    .filter(|s| s.status == StepStatus::Cached)
-                    .count();
-                println!(
-                    "Run `{}` of pipeline `{}` completed: {} steps{}.",
-                    outcome.run.name,
-                    outcome.run.pipeline_name,
-                    outcome.steps.len(),
-                    if cached > 0 {
-                        format!(", {cached} cached")
-                    } else {
-                        String::new()
-                    }
-                );
-                println!(
-                    "Next: `zenml run describe {}` shows its steps and artifacts.",
-                    outcome.run.name
-                );
-                ExitCode::SUCCESS
+/// Where a run happens: the repository, the stack (opened) and the staging folder.
+pub(crate) struct RunPlace {
+    pub(crate) repo: Repository,
+    pub(crate) stack_name: String,
+    pub(crate) stack: OpenStack,
+    pub(crate) staging: PathBuf,
+}
+
+impl RunPlace {
+    /// Opens the repository and stack that `options` name (or the ones around the current
+    /// folder and the active stack), and creates the staging folder.
+    pub(crate) fn open(options: &RunOptions) -> Result<RunPlace, RunError> {
+        let repo = match &options.repository {
+            Some(root) => Repository::open(root)?,
+            None => {
+                let cwd = std::env::current_dir().map_err(|source| RunError::Io {
+                    action: "cannot read the current folder",
+                    path: PathBuf::from("."),
+                    source,
+                })?;
+                Repository::discover(&cwd)?
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        }
+        };
+        let stack_name = match &options.stack {
+            Some(name) => name.clone(),
+            None => repo.active_stack_name()?.0.to_string(),
+        };
+        let stack = open_stack(&repo, &stack_name)?;
+        let staging = repo.zen_dir().join("staging");
+        std::fs::create_dir_all(&staging).map_err(|source| RunError::Io {
+            action: "cannot create the staging folder",
+            path: staging.clone(),
+            source,
+        })?;
+        Ok(RunPlace {
+            repo,
+            stack_name,
+            stack,
+            staging,
+        })
     }
+}
 
-    /// Parses the options of [`Pipeline::run_from_args`] and runs.
-    pub fn run_with_args(
-        &self,
-        args: impl IntoIterator<Item = String>,
-    ) -> Result<RunOutcome, RunError> {
-        let mut options = RunOptions::default();
-        let mut config_file = None;
-        let mut run_name = None;
-        let mut no_cache = false;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
-                None => (arg.clone(), None),
-            };
-            let mut value = |what: &str| {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| ConfigError::Invalid(format!("`{flag}` needs a {what}")))
-            };
-            match flag.as_str() {
-                "--config" | "-c" => config_file = Some(PathBuf::from(value("file")?)),
-                "--run-name" => run_name = Some(value("name")?),
-                "--stack" => options.stack = Some(value("stack name")?),
-                "--no-cache" => no_cache = true,
-                "--quiet" | "-q" => options.quiet = true,
-                other => {
-                    return Err(ConfigError::Invalid(format!(
-                        "unknown option `{other}`; options: --config FILE, --run-name NAME, --stack NAME, --no-cache, --quiet"
-                    ))
-                    .into());
-                }
+/// When a lease of `lease` taken now expires.
+fn lease_deadline(lease: Duration) -> Millis {
+    now_millis().saturating_add(Millis::try_from(lease.as_millis()).unwrap_or(Millis::MAX))
+}
+
+/// Renews the lease of run `run_id` three times per `lease` until `stopped` says the run
+/// is over (its sender is dropped) or the run is no longer running. A failed renewal is
+/// reported once on stderr and tried again at the next turn: the run goes on, and is read as
+/// interrupted only if no renewal succeeds for a whole period.
+fn renew_lease(
+    store: &dyn MetadataStore,
+    run_id: &str,
+    lease: Duration,
+    stopped: &mpsc::Receiver<()>,
+) {
+    let mut warned = false;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(lease / 3) {
+        match store.renew_run_lease(run_id, lease_deadline(lease)) {
+            Ok(true) => warned = false,
+            Ok(false) => return,
+            Err(e) if !warned => {
+                eprintln!("warning: cannot renew the lease of run {run_id}: {e}");
+                warned = true;
             }
+            Err(_) => {}
         }
-        if let Some(file) = config_file {
-            options.config = RunConfig::read(&file)?;
-            // Resolved here too, before the command line's overrides, so that an error in
-            // the file names the file.
-            self.resolve(&options.config).map_err(|e| {
-                ConfigError::Invalid(format!("run configuration `{}`: {e}", file.display()))
-            })?;
-        }
-        if run_name.is_some() {
-            options.config.run_name = run_name;
-        }
-        if no_cache {
-            options.config.enable_cache = Some(false);
-        }
-        self.run(&options)
     }
 }
 

@@ -185,7 +185,7 @@ impl<'a> Execution<'a> {
             .unwrap_or_else(|| Value::Object(Map::new()))
     }
 
-    fn run_step(&self, index: usize) -> Result<(), StepError> {
+    pub(crate) fn run_step(&self, index: usize) -> Result<(), StepError> {
         let node = &self.nodes[index];
         let started_at = now_millis();
         if let Ok(mut started) = self.started.lock() {
@@ -411,7 +411,7 @@ impl<'a> Execution<'a> {
     }
 
     /// Records a step that failed or was skipped.
-    fn record_unfinished(&self, index: usize, status: StepStatus, error: &str) {
+    pub(crate) fn record_unfinished(&self, index: usize, status: StepStatus, error: &str) {
         let node = &self.nodes[index];
         let now = now_millis();
         let started_at = self

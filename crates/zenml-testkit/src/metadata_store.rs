@@ -84,6 +84,9 @@ pub fn run_all(open: Opener<'_>) -> SuiteReport {
         .run("run_names_are_unique_and_case_sensitive", || {
             run_names_are_unique_and_case_sensitive(store)
         })
+        .run("runs_keep_their_spec_and_lease", || {
+            runs_keep_their_spec_and_lease(store)
+        })
         .run("step_runs_round_trip_with_lineage_and_metadata", || {
             step_runs_round_trip_with_lineage_and_metadata(store)
         })
@@ -136,6 +139,7 @@ pub fn check_store(store: &dyn MetadataStore) {
     a_fresh_store_is_at_the_current_schema(store);
     runs_are_created_finished_listed_and_found(store);
     run_names_are_unique_and_case_sensitive(store);
+    runs_keep_their_spec_and_lease(store);
     pipelines_are_summarized(store);
     step_runs_round_trip_with_lineage_and_metadata(store);
     unknown_records_are_not_found(store);
@@ -297,6 +301,11 @@ pub fn check_version_2_rows_upgraded(store: &dyn MetadataStore) {
     assert_eq!(
         (run.id.as_str(), run.pipeline_name.as_str(), run.status),
         (id(2).as_str(), "pipeline", RunStatus::Completed)
+    );
+    assert_eq!(
+        (&run.spec, run.lease_expires_at),
+        (&serde_json::Value::Null, None),
+        "runs recorded before specs and leases have neither"
     );
     let load = StepRunRecord {
         id: id(3),
@@ -516,6 +525,110 @@ pub fn run_names_are_unique_and_case_sensitive(store: &dyn MetadataStore) {
     assert_eq!(ok(store.get_run(&name), "get_run").id, original.id);
     assert_eq!(ok(store.get_run(&lower), "get_run").name, lower);
     assert_eq!(ok(store.list_runs(Some(&pipeline)), "list_runs").len(), 3);
+}
+
+/// A run keeps the spec it was created with; a running run whose lease has expired reads as
+/// interrupted (also in listings and summaries), a renewal makes it running again, and a
+/// finished run's lease can no longer be renewed and no longer matters.
+pub fn runs_keep_their_spec_and_lease(store: &dyn MetadataStore) {
+    let pipeline = unique("leased");
+    let spec = json!({"steps": [{
+        "name": "load",
+        "code_hash": blake3_like("load"),
+        "inputs": [],
+        "outputs": [{"name": "output", "materializer": "zenml.json", "version": 1}],
+    }]});
+    let expired = now() - 60_000;
+    let run = ok(
+        store.create_run(&NewRun {
+            spec: spec.clone(),
+            lease_expires_at: Some(expired),
+            ..new_run(&pipeline, &unique("run"), now())
+        }),
+        "create_run",
+    );
+    assert_eq!((&run.spec, run.lease_expires_at), (&spec, Some(expired)));
+    let read = ok(store.get_run(&run.id), "get_run");
+    assert_eq!(read.spec, spec, "the spec is kept as given");
+    assert_eq!(read.lease_expires_at, Some(expired));
+    assert_eq!(
+        read.status,
+        RunStatus::Interrupted,
+        "a running run whose lease expired is interrupted"
+    );
+    let listed = ok(store.list_runs(Some(&pipeline)), "list_runs");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, RunStatus::Interrupted, "in listings too");
+    let latest = summary_of(store, &pipeline)
+        .latest_run
+        .expect("a latest run");
+    assert_eq!(latest.status, RunStatus::Interrupted, "in summaries too");
+
+    let later = now() + 3_600_000;
+    assert!(ok(store.renew_run_lease(&run.id, later), "renew_run_lease"));
+    let read = ok(store.get_run(&run.id), "get_run");
+    assert_eq!(
+        (read.status, read.lease_expires_at),
+        (RunStatus::Running, Some(later))
+    );
+    assert!(
+        ok(store.renew_run_lease(&run.id, later), "renew_run_lease"),
+        "renewing a running run with the lease it has is still a renewal"
+    );
+
+    ok(
+        store.finish_run(&run.id, RunStatus::Completed, now(), None),
+        "finish_run",
+    );
+    assert!(
+        !ok(store.renew_run_lease(&run.id, later + 1), "renew_run_lease"),
+        "a finished run's lease cannot be renewed"
+    );
+    let read = ok(store.get_run(&run.id), "get_run");
+    assert_eq!(
+        (read.status, read.lease_expires_at),
+        (RunStatus::Completed, Some(later))
+    );
+
+    // A finished run whose lease has expired is what it was finished as.
+    let failed = ok(
+        store.create_run(&NewRun {
+            lease_expires_at: Some(expired),
+            ..new_run(&pipeline, &unique("run"), now())
+        }),
+        "create_run",
+    );
+    ok(
+        store.finish_run(&failed.id, RunStatus::Failed, now(), Some("boom")),
+        "finish_run",
+    );
+    assert_eq!(
+        ok(store.get_run(&failed.id), "get_run").status,
+        RunStatus::Failed
+    );
+    for status in [RunStatus::Running, RunStatus::Interrupted] {
+        assert!(
+            matches!(
+                store.finish_run(&failed.id, status, now(), None),
+                Err(MetadataStoreError::InvalidRecord { .. })
+            ),
+            "finishing a run as {} is refused",
+            status.as_str()
+        );
+    }
+
+    // Without a spec and a lease: never interrupted.
+    let plain = ok(
+        store.create_run(&new_run(&pipeline, &unique("run"), expired)),
+        "create_run",
+    );
+    let read = ok(store.get_run(&plain.id), "get_run");
+    assert_eq!(
+        (read.spec, read.lease_expires_at, read.status),
+        (serde_json::Value::Null, None, RunStatus::Running)
+    );
+    let unknown = uuid::Uuid::new_v4().to_string();
+    expect_not_found(store.renew_run_lease(&unknown, later), "run", &unknown);
 }
 
 /// Pipelines are listed sorted by name with their run count and newest run.
@@ -1378,6 +1491,8 @@ fn new_run(pipeline: &str, name: &str, started_at: Millis) -> NewRun {
             "orchestrator": {"flavor": "local"},
             "metadata_store": {"flavor": "sqlite", "path": ".zen/metadata.db"},
         }),
+        spec: serde_json::Value::Null,
+        lease_expires_at: None,
     }
 }
 

@@ -184,6 +184,8 @@ fn new_run(store: &dyn MetadataStore) -> String {
             started_at: now(),
             config: json!({}),
             stack: json!({}),
+            spec: serde_json::Value::Null,
+            lease_expires_at: None,
         })
         .expect("cannot create the run");
     id

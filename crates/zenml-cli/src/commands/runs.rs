@@ -1,7 +1,7 @@
 //! `zenml pipeline|run|step|artifact …`: what the active stack's metadata store recorded.
 
 use serde_json::{Value, json};
-use zenml::metadata_store::{ArtifactRecord, RunRecord, StepRunRecord};
+use zenml::metadata_store::{ArtifactRecord, RunRecord, RunStatus, StepRunRecord};
 use zenml::pipeline::Client;
 use zenml::pipeline::time::{format_duration, format_timestamp};
 
@@ -65,9 +65,13 @@ pub(crate) fn run(out: Output, cmd: RunCommand) -> anyhow::Result<()> {
     }
 }
 
-fn duration(run_start: i64, end: Option<i64>) -> String {
-    end.map(|e| format_duration(e - run_start))
-        .unwrap_or_else(|| "running".to_owned())
+/// A run's duration; `running` while it runs, `-` for an interrupted run, which never ended.
+fn duration(run: &RunRecord) -> String {
+    match (run.ended_at, run.status) {
+        (Some(end), _) => format_duration(end - run.started_at),
+        (None, RunStatus::Running) => "running".to_owned(),
+        (None, _) => "-".to_owned(),
+    }
 }
 
 fn list_runs(out: Output, client: &Client, pipeline: Option<&str>) -> anyhow::Result<()> {
@@ -94,7 +98,7 @@ fn list_runs(out: Output, client: &Client, pipeline: Option<&str>) -> anyhow::Re
                     r.pipeline_name.clone(),
                     r.status.as_str().to_owned(),
                     format_timestamp(r.started_at),
-                    duration(r.started_at, r.ended_at),
+                    duration(r),
                 ]
             }),
         )
@@ -137,7 +141,7 @@ fn describe_run(out: Output, client: &Client, name: &str) -> anyhow::Result<()> 
             r.status.as_str(),
             r.id,
             format_timestamp(r.started_at),
-            duration(r.started_at, r.ended_at),
+            duration(r),
         );
         if let Some(stack) = r.stack.get("name").and_then(Value::as_str) {
             text.push_str(&format!("  stack    {stack}\n"));

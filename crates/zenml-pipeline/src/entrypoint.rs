@@ -1,0 +1,168 @@
+//! The step entrypoint: running one step of a recorded run in this process, as an
+//! orchestrator that runs each step in a process (or a job) of its own asks a pipeline's
+//! program to.
+//!
+//! Everything the step needs comes from the metadata store, not from the process that
+//! started the run: the run's resolved configuration, the spec this program must match, and
+//! the recorded outputs of the upstream steps, which the step loads from the artifact store.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+
+use zenml_metadata_store::{ArtifactRecord, RunRecord, RunStatus, StepRunRecord, StepStatus};
+
+use crate::config::ResolvedConfig;
+use crate::pipeline::{Pipeline, RunError, RunOptions, RunOutcome, RunPlace};
+use crate::runner::{Execution, Progress};
+
+/// The command-line option that names the run whose step to run (its name or id).
+pub const RUN_OPTION: &str = "--zenml-run";
+/// The command-line option that names the step to run.
+pub const STEP_OPTION: &str = "--zenml-step";
+
+impl Pipeline {
+    /// Runs step `step` of the recorded run `run` (its name or id) in this process, on the
+    /// stack that `options` names (or the active one), and records it, exactly as the
+    /// process that started the run would have: its inputs are loaded from the recorded
+    /// outputs of its upstream steps, its cache is consulted, its outputs are published and
+    /// recorded with it in one transaction.
+    ///
+    /// Returns the run and the step's record. A step already completed (or cached) in the
+    /// run is not run again: its record is returned, so that running a step twice, after an
+    /// acknowledgement was lost, does no harm.
+    ///
+    /// # Errors
+    ///
+    /// - [`RunError::StepRefused`] when the run is not running, when this program's
+    ///   pipeline does not match the spec the run recorded (other steps, code, wiring,
+    ///   outputs or materializers), when the run used another stack, when the step is
+    ///   unknown or already recorded as failed or skipped, or when an upstream step has not
+    ///   completed in the run. Nothing is recorded.
+    /// - [`RunError::StepFailed`] when the step failed or panicked; the failure is recorded.
+    /// - Other variants when the repository, the stack or a store cannot be used.
+    pub fn run_step(
+        &self,
+        run: &str,
+        step: &str,
+        options: &RunOptions,
+    ) -> Result<RunOutcome, RunError> {
+        let refuse = |reason: String| RunError::StepRefused {
+            run: run.to_owned(),
+            step: step.to_owned(),
+            reason,
+        };
+        let place = RunPlace::open(options)?;
+        let store = place.stack.metadata_store.as_ref();
+        let record = store.get_run(run)?;
+        if record.status != RunStatus::Running {
+            return Err(refuse(format!(
+                "the run is {}; only a running run's steps can be run",
+                record.status.as_str()
+            )));
+        }
+        if let Some(difference) = self.spec().difference(&record.spec) {
+            return Err(refuse(format!(
+                "this program's pipeline is not the one the run was started with: {difference}"
+            )));
+        }
+        if let Some(used) = record.stack["name"].as_str()
+            && used != place.stack_name
+        {
+            return Err(refuse(format!(
+                "the run uses stack `{used}`, and this process would use stack \
+                 `{}`; pass `--stack {used}` or set ZENML_STACK",
+                place.stack_name
+            )));
+        }
+        let config: ResolvedConfig =
+            serde_json::from_value(record.config.clone()).map_err(|e| {
+                refuse(format!(
+                    "the run's recorded configuration cannot be read: {e}"
+                ))
+            })?;
+        let Some(index) = self.steps().iter().position(|node| node.name == step) else {
+            return Err(refuse(format!(
+                "the pipeline has no such step; its steps: {}",
+                self.steps()
+                    .iter()
+                    .map(|node| node.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        let recorded = store.step_runs(&record.id)?;
+        let finished = |name: &str| {
+            recorded.iter().find(|s| {
+                s.name == name && matches!(s.status, StepStatus::Completed | StepStatus::Cached)
+            })
+        };
+        if let Some(existing) = recorded.iter().find(|s| s.name == step) {
+            return match existing.status {
+                StepStatus::Completed | StepStatus::Cached => Ok(outcome(record, existing.clone())),
+                other => Err(refuse(format!(
+                    "it is already recorded as {} in the run",
+                    other.as_str()
+                ))),
+            };
+        }
+        let node = &self.steps()[index];
+        let mut outputs: Vec<Option<HashMap<String, ArtifactRecord>>> =
+            vec![None; self.steps().len()];
+        for input in &node.inputs {
+            let upstream = &self.steps()[input.node].name;
+            let Some(done) = finished(upstream) else {
+                return Err(refuse(format!(
+                    "its upstream step `{upstream}` has not completed in the run"
+                )));
+            };
+            outputs[input.node] = Some(store.step_outputs(&done.id)?.into_iter().collect());
+        }
+
+        let execution = Execution {
+            pipeline: &config.pipeline,
+            run_id: record.id.clone(),
+            run_name: record.name.clone(),
+            nodes: self.steps(),
+            config: &config,
+            stack: &place.stack,
+            staging: place.staging.clone(),
+            outputs: Mutex::new(outputs),
+            started: Mutex::new(Default::default()),
+            cached: Mutex::new(Default::default()),
+            progress: Progress::new(true),
+        };
+        let error = match catch_unwind(AssertUnwindSafe(|| execution.run_step(index))) {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.message().to_owned()),
+            Err(payload) => Some(format!(
+                "the step panicked: {}",
+                zenml_orchestrator::panic_message(&*payload)
+            )),
+        };
+        if let Some(error) = error {
+            execution.record_unfinished(index, StepStatus::Failed, &error);
+            return Err(RunError::StepFailed {
+                run: record.name,
+                step: step.to_owned(),
+                error,
+            });
+        }
+        let done = store
+            .step_runs(&record.id)?
+            .into_iter()
+            .find(|s| s.name == step)
+            .ok_or_else(|| {
+                refuse("the step ran, but its record cannot be found in the run".to_owned())
+            })?;
+        Ok(outcome(record, done))
+    }
+}
+
+/// The outcome of running one step: the run and that step's record.
+fn outcome(run: RunRecord, step: StepRunRecord) -> RunOutcome {
+    RunOutcome {
+        run,
+        steps: vec![step],
+    }
+}

@@ -1,0 +1,248 @@
+//! A pipeline's program: the command line of a binary whose `main` calls
+//! [`Pipeline::run_from_args`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use zenml_core::ConfigError;
+use zenml_metadata_store::StepStatus;
+
+use crate::config::RunConfig;
+use crate::entrypoint::{RUN_OPTION, STEP_OPTION};
+use crate::pipeline::{Pipeline, RunError, RunOptions, RunOutcome};
+
+/// What a pipeline's command line asks for.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Invocation {
+    /// Run the pipeline.
+    Run(RunOptions),
+    /// Run one step of a recorded run (`--zenml-run RUN --zenml-step STEP`).
+    Step {
+        /// The run's name or id.
+        run: String,
+        /// The step's name.
+        step: String,
+        /// The stack and repository to use.
+        options: RunOptions,
+    },
+    /// Print the options (`--help`, `-h`).
+    Help,
+    /// Print the version (`--version`, `-V`).
+    Version,
+}
+
+/// The options of a pipeline's program, for `--help` and for errors.
+const OPTIONS: &str = "\
+Options:
+  -c, --config FILE      run configuration (TOML): parameters, caching, the run's name
+      --run-name NAME    the run's name (default: from the configuration, or generated)
+      --stack NAME       the stack to run on (default: ZENML_STACK, or the active stack)
+      --no-cache         run every step; reuse no earlier results
+  -q, --quiet            no progress output
+      --zenml-run RUN --zenml-step STEP
+                         run only step STEP of the recorded run RUN (its name or id) and
+                         record it, as an orchestrator does for each step on a worker; the
+                         run's upstream steps must have completed, and this program's
+                         pipeline must be the one the run was started with
+  -h, --help             print this help
+  -V, --version          print the version";
+
+impl Pipeline {
+    /// Runs the pipeline's program with the process's command line: the pipeline (with
+    /// `--config FILE`, `--run-name NAME`, `--stack NAME`, `--no-cache`, `--quiet`), one
+    /// step of a recorded run (`--zenml-run RUN --zenml-step STEP`, see
+    /// [`Pipeline::run_step`]), `--help` or `--version`. Prints the outcome and returns the
+    /// process's exit code.
+    pub fn run_from_args(&self) -> ExitCode {
+        let mut args = std::env::args();
+        let program = args
+            .next()
+            .map(PathBuf::from)
+            .and_then(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| self.name().to_owned());
+        let invocation = match self.parse_args(args) {
+            Ok(invocation) => invocation,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match invocation {
+            Invocation::Help => {
+                println!(
+                    "Runs pipeline `{}` on a stack of the zenml repository around the current \
+                     folder.\n\nUsage: {program} [OPTIONS]\n\n{OPTIONS}",
+                    self.name()
+                );
+                ExitCode::SUCCESS
+            }
+            Invocation::Version => {
+                println!(
+                    "{program} (pipeline `{}`), zenml {}",
+                    self.name(),
+                    env!("CARGO_PKG_VERSION")
+                );
+                ExitCode::SUCCESS
+            }
+            Invocation::Run(options) => report_run(self.run(&options)),
+            Invocation::Step { run, step, options } => {
+                report_step(self.run_step(&run, &step, &options), options.quiet)
+            }
+        }
+    }
+
+    /// Parses and carries out a command line (without the program's name) as
+    /// [`Pipeline::run_from_args`] does, returning the outcome instead of printing it: a
+    /// run's, or for `--zenml-run RUN --zenml-step STEP` the run and that one step. `--help`
+    /// and `--version` are refused, since they print instead of running.
+    pub fn run_with_args(
+        &self,
+        args: impl IntoIterator<Item = String>,
+    ) -> Result<RunOutcome, RunError> {
+        match self.parse_args(args)? {
+            Invocation::Run(options) => self.run(&options),
+            Invocation::Step { run, step, options } => self.run_step(&run, &step, &options),
+            Invocation::Help | Invocation::Version => Err(ConfigError::Invalid(
+                "`--help` and `--version` print instead of running; the program's `main` \
+                 handles them through `run_from_args`"
+                    .to_owned(),
+            )
+            .into()),
+        }
+    }
+
+    /// Parses a pipeline program's command line (without the program's name). Unknown
+    /// options, missing values, a configuration file that does not fit the pipeline, and
+    /// only one of `--zenml-run` and `--zenml-step`, are errors that list what is valid.
+    pub fn parse_args(
+        &self,
+        args: impl IntoIterator<Item = String>,
+    ) -> Result<Invocation, RunError> {
+        let mut options = RunOptions::default();
+        let mut config_file = None;
+        let (mut run_name, mut run, mut step) = (None, None, None);
+        let mut no_cache = false;
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = |what: &str| {
+                inline
+                    .clone()
+                    .or_else(|| args.next())
+                    .ok_or_else(|| ConfigError::Invalid(format!("`{flag}` needs a {what}")))
+            };
+            match flag.as_str() {
+                "--config" | "-c" => config_file = Some(PathBuf::from(value("file")?)),
+                "--run-name" => run_name = Some(value("name")?),
+                "--stack" => options.stack = Some(value("stack name")?),
+                "--no-cache" => no_cache = true,
+                "--quiet" | "-q" => options.quiet = true,
+                RUN_OPTION => run = Some(value("run name or id")?),
+                STEP_OPTION => step = Some(value("step name")?),
+                "--help" | "-h" => return Ok(Invocation::Help),
+                "--version" | "-V" => return Ok(Invocation::Version),
+                other => {
+                    return Err(ConfigError::Invalid(format!(
+                        "unknown option `{other}`\n\n{OPTIONS}"
+                    ))
+                    .into());
+                }
+            }
+        }
+        match (run, step) {
+            (Some(run), Some(step)) => {
+                if config_file.is_some() || run_name.is_some() || no_cache {
+                    return Err(ConfigError::Invalid(format!(
+                        "`{RUN_OPTION}` runs a step with the configuration its run recorded; \
+                         `--config`, `--run-name` and `--no-cache` cannot change it"
+                    ))
+                    .into());
+                }
+                return Ok(Invocation::Step { run, step, options });
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Invalid(format!(
+                    "`{RUN_OPTION} RUN` and `{STEP_OPTION} STEP` go together"
+                ))
+                .into());
+            }
+        }
+        if let Some(file) = config_file {
+            options.config = RunConfig::read(&file)?;
+            // Resolved here too, before the command line's overrides, so that an error in
+            // the file names the file.
+            self.resolve(&options.config).map_err(|e| {
+                ConfigError::Invalid(format!("run configuration `{}`: {e}", file.display()))
+            })?;
+        }
+        if run_name.is_some() {
+            options.config.run_name = run_name;
+        }
+        if no_cache {
+            options.config.enable_cache = Some(false);
+        }
+        Ok(Invocation::Run(options))
+    }
+}
+
+/// Prints the outcome of one step of a run (unless `quiet`, or on failure) and returns the
+/// exit code.
+fn report_step(result: Result<RunOutcome, RunError>, quiet: bool) -> ExitCode {
+    match result {
+        Ok(outcome) => {
+            if !quiet {
+                for step in &outcome.steps {
+                    println!(
+                        "Step `{}` of run `{}`: {}.",
+                        step.name,
+                        outcome.run.name,
+                        step.status.as_str()
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a run's outcome and returns the exit code.
+fn report_run(result: Result<RunOutcome, RunError>) -> ExitCode {
+    match result {
+        Ok(outcome) => {
+            let cached = outcome
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Cached)
+                .count();
+            println!(
+                "Run `{}` of pipeline `{}` completed: {} steps{}.",
+                outcome.run.name,
+                outcome.run.pipeline_name,
+                outcome.steps.len(),
+                if cached > 0 {
+                    format!(", {cached} cached")
+                } else {
+                    String::new()
+                }
+            );
+            println!(
+                "Next: `zenml run describe {}` shows its steps and artifacts.",
+                outcome.run.name
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
