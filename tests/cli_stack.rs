@@ -2,6 +2,7 @@
 //! import (including the ready definitions in `stacks/`) and check.
 
 use serde_json::{Value, json};
+use zenml::metadata_store::schema::SCHEMA_VERSION;
 use zenml_e2e::{Zenml, stacks_dir, strings};
 
 /// Registers a second set of components: orchestrator `fast`, metadata store `scratch-db`,
@@ -234,8 +235,9 @@ fn check_opens_every_component_of_a_stack() {
     zen.ok(&["stack", "check"]).stdout_has(&[
         "Stack `default` works:",
         &format!(
-            "sqlite://{} (schema version 3)",
-            zen.path(".zen/metadata.db").display()
+            "sqlite://{} (schema version {})",
+            zen.path(".zen/metadata.db").display(),
+            SCHEMA_VERSION
         ),
         &format!("file://{}", zen.path(".zen/artifacts").display()),
     ]);
@@ -260,7 +262,7 @@ fn check_opens_every_component_of_a_stack() {
         check["metadata_store"],
         json!({
             "uri": format!("sqlite://{}", zen.path("scratch/metadata.db").display()),
-            "schema_version": 3,
+            "schema_version": SCHEMA_VERSION,
         })
     );
     assert_eq!(

@@ -3,6 +3,7 @@
 //! password file. Each test uses its own database and drops it afterwards. Without a server
 //! the tests say how to start one and return early, except under `CI=true`.
 
+use zenml::metadata_store::schema::SCHEMA_VERSION;
 use zenml_e2e::{TestDatabase, Zenml, mariadb_available, set_mode};
 
 #[test]
@@ -20,8 +21,9 @@ fn config_metadata_set_mysql_then_check() {
     check.stdout_has(&[
         "Stack `default` works:",
         &format!(
-            "mysql://root@127.0.0.1:3306/{} (schema version 3)",
-            db.name()
+            "mysql://root@127.0.0.1:3306/{} (schema version {})",
+            db.name(),
+            SCHEMA_VERSION
         ),
     ]);
     if let Some(exists) = db.exists() {
@@ -37,7 +39,7 @@ fn config_metadata_set_mysql_then_check() {
         json["metadata_store"]["uri"],
         format!("mysql://root@127.0.0.1:3306/{}", db.name())
     );
-    assert_eq!(json["metadata_store"]["schema_version"], 3);
+    assert_eq!(json["metadata_store"]["schema_version"], SCHEMA_VERSION);
 
     // Without the variable, the error names it.
     zen.fails(&["stack", "check"]).stderr_has(&[
@@ -73,8 +75,9 @@ fn a_registered_mysql_stack_checks() {
         .stdout_has(&[
             "Stack `team` works:",
             &format!(
-                "mysql://root@127.0.0.1:3306/{} (schema version 3)",
-                db.name()
+                "mysql://root@127.0.0.1:3306/{} (schema version {})",
+                db.name(),
+                SCHEMA_VERSION
             ),
             &format!("file://{}", zen.path(".zen/artifacts").display()),
         ]);
@@ -122,7 +125,8 @@ fn a_private_password_file_works() {
         .current_dir(&sub)
         .ok()
         .stdout_has(&[&format!(
-            "mysql://root@127.0.0.1:3306/{} (schema version 3)",
-            db.name()
+            "mysql://root@127.0.0.1:3306/{} (schema version {})",
+            db.name(),
+            SCHEMA_VERSION
         )]);
 }

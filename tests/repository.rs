@@ -332,7 +332,7 @@ fn version_names_the_version_and_the_linked_flavors() {
     let version = env!("CARGO_PKG_VERSION");
     zen.ok(&["version"]).stdout_has(&[
         &format!("zenml {version}"),
-        "orchestrator flavors: local",
+        "orchestrator flavors: local, process",
         "metadata store flavors: mysql, sqlite",
         "artifact store flavors: azure, gcs, local, s3",
     ]);
@@ -343,7 +343,7 @@ fn version_names_the_version_and_the_linked_flavors() {
     assert_eq!(
         json["flavors"],
         json!({
-            "orchestrator": ["local"],
+            "orchestrator": ["local", "process"],
             "metadata_store": ["mysql", "sqlite"],
             "artifact_store": ["azure", "gcs", "local", "s3"],
         })
@@ -364,7 +364,7 @@ fn version_names_the_version_and_the_linked_flavors() {
 fn the_linked_flavors_are_exactly_these() {
     let zen = Zenml::new();
     for (kind, expected) in [
-        ("orchestrator", &["local"][..]),
+        ("orchestrator", &["local", "process"][..]),
         ("metadata-store", &["mysql", "sqlite"]),
         ("artifact-store", &["azure", "gcs", "local", "s3"]),
     ] {

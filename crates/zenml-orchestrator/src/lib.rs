@@ -3,19 +3,28 @@
 //! [`Orchestrator`] is the contract every flavor implements; [`OrchestratorFlavor`] is the
 //! trait a flavor's configuration implements to open one. An orchestrator does not know what
 //! a step does: it walks a [`Dag`], asks a [`StepExecutor`] (the pipeline runner) to execute
-//! each node, and says what happened in a [`RunReport`]. This crate ships the `local` flavor
-//! ([`LocalOrchestrator`]), which runs steps on threads of this process.
+//! each node, and says what happened in a [`RunReport`]. A step runs either in this process
+//! ([`StepExecutor::execute`]) or in a process of its own, started from the
+//! [`StepCommand`] the executor gives ([`StepExecutor::step_command`]). This crate ships the
+//! `local` flavor ([`LocalOrchestrator`]), which runs steps on threads of this process, and
+//! the `process` flavor ([`ProcessOrchestrator`]), which runs each step in a child process.
 
+mod command;
 mod error;
 mod local;
+mod pool;
+mod process;
 mod report;
 
 use std::fmt;
 
 use zenml_core::{ComponentContext, ComponentKind, Dag, FlavorKind};
 
+pub use command::{ProcessExit, StepCommand};
 pub use error::{OrchestratorError, StepFailure};
-pub use local::{LocalOrchestrator, LocalOrchestratorConfig, panic_message};
+pub use local::{LocalOrchestrator, LocalOrchestratorConfig};
+pub use pool::panic_message;
+pub use process::{ProcessOrchestrator, ProcessOrchestratorConfig};
 pub use report::{RunReport, StepEvent, StepOutcome, StepReport};
 
 /// Runs the steps of a pipeline's [`Dag`] through a [`StepExecutor`].
@@ -24,10 +33,18 @@ pub use report::{RunReport, StepEvent, StepOutcome, StepReport};
 ///
 /// For one call of [`run`](Orchestrator::run), implementations must uphold:
 ///
+/// - **Here or elsewhere.** A node is *executed* either in this process, by calling
+///   [`StepExecutor::execute`], or elsewhere: the orchestrator asks
+///   [`StepExecutor::step_command`] for the command that runs the step, runs it wherever it
+///   runs steps (a child process, a cluster job), waits for it to end, and passes how it
+///   ended to [`StepExecutor::step_process_ended`], whose result is the node's outcome.
+///   Orchestrators that run steps elsewhere never call `execute`. When `step_command`
+///   fails, the node failed with that message.
 /// - **At most once.** Every node is executed at most once.
 /// - **Upstream first.** A node is executed only after every node in its
 ///   [`upstream`](zenml_core::DagNode::upstream) list has succeeded, i.e. its
-///   [`execute`](StepExecutor::execute) call returned `Ok`.
+///   [`execute`](StepExecutor::execute) call (or its
+///   [`step_process_ended`](StepExecutor::step_process_ended) call) returned `Ok`.
 /// - **Failures skip dependants, nothing else.** A node with an upstream node that failed or
 ///   was skipped is not executed and is reported [`StepOutcome::Skipped`], naming that
 ///   upstream step. Nodes that do not depend on the failure keep running.
@@ -38,7 +55,8 @@ pub use report::{RunReport, StepEvent, StepOutcome, StepReport};
 ///   [`StepExecutor::on_event`] receives [`StepEvent::Started`] before a node is executed and
 ///   exactly one [`StepEvent::Finished`] per node, skipped nodes included.
 /// - **Nothing outlives the call.** When `run` returns, with `Ok` or `Err`, no step of this
-///   run is executing and none will start.
+///   run is executing and none will start (an orchestrator whose steps run elsewhere waits
+///   for them, or cancels them).
 /// - **Errors are the orchestrator's own.** `Err` means the orchestrator could not do its job
 ///   (for instance, it could not start threads). Failed steps are not errors: they are in the
 ///   `Ok` report; see [`RunReport::is_success`].
@@ -59,6 +77,30 @@ pub trait StepExecutor: Sync {
     /// called from several threads at once and should return quickly. A panic here is caught
     /// and ignored. The default does nothing.
     fn on_event(&self, _event: &StepEvent) {}
+
+    /// The command that runs node `node` in a process of its own, for orchestrators that do
+    /// not run steps in this process. `Err` when this run's steps can only run here; the
+    /// default says so.
+    fn step_command(&self, node: usize) -> Result<StepCommand, StepFailure> {
+        let _ = node;
+        Err(StepFailure::new(
+            "this run's steps can only run in the process that started it",
+        ))
+    }
+
+    /// Told that the process started from [`step_command`](Self::step_command) for node
+    /// `node` has ended, and how. Returns the step's outcome: `Ok` when the step succeeded,
+    /// so that its dependants may run. The pipeline runner reads what the step recorded and
+    /// records the failure itself when the process could not (it was killed or crashed).
+    /// The default trusts the exit code: 0 is success.
+    fn step_process_ended(&self, node: usize, exit: &ProcessExit) -> Result<(), StepFailure> {
+        let _ = node;
+        if exit.success() {
+            Ok(())
+        } else {
+            Err(StepFailure::new(format!("the step's process {exit}")))
+        }
+    }
 }
 
 /// The configuration of an orchestrator flavor: deserialized from a TOML table whose

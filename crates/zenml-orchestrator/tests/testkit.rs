@@ -1,9 +1,11 @@
-//! The `local` flavor against the orchestrator suite of zenml-testkit.
+//! The `local` and `process` flavors against the orchestrator suite of zenml-testkit.
 
 use std::num::NonZeroUsize;
 
 use zenml_core::ComponentContext;
-use zenml_orchestrator::{LocalOrchestrator, LocalOrchestratorConfig, OrchestratorFlavor};
+use zenml_orchestrator::{
+    LocalOrchestrator, LocalOrchestratorConfig, OrchestratorFlavor, ProcessOrchestrator,
+};
 
 #[test]
 fn the_local_orchestrator_passes_the_testkit_suite() {
@@ -12,6 +14,30 @@ fn the_local_orchestrator_passes_the_testkit_suite() {
         let report = zenml_testkit::orchestrator::run_all(&orchestrator);
         report.assert_passed();
         assert!(report.skips().is_empty(), "{:?}", report.skips());
+        // It runs steps in this process: the checks of step processes do not apply.
+        assert_eq!(
+            report
+                .not_applicable()
+                .iter()
+                .map(|(group, _, _)| *group)
+                .collect::<Vec<_>>(),
+            ["processes"]
+        );
+    }
+}
+
+#[test]
+fn the_process_orchestrator_passes_the_testkit_suite() {
+    for parallelism in [2, 4] {
+        let orchestrator = ProcessOrchestrator::new(NonZeroUsize::new(parallelism).unwrap());
+        let report = zenml_testkit::orchestrator::run_all(&orchestrator);
+        report.assert_passed();
+        assert!(report.skips().is_empty(), "{:?}", report.skips());
+        assert!(
+            report.not_applicable().is_empty(),
+            "{:?}",
+            report.not_applicable()
+        );
     }
 }
 

@@ -130,7 +130,9 @@ impl Pipeline {
             outputs: Mutex::new(outputs),
             started: Mutex::new(Default::default()),
             cached: Mutex::new(Default::default()),
+            recorded: Mutex::new(Default::default()),
             progress: Progress::new(true),
+            step_processes: None,
         };
         let error = match catch_unwind(AssertUnwindSafe(|| execution.run_step(index))) {
             Ok(Ok(())) => None,

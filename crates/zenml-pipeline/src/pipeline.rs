@@ -13,7 +13,7 @@ use zenml_stack::{OpenStack, Repository, RepositoryError, open_stack};
 
 use crate::builder::{StepNode, collect_nodes};
 use crate::config::{ResolvedConfig, RunConfig, resolve};
-use crate::runner::{Execution, Progress, now_millis, run_status};
+use crate::runner::{Execution, Progress, StepProcesses, now_millis, run_status};
 use crate::spec::PipelineSpec;
 
 /// A pipeline: a named DAG of steps, built by a `#[pipeline]` function.
@@ -35,6 +35,11 @@ pub struct RunOptions {
     pub repository: Option<PathBuf>,
     /// No progress output.
     pub quiet: bool,
+    /// The pipeline's program, which orchestrators that run each step in a process of its
+    /// own start again in its step mode (`--zenml-run RUN --zenml-step STEP`).
+    /// [`Pipeline::run_from_args`] and [`Pipeline::run_with_args`] set it to the running
+    /// program; without it, such orchestrators cannot run the steps.
+    pub program: Option<PathBuf>,
     /// How long the run's lease lasts: the run is read as interrupted when its process stops
     /// renewing it for that long (it renews it three times per period). Default: the
     /// environment variable `ZENML_RUN_LEASE_SECS`, or 30 seconds.
@@ -211,7 +216,13 @@ impl Pipeline {
             outputs: Mutex::new(vec![None; self.nodes.len()]),
             started: Mutex::new(Default::default()),
             cached: Mutex::new(Default::default()),
+            recorded: Mutex::new(Default::default()),
             progress,
+            step_processes: options.program.clone().map(|program| StepProcesses {
+                program,
+                repository: repo.root().to_path_buf(),
+                stack: stack_name.clone(),
+            }),
         };
         let result = std::thread::scope(|scope| {
             let (stop, stopped) = mpsc::channel::<()>();

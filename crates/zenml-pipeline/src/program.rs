@@ -186,6 +186,7 @@ impl Pipeline {
         if no_cache {
             options.config.enable_cache = Some(false);
         }
+        options.program = std::env::current_exe().ok();
         Ok(Invocation::Run(options))
     }
 }

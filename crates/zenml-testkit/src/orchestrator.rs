@@ -11,10 +11,18 @@
 //!   finish ([`a_failure_skips_dependants_and_other_branches_finish`]);
 //! - **panics**: a panicking step is a failure with its message, and a panicking event
 //!   handler is ignored ([`a_panicking_step_is_a_failure`],
-//!   [`a_panicking_event_handler_is_ignored`]).
+//!   [`a_panicking_event_handler_is_ignored`]);
+//! - **processes**: for orchestrators that run steps outside this process, each step's
+//!   command runs in its folder with its environment, and how its process ended decides the
+//!   step's outcome ([`step_processes_end_as_reported`]); not applicable to orchestrators
+//!   that run steps in this process.
 //!
-//! The steps are the testkit's own (they record what ran); a panicking step panics with a
-//! message containing [`INTENDED_PANIC`], which a runner's panic hook may keep quiet.
+//! The steps are the testkit's own (they record what ran). An orchestrator may run them here
+//! ([`StepExecutor::execute`]) or elsewhere: then each step's command is a small `/bin/sh`
+//! script that checks its folder and environment, and the step's work happens when the
+//! orchestrator reports that the process ended ([`StepExecutor::step_process_ended`]), so
+//! that every check holds either way. A panicking step panics with a message containing
+//! [`INTENDED_PANIC`], which a runner's panic hook may keep quiet.
 //!
 //! ```no_run
 //! # use std::num::NonZeroUsize;
@@ -30,7 +38,8 @@ use std::time::Duration;
 
 use zenml_core::{Dag, DagNode};
 use zenml_orchestrator::{
-    Orchestrator, RunReport, StepEvent, StepExecutor, StepFailure, StepOutcome,
+    Orchestrator, ProcessExit, RunReport, StepCommand, StepEvent, StepExecutor, StepFailure,
+    StepOutcome,
 };
 
 use crate::{GroupReport, SuiteReport};
@@ -39,7 +48,7 @@ use crate::{GroupReport, SuiteReport};
 pub const SUITE: &str = "orchestrator";
 
 /// The groups of [`run_all`], in order.
-pub const GROUPS: [&str; 4] = ["dag-order", "parallel", "failures", "panics"];
+pub const GROUPS: [&str; 5] = ["dag-order", "parallel", "failures", "panics", "processes"];
 
 /// Part of the message of every panic the suite causes on purpose.
 pub const INTENDED_PANIC: &str = "zenml-testkit: intended panic";
@@ -82,11 +91,16 @@ pub fn run_all_with(orchestrator: &dyn Orchestrator, parallel_wait: Duration) ->
         .run("a_panicking_event_handler_is_ignored", || {
             a_panicking_event_handler_is_ignored(orchestrator)
         });
+    let mut processes = GroupReport::new("processes");
+    processes.run("step_processes_end_as_reported", || {
+        step_processes_end_as_reported(orchestrator)
+    });
     SuiteReport::new(SUITE)
         .with(order)
         .with(parallel)
         .with(failures)
         .with(panics)
+        .with(processes)
 }
 
 /// Diamonds, a chain and an isolated node, declared out of topological order: every node is
@@ -283,6 +297,61 @@ pub fn a_panicking_event_handler_is_ignored(orchestrator: &dyn Orchestrator) {
     assert_eq!(recorder.executed().len(), 2);
 }
 
+/// For an orchestrator that runs steps outside this process: every step's command runs
+/// (in its folder, with its environment), how each process ended is reported for exactly
+/// that step, and decides its outcome: a process killed by `SIGKILL` or exiting with code 3
+/// fails its step (naming the signal or code, as the executor words it), its dependants
+/// are skipped, and other branches finish. Not applicable when the orchestrator executes
+/// steps in this process.
+pub fn step_processes_end_as_reported(orchestrator: &dyn Orchestrator) {
+    let dag = dag(&[
+        ("a", &[]),
+        ("killed", &[0]),
+        ("after", &[1]),
+        ("exits", &[0]),
+        ("fine", &[0]),
+    ]);
+    let scripts = ["", "kill -9 $$", "", "exit 3", ""];
+    let recorder = Recorder::new(&dag, |_| Ok(())).with_scripts(&scripts);
+    let report = run(orchestrator, &dag, &recorder);
+    if lock(&recorder.commanded).is_empty() {
+        crate::report::not_applicable("the orchestrator runs steps in this process");
+    }
+    check_report_shape(&dag, &report);
+    let all = outcomes(&report).join(", ");
+    let violations = recorder.violations();
+    assert!(violations.is_empty(), "{}", violations.join("; "));
+    let mut ended = lock(&recorder.ended).clone();
+    ended.sort_by_key(|(node, _)| *node);
+    assert_eq!(
+        ended,
+        vec![
+            (0, ProcessExit::Code(0)),
+            (1, ProcessExit::Signal(9)),
+            (3, ProcessExit::Code(3)),
+            (4, ProcessExit::Code(0)),
+        ],
+        "how each step's process ended, reported once for each step that ran ({all})"
+    );
+    let failed = |node: usize, text: &str| match &report.steps()[node].outcome {
+        StepOutcome::Failed(message) => assert!(message.contains(text), "{all}"),
+        other => panic!(
+            "`{}` should have failed, but {other}",
+            dag.nodes()[node].name
+        ),
+    };
+    failed(1, "signal 9 (SIGKILL)");
+    failed(3, "exited with code 3");
+    assert!(
+        matches!(&report.steps()[2].outcome, StepOutcome::Skipped { because } if because.contains("`killed`")),
+        "{all}"
+    );
+    assert!(
+        report.steps()[0].outcome.is_success() && report.steps()[4].outcome.is_success(),
+        "{all}"
+    );
+}
+
 // ----- helpers ----------------------------------------------------------------------------------
 
 fn dag(nodes: &[(&str, &[usize])]) -> Dag {
@@ -338,6 +407,13 @@ struct Recorder<'a, F> {
     running: AtomicUsize,
     peak: AtomicUsize,
     panic_on_events: bool,
+    /// A shell script per node for its command (after the checks of its folder and
+    /// environment); an empty or missing script exits 0.
+    scripts: Vec<&'static str>,
+    /// The nodes whose command was asked for.
+    commanded: Mutex<Vec<usize>>,
+    /// How each step's process ended, as reported.
+    ended: Mutex<Vec<(usize, ProcessExit)>>,
 }
 
 impl<'a, F: Fn(&str) -> Result<(), StepFailure> + Sync> Recorder<'a, F> {
@@ -352,7 +428,15 @@ impl<'a, F: Fn(&str) -> Result<(), StepFailure> + Sync> Recorder<'a, F> {
             running: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
             panic_on_events: false,
+            scripts: Vec::new(),
+            commanded: Mutex::new(Vec::new()),
+            ended: Mutex::new(Vec::new()),
         }
+    }
+
+    fn with_scripts(mut self, scripts: &[&'static str]) -> Self {
+        self.scripts = scripts.to_vec();
+        self
     }
 
     fn executed(&self) -> Vec<usize> {
@@ -461,6 +545,61 @@ impl<F: Fn(&str) -> Result<(), StepFailure> + Sync> StepExecutor for Recorder<'_
             panic!("{INTENDED_PANIC}: in on_event");
         }
     }
+
+    fn step_command(&self, node: usize) -> Result<StepCommand, StepFailure> {
+        let name = self
+            .dag
+            .nodes()
+            .get(node)
+            .map_or_else(|| format!("#{node}"), |n| n.name.clone());
+        lock(&self.commanded).push(node);
+        let folder = std::env::temp_dir();
+        let folder = folder.canonicalize().unwrap_or(folder);
+        let script = self.scripts.get(node).copied().unwrap_or("");
+        // Exit code 97 says the command ran elsewhere, or without its environment.
+        let checks = format!(
+            "test \"$ZENML_TESTKIT_STEP\" = {} && test \"$(pwd -P)\" = {} || exit 97",
+            quote(&name),
+            quote(&folder.display().to_string())
+        );
+        Ok(StepCommand {
+            program: "/bin/sh".into(),
+            args: vec!["-c".to_owned(), format!("{checks}\n{script}\nexit 0")],
+            env: vec![("ZENML_TESTKIT_STEP".to_owned(), name.clone())],
+            current_dir: folder,
+            run_id: "zenml-testkit".to_owned(),
+            step: name,
+        })
+    }
+
+    fn step_process_ended(&self, node: usize, exit: &ProcessExit) -> Result<(), StepFailure> {
+        lock(&self.ended).push((node, exit.clone()));
+        if !lock(&self.commanded).contains(&node) {
+            lock(&self.violations).push(format!(
+                "the end of node {node}'s process was reported, but its command was never asked for"
+            ));
+        }
+        if *exit == ProcessExit::Code(97) {
+            lock(&self.violations).push(format!(
+                "node {node}'s command did not run in its folder with its environment"
+            ));
+        }
+        if !exit.success() {
+            return Err(StepFailure::new(format!("the step's process {exit}")));
+        }
+        // The step's work, as if its process had done it.
+        let name = self
+            .dag
+            .nodes()
+            .get(node)
+            .map_or_else(String::new, |n| n.name.clone());
+        self.execute(node, &name)
+    }
+}
+
+/// `text` in single quotes for `/bin/sh`.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// A barrier whose wait gives up after a timeout, breaking the barrier for every later

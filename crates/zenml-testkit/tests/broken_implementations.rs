@@ -15,8 +15,8 @@ use zenml_artifact_store::{
 use zenml_core::Dag;
 use zenml_materializer::{JsonMaterializer, Materializer, MaterializerError};
 use zenml_orchestrator::{
-    LocalOrchestrator, Orchestrator, OrchestratorError, RunReport, StepEvent, StepExecutor,
-    StepOutcome, StepReport,
+    LocalOrchestrator, Orchestrator, OrchestratorError, ProcessExit, RunReport, StepEvent,
+    StepExecutor, StepOutcome, StepReport,
 };
 use zenml_testkit::{Outcome, SuiteReport, artifact_store, materializer, orchestrator};
 
@@ -240,6 +240,67 @@ impl Orchestrator for CarelessOrchestrator {
             started.elapsed(),
         ))
     }
+}
+
+/// Asks for each step's command, but never runs it: it reports every process as having
+/// exited with code 0.
+#[derive(Debug)]
+struct PretendingProcessOrchestrator;
+
+impl Orchestrator for PretendingProcessOrchestrator {
+    fn run(&self, dag: &Dag, executor: &dyn StepExecutor) -> Result<RunReport, OrchestratorError> {
+        let started = Instant::now();
+        let mut steps: Vec<Option<StepReport>> = vec![None; dag.len()];
+        for &node in dag.topological_order() {
+            let name = dag.nodes()[node].name.clone();
+            let blocked = dag.nodes()[node]
+                .upstream
+                .iter()
+                .any(|&up| !steps[up].as_ref().is_some_and(|s| s.outcome.is_success()));
+            executor.on_event(&StepEvent::Started { node });
+            let outcome = if blocked {
+                StepOutcome::Skipped {
+                    because: "an upstream step did not succeed".to_owned(),
+                }
+            } else {
+                let ran = executor.step_command(node).and_then(|_never_run| {
+                    executor.step_process_ended(node, &ProcessExit::Code(0))
+                });
+                match ran {
+                    Ok(()) => StepOutcome::Succeeded,
+                    Err(failure) => StepOutcome::Failed(failure.message),
+                }
+            };
+            executor.on_event(&StepEvent::Finished {
+                node,
+                outcome: outcome.clone(),
+                duration: Duration::ZERO,
+            });
+            steps[node] = Some(StepReport {
+                name,
+                outcome,
+                duration: Duration::ZERO,
+            });
+        }
+        Ok(RunReport::new(
+            steps
+                .into_iter()
+                .map(|step| step.expect("every node ran"))
+                .collect(),
+            started.elapsed(),
+        ))
+    }
+}
+
+#[test]
+fn an_orchestrator_that_does_not_run_step_commands_fails_the_suite() {
+    let report =
+        orchestrator::run_all_with(&PretendingProcessOrchestrator, Duration::from_millis(50));
+    let message = failed(&report, "processes", "step_processes_end_as_reported");
+    assert!(
+        message.contains("how each step's process ended"),
+        "{message}"
+    );
 }
 
 #[test]

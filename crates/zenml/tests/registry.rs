@@ -21,7 +21,7 @@ fn names(kind: ComponentKind) -> Vec<&'static str> {
 
 #[test]
 fn exactly_the_expected_flavors_are_linked() {
-    assert_eq!(names(ComponentKind::Orchestrator), ["local"]);
+    assert_eq!(names(ComponentKind::Orchestrator), ["local", "process"]);
     let mut artifact_stores = vec!["local"];
     for (linked, name) in [
         (cfg!(feature = "azure"), "azure"),

@@ -339,3 +339,54 @@ fn the_command_line_has_a_step_mode_help_and_version() {
     );
     assert!(pipeline.run_with_args(args(&["--version"])).is_err());
 }
+
+#[test]
+fn a_run_not_started_from_its_program_cannot_use_step_processes() {
+    use zenml::core::{ComponentKind, Name};
+    use zenml::stack::StackDefinition;
+
+    let (dir, mut repo) = repo();
+    repo.register_component(
+        ComponentKind::Orchestrator,
+        "procs",
+        "process",
+        toml::Table::new(),
+    )
+    .unwrap();
+    let default = Name::new("default").unwrap();
+    repo.register_stack(
+        "procs",
+        StackDefinition {
+            orchestrator: Name::new("procs").unwrap(),
+            metadata_store: default.clone(),
+            artifact_store: default,
+        },
+    )
+    .unwrap();
+    repo.save().unwrap();
+    let options = RunOptions {
+        stack: Some("procs".to_owned()),
+        ..options(dir.path())
+    };
+    // `Pipeline::run` from a test: there is no pipeline program to start for each step.
+    let err = sums().run(&options).unwrap_err();
+    let RunError::StepsFailed { outcome, .. } = &err else {
+        panic!("{err}");
+    };
+    assert!(
+        err.to_string()
+            .contains("this run was not started from the program's command line"),
+        "{err}"
+    );
+    let statuses: Vec<_> = outcome
+        .steps
+        .iter()
+        .map(|s| (s.name.as_str(), s.status))
+        .collect();
+    assert!(
+        statuses.contains(&("numbers", StepStatus::Failed))
+            && statuses.contains(&("square", StepStatus::Skipped))
+            && statuses.contains(&("total", StepStatus::Skipped)),
+        "{statuses:?}"
+    );
+}

@@ -187,7 +187,7 @@ fn test_table(flavor: &FlavorDescription, scratch: &Path) -> Option<toml::Table>
             vec![("path", path_value(&scratch.join("metadata.db")))]
         }
         // Two parallel steps, as the parallel check needs.
-        (ComponentKind::Orchestrator, "local") => {
+        (ComponentKind::Orchestrator, "local" | "process") => {
             vec![("max_parallelism", toml::Value::Integer(2))]
         }
         _ => return None,
@@ -407,6 +407,7 @@ mod tests {
             configured,
             [
                 "orchestrator/local",
+                "orchestrator/process",
                 "metadata-store/sqlite",
                 "artifact-store/azure",
                 "artifact-store/gcs",

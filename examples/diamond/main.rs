@@ -1,0 +1,136 @@
+//! A diamond DAG (source → left, right → join) that shows how an orchestrator treats each way
+//! a step can end. Every step records the id of the process it ran in (metadata `pid`), so a
+//! run on the `process` orchestrator shows one process per step.
+//!
+//! ```sh
+//! zenml orchestrator register procs --flavor process
+//! zenml stack register procs -o procs -m default -a default --set
+//! cargo run --example diamond                    # four steps, four processes
+//! cargo run --example diamond -- --config crash.toml
+//! ```
+//!
+//! with `crash.toml` making the `left` branch end badly:
+//!
+//! ```toml
+//! [steps.left.parameters]
+//! crash = "abort"   # "error", "panic", "exit", "abort", "kill" (SIGKILL) or "segv" (SIGSEGV)
+//! ```
+//!
+//! The left branch fails alone: `join` is skipped, `right` completes. On the `process`
+//! orchestrator even `exit`, `abort`, `kill` and `segv` take down only the step's own process,
+//! and the run records how it ended; on the `local` orchestrator, whose steps are threads of
+//! the one process, only `error` and `panic` leave the run alive.
+//!
+//! `source`'s `hold_until` parameter names a file that the step waits for (ten minutes at
+//! most) before it finishes: for watching a run in progress.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use zenml::prelude::*;
+
+/// Makes the numbers 1..=count; waits for `hold_until` to exist first, if given.
+#[step]
+fn source(
+    ctx: &StepContext,
+    count: Param<u32>,
+    hold_until: Param<String>,
+) -> Result<Vec<u64>, StepError> {
+    ctx.log_metadata("pid", std::process::id());
+    if !hold_until.is_empty() {
+        wait_for(Path::new(hold_until.as_str()))?;
+    }
+    Ok((1..=u64::from(*count)).collect())
+}
+
+/// Squares the numbers, or ends as `crash` says.
+#[step]
+fn left(ctx: &StepContext, values: Vec<u64>, crash: Param<String>) -> Result<Vec<u64>, StepError> {
+    ctx.log_metadata("pid", std::process::id());
+    match crash.as_str() {
+        "" => {}
+        "error" => return Err(StepError::new("left refused to go on (crash = \"error\")")),
+        "panic" => panic!("left panicked (crash = \"panic\")"),
+        "exit" => std::process::exit(3),
+        "abort" => std::process::abort(),
+        "kill" => signal_self("KILL", true)?,
+        // Rust's runtime handles a first SIGSEGV itself, to tell a stack overflow from
+        // other faults, and then restores the default action: the second one ends the
+        // process as a segmentation fault does.
+        "segv" => {
+            signal_self("SEGV", false)?;
+            signal_self("SEGV", true)?;
+        }
+        other => {
+            return Err(StepError::new(format!(
+                "unknown crash `{other}`; use error, panic, exit, abort, kill or segv"
+            )));
+        }
+    }
+    Ok(values.iter().map(|v| v * v).collect())
+}
+
+/// Doubles the numbers.
+#[step]
+fn right(ctx: &StepContext, values: Vec<u64>) -> Vec<u64> {
+    ctx.log_metadata("pid", std::process::id());
+    values.iter().map(|v| v * 2).collect()
+}
+
+/// Adds both branches up.
+#[step]
+fn join(ctx: &StepContext, squares: Vec<u64>, doubles: Vec<u64>) -> u64 {
+    ctx.log_metadata("pid", std::process::id());
+    squares.iter().chain(&doubles).sum()
+}
+
+#[pipeline]
+fn diamond() {
+    let values = source(4, String::new());
+    let squares = left(values, String::new());
+    let doubles = right(values);
+    join(squares, doubles);
+}
+
+/// Waits until `path` exists, ten minutes at most.
+fn wait_for(path: &Path) -> Result<(), StepError> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !path.exists() {
+        if Instant::now() > deadline {
+            return Err(StepError::new(format!(
+                "`{}` did not appear within ten minutes",
+                path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Sends signal `name` to this process with `kill`; when `fatal`, waits for it to end the
+/// process.
+fn signal_self(name: &str, fatal: bool) -> Result<(), StepError> {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), std::process::id().to_string()])
+        .status()
+        .map_err(|e| StepError::new(format!("cannot run `kill`: {e}")))?;
+    if !status.success() {
+        return Err(StepError::new(format!("`kill -{name}` failed: {status}")));
+    }
+    if !fatal {
+        return Ok(());
+    }
+    // The signal ends the process; this only waits for it.
+    loop {
+        std::thread::park();
+    }
+}
+
+fn main() -> ExitCode {
+    if let Err(e) = zenml_examples::ensure_repository() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    diamond().run_from_args()
+}

@@ -1,0 +1,232 @@
+//! Pipelines on the `process` orchestrator: every step in a process of its own, started from
+//! the pipeline's program in its step mode, as a user runs them.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use zenml_e2e::Zenml;
+
+/// Registers a `process` orchestrator and makes a stack of it (and the default stores)
+/// active.
+fn process_stack(zen: &Zenml) {
+    zen.ok(&["orchestrator", "register", "procs", "--flavor", "process"]);
+    zen.ok(&[
+        "stack", "register", "procs", "-o", "procs", "-m", "default", "-a", "default", "--set",
+    ]);
+}
+
+/// Each step's status in `run`, by name.
+fn statuses(zen: &Zenml, run: &str) -> Vec<(String, String)> {
+    let described = zen.json(&["run", "describe", run]);
+    let mut steps: Vec<(String, String)> = described["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["step"]["name"].as_str().unwrap_or_default().to_owned(),
+                s["step"]["status"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    steps.sort();
+    steps
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `limit`.
+fn within<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn every_step_runs_in_a_process_of_its_own_and_a_rerun_is_cached() {
+    let zen = Zenml::init();
+    process_stack(&zen);
+    zen.example("diamond", &["--run-name", "first"])
+        .ok()
+        .stdout_has(&["Run `first` of pipeline `diamond` completed: 4 steps."]);
+    assert_eq!(
+        statuses(&zen, "first"),
+        pairs(&[
+            ("join", "completed"),
+            ("left", "completed"),
+            ("right", "completed"),
+            ("source", "completed")
+        ])
+    );
+    // Four steps, four processes, none of them the `zenml` process reading the records.
+    let pids: BTreeSet<u64> = ["source", "left", "right", "join"]
+        .iter()
+        .map(|step| {
+            zen.json(&["step", "describe", "first", step])["metadata"]["pid"]
+                .as_u64()
+                .expect("a pid")
+        })
+        .collect();
+    assert_eq!(pids.len(), 4, "{pids:?}");
+    let join = zen.json(&["step", "describe", "first", "join"]);
+    let total = join["outputs"][0]["artifact"]["id"]
+        .as_str()
+        .expect("an id");
+    assert!(
+        zen.ok(&["artifact", "describe", total])
+            .stdout
+            .contains("zenml.json")
+    );
+
+    // A second run: every step process finds its cache hit.
+    zen.example("diamond", &["--run-name", "second"])
+        .ok()
+        .stdout_has(&["4 steps, 4 cached."]);
+
+    // The run records the spec of the program that started it.
+    let run = zen.json(&["run", "describe", "second"])["run"].clone();
+    let steps: Vec<&str> = run["spec"]["steps"]
+        .as_array()
+        .expect("a spec")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(steps, ["source", "left", "right", "join"]);
+    assert!(run["lease_expires_at"].as_i64().is_some(), "{run:#}");
+
+    // The training example too.
+    zen.example("training", &[])
+        .ok()
+        .stdout_has(&["completed: 4 steps."]);
+}
+
+#[test]
+fn a_step_that_crashes_fails_alone_and_the_run_says_how() {
+    let zen = Zenml::init();
+    process_stack(&zen);
+    let cases = [
+        ("error", "left refused to go on"),
+        ("panic", "the step panicked: left panicked"),
+        ("exit", "the step's process exited with code 3"),
+        (
+            "abort",
+            "the step's process was killed by signal 6 (SIGABRT)",
+        ),
+        (
+            "kill",
+            "the step's process was killed by signal 9 (SIGKILL)",
+        ),
+        (
+            "segv",
+            "the step's process was killed by signal 11 (SIGSEGV)",
+        ),
+    ];
+    for (crash, expected) in cases {
+        let file = format!("{crash}.toml");
+        zen.write(
+            &file,
+            &format!("[steps.left.parameters]\ncrash = \"{crash}\"\n"),
+        );
+        let run = format!("crash-{crash}");
+        zen.example("diamond", &["--config", &file, "--run-name", &run])
+            .fails()
+            .stderr_has(&[&format!("run `{run}` failed"), "step `left`", expected]);
+        let statuses = statuses(&zen, &run);
+        let right = if crash == "error" {
+            "completed"
+        } else {
+            "cached"
+        };
+        assert_eq!(
+            statuses
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_str()))
+                .collect::<Vec<_>>(),
+            [
+                ("join", "skipped"),
+                ("left", "failed"),
+                ("right", right),
+                ("source", right)
+            ],
+            "{crash}"
+        );
+        let left = zen.json(&["step", "describe", &run, "left"]);
+        assert!(
+            left["step"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains(expected)),
+            "{crash}: {left:#}"
+        );
+        let described = zen.json(&["run", "describe", &run]);
+        assert_eq!(described["run"]["status"], "failed", "{crash}");
+    }
+}
+
+#[test]
+fn a_run_whose_driver_is_killed_is_interrupted_and_its_running_step_still_records() {
+    let zen = Zenml::init();
+    process_stack(&zen);
+    let release = zen.path("release");
+    zen.write(
+        "hold.toml",
+        &format!(
+            "[steps.source.parameters]\nhold_until = {}\n",
+            Value::String(release.display().to_string())
+        ),
+    );
+    let driver = zen
+        .example(
+            "diamond",
+            &["--config", "hold.toml", "--run-name", "orphaned"],
+        )
+        .env("ZENML_RUN_LEASE_SECS", "1")
+        .spawn();
+    within(Duration::from_secs(60), "the run's start", || {
+        let runs = zen.json(&["run", "list"]);
+        runs.as_array()?
+            .iter()
+            .any(|r| r["name"] == "orphaned")
+            .then_some(())
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &driver.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+
+    // Nobody renews the lease: the run reads as interrupted, never running forever.
+    within(Duration::from_secs(30), "the run's interruption", || {
+        let run = zen.json(&["run", "describe", "orphaned"]);
+        (run["run"]["status"] == "interrupted").then_some(())
+    });
+    zen.ok(&["run", "list"])
+        .stdout_has(&["orphaned", "interrupted"]);
+
+    // The step that was running lives on in its own process, and records itself; nothing
+    // schedules the rest.
+    std::fs::write(&release, b"go").expect("release");
+    within(Duration::from_secs(60), "the held step's record", || {
+        let steps = statuses(&zen, "orphaned");
+        (steps == pairs(&[("source", "completed")])).then_some(())
+    });
+    assert_eq!(
+        zen.json(&["run", "describe", "orphaned"])["run"]["status"],
+        "interrupted"
+    );
+    // Waited for last: the step's process shares the driver's output pipes.
+    let ended = driver.wait();
+    assert_eq!(ended.code, None, "killed by a signal: {ended}");
+}
