@@ -11,7 +11,7 @@ mod bucket;
 
 use anyhow::{Context, bail};
 
-/// `cargo xtask bench [all | cli | chain | chain-flavors | record-rate | lineage | artifact |
+/// `cargo xtask bench [all | cli | chain | chain-flavors | chain-orchestrators | record-rate | lineage | artifact |
 /// bucket]`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
@@ -20,6 +20,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             cli(root)?;
             chain(root)?;
             chain_flavors(root)?;
+            chain_orchestrators(root)?;
             record_rate(root)?;
             lineage(root)?;
             artifact::artifact(root)?;
@@ -28,12 +29,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "cli" => cli(root),
         "chain" => chain(root),
         "chain-flavors" => chain_flavors(root),
+        "chain-orchestrators" => chain_orchestrators(root),
         "record-rate" => record_rate(root),
         "lineage" => lineage(root),
         "artifact" => artifact::artifact(root),
         "bucket" => bucket::bucket(root),
         other => bail!(
-            "unknown benchmark `{other}`; known: cli, chain, chain-flavors, record-rate, \
+            "unknown benchmark `{other}`; known: cli, chain, chain-flavors, chain-orchestrators, record-rate, \
              lineage, artifact, bucket"
         ),
     }
@@ -420,6 +422,52 @@ fn chain_flavors(root: &Path) -> anyhow::Result<()> {
             median(per_step.clone()),
             per_step.iter().copied().fold(f64::INFINITY, f64::min),
             median(wall)
+        );
+    }
+    Ok(())
+}
+
+/// The 20-step chain from a release build with `--no-cache` on the default stores (SQLite,
+/// a local folder), on the `local` orchestrator (steps on threads of the one process) and
+/// on the `process` orchestrator (every step a process of its own, started from the chain's
+/// program): the whole process's wall time from start to the run's end, per step. The steps
+/// do next to nothing, so this is the orchestration's overhead. Medians of 10 runs after a
+/// first one.
+fn chain_orchestrators(root: &Path) -> anyhow::Result<()> {
+    let (zenml, example) = release_zenml_and_example(root, "chain")?;
+    for orchestrator in ["local", "process"] {
+        let repo = BenchRepo::new(&zenml, &format!("chain-{orchestrator}"), Flavor::Sqlite)?;
+        repo.zenml(
+            &zenml,
+            &[
+                "orchestrator",
+                "register",
+                "bench",
+                "--flavor",
+                orchestrator,
+            ],
+        )?;
+        repo.zenml(
+            &zenml,
+            &[
+                "stack", "register", "bench", "-o", "bench", "-m", "default", "-a", "default",
+                "--set",
+            ],
+        )?;
+        let run = || -> anyhow::Result<f64> {
+            let mut command = repo.command(&example);
+            command.args(["--quiet", "--no-cache"]);
+            let start = Instant::now();
+            stdout_of(command, "the chain example")?;
+            Ok(ms(start.elapsed()))
+        };
+        run()?;
+        let wall: Vec<f64> = (0..10).map(|_| run()).collect::<anyhow::Result<_>>()?;
+        let whole = median(wall);
+        println!(
+            "chain of 20 steps, --no-cache, sqlite + local folder, `{orchestrator}` orchestrator \
+             (release, 10 runs): whole process median {whole:.1} ms, {:.2} ms per step",
+            whole / 20.0
         );
     }
     Ok(())
