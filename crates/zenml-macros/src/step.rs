@@ -20,6 +20,56 @@ struct StepArgs {
     version: Option<LitStr>,
     enable_cache: Option<bool>,
     materializers: Vec<(Ident, syn::Path)>,
+    resources: Option<Resources>,
+}
+
+/// `resources(cpus = 4, memory = "16G", gpus = 1)`, each key optional.
+#[derive(Default)]
+struct Resources {
+    cpus: Option<u32>,
+    memory: Option<LitStr>,
+    gpus: Option<u32>,
+}
+
+fn parse_resources(tokens: TokenStream) -> syn::Result<Resources> {
+    let pairs = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated.parse2(tokens)?;
+    let mut resources = Resources::default();
+    for pair in pairs {
+        let count = |what: &str| -> syn::Result<u32> {
+            match &pair.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Int(n), ..
+                }) => n.base10_parse(),
+                other => Err(syn::Error::new_spanned(
+                    other,
+                    format!("expected a whole number of {what}, e.g. {what} = 2"),
+                )),
+            }
+        };
+        if pair.path.is_ident("cpus") {
+            resources.cpus = Some(count("cpus")?);
+        } else if pair.path.is_ident("gpus") {
+            resources.gpus = Some(count("gpus")?);
+        } else if pair.path.is_ident("memory") {
+            match &pair.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => resources.memory = Some(s.clone()),
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "expected a string, e.g. memory = \"16G\"",
+                    ));
+                }
+            }
+        } else {
+            return Err(syn::Error::new_spanned(
+                &pair.path,
+                "expected `cpus = N`, `memory = \"16G\"` or `gpus = N`",
+            ));
+        }
+    }
+    Ok(resources)
 }
 
 fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
@@ -29,6 +79,7 @@ fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
         version: None,
         enable_cache: None,
         materializers: Vec::new(),
+        resources: None,
     };
     for meta in metas {
         match &meta {
@@ -36,6 +87,9 @@ fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
                 let names =
                     Punctuated::<Ident, Token![,]>::parse_terminated.parse2(list.tokens.clone())?;
                 parsed.outputs = Some(names.into_iter().collect());
+            }
+            Meta::List(list) if list.path.is_ident("resources") => {
+                parsed.resources = Some(parse_resources(list.tokens.clone())?);
             }
             Meta::List(list) if list.path.is_ident("materializers") => {
                 let pairs = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated
@@ -73,7 +127,7 @@ fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
             other => {
                 return Err(syn::Error::new_spanned(
                     other,
-                    "expected `outputs(a, b)`, `version = \"…\"`, `enable_cache = bool` or `materializers(name = Type)`",
+                    "expected `outputs(a, b)`, `version = \"…\"`, `enable_cache = bool`, `materializers(name = Type)` or `resources(cpus = N, memory = \"16G\", gpus = N)`",
                 ));
             }
         }
@@ -299,6 +353,16 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         None => quote!(::core::option::Option::None),
     };
     let code = LitStr::new(&code, Span::call_site());
+    let resources = args.resources.map(|r| {
+        let option = |value: Option<TokenStream>| match value {
+            Some(v) => quote!(::core::option::Option::Some(#v)),
+            None => quote!(::core::option::Option::None),
+        };
+        let cpus = option(r.cpus.map(|n| quote!(#n)));
+        let memory = option(r.memory.map(|m| quote!(#m)));
+        let gpus = option(r.gpus.map(|n| quote!(#n)));
+        quote!(__builder.resources(#cpus, #memory, #gpus);)
+    });
 
     Ok(quote! {
         #(#docs)*
@@ -308,6 +372,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             fn #body_ident(#original_inputs) #original_output #body
 
             let mut __builder = ::zenml::pipeline::__private::StepBuilder::new(#name_str, #code, #version, #enable_cache);
+            #resources
             #(#declarations)*
             let __node = __builder.finish(|__invocation: &::zenml::pipeline::__private::StepInvocation<'_>| {
                 #(#loads)*

@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 
+use crate::StepResources;
+
 /// The command that runs one step of a recorded run in a process of its own: the
 /// pipeline's program in its step mode. An orchestrator starts it wherever it runs steps (a
 /// child process, a cluster job, a container) with `env` added to the environment and
@@ -28,6 +30,8 @@ pub struct StepCommand {
     pub run_id: String,
     /// The step's name.
     pub step: String,
+    /// What the step asks of the machine that runs it.
+    pub resources: StepResources,
 }
 
 impl StepCommand {

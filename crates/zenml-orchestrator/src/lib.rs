@@ -15,6 +15,7 @@ mod local;
 mod pool;
 mod process;
 mod report;
+mod resources;
 
 use std::fmt;
 
@@ -26,6 +27,7 @@ pub use local::{LocalOrchestrator, LocalOrchestratorConfig};
 pub use pool::panic_message;
 pub use process::{ProcessOrchestrator, ProcessOrchestratorConfig};
 pub use report::{RunReport, StepEvent, StepOutcome, StepReport};
+pub use resources::{StepResources, format_memory, parse_memory};
 
 /// Runs the steps of a pipeline's [`Dag`] through a [`StepExecutor`].
 ///

@@ -152,6 +152,7 @@ mod tests {
                 current_dir: std::env::temp_dir(),
                 run_id: "run".to_owned(),
                 step: format!("s{node}"),
+                resources: Default::default(),
             })
         }
 

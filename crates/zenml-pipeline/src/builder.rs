@@ -67,7 +67,21 @@ pub struct StepNode {
     pub inputs: Vec<InputSpec>,
     /// Outputs, in declaration order.
     pub outputs: Vec<OutputSpec>,
+    /// The resources declared in code (`#[step(resources(…))]`), as written.
+    pub resources: DeclaredResources,
     pub(crate) run: StepFn,
+}
+
+/// The resources a step declares in code, as written in `#[step(resources(cpus = 4, memory
+/// = "16G", gpus = 1))]`; checked when a run's configuration is resolved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeclaredResources {
+    /// CPU cores.
+    pub cpus: Option<u32>,
+    /// Memory, e.g. `16G`.
+    pub memory: Option<&'static str>,
+    /// GPUs.
+    pub gpus: Option<u32>,
 }
 
 impl fmt::Debug for StepNode {
@@ -124,9 +138,20 @@ impl StepBuilder {
                 params: Vec::new(),
                 inputs: Vec::new(),
                 outputs: Vec::new(),
+                resources: DeclaredResources::default(),
                 run: Box::new(|_| Ok(())),
             },
         }
+    }
+
+    /// Declares the resources the step needs (`#[step(resources(…))]`).
+    pub fn resources(
+        &mut self,
+        cpus: Option<u32>,
+        memory: Option<&'static str>,
+        gpus: Option<u32>,
+    ) {
+        self.node.resources = DeclaredResources { cpus, memory, gpus };
     }
 
     /// Declares a parameter with its default from the pipeline's code.

@@ -119,6 +119,7 @@ mod tests {
                 function: "s".to_owned(),
                 enable_cache: step,
                 parameters: Default::default(),
+                resources: Default::default(),
             },
         );
         ResolvedConfig {

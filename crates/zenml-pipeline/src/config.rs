@@ -9,6 +9,10 @@
 //! enable_cache = false            # step level
 //! [steps.trainer.parameters]
 //! lr = 0.05
+//! [steps.trainer.resources]       # replaces what #[step(resources(…))] says, key by key
+//! cpus = 8
+//! memory = "32G"
+//! gpus = 1
 //! ```
 
 use std::collections::BTreeMap;
@@ -18,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use zenml_core::ConfigError;
+use zenml_orchestrator::{StepResources, format_memory, parse_memory};
 
 use crate::builder::StepNode;
 
@@ -49,6 +54,24 @@ pub struct StepConfig {
     /// Parameter values, by parameter name.
     #[serde(default)]
     pub parameters: BTreeMap<String, toml::Value>,
+    /// Resources, replacing those declared in code key by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesConfig>,
+}
+
+/// A step's resources in a run configuration: `[steps.NAME.resources]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcesConfig {
+    /// CPU cores, at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<u32>,
+    /// Memory: a whole number with a unit K, M, G or T (`"16G"`); a bare number is MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    /// GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpus: Option<u32>,
 }
 
 impl RunConfig {
@@ -73,6 +96,9 @@ pub struct ResolvedStep {
     pub enable_cache: Option<bool>,
     /// Every parameter's value.
     pub parameters: Map<String, Value>,
+    /// The resources the step asks for: from code, replaced by the run configuration.
+    #[serde(default, skip_serializing_if = "StepResources::is_empty")]
+    pub resources: StepResources,
 }
 
 /// A run's fully resolved configuration: what is recorded with the run and can be written
@@ -146,12 +172,14 @@ pub(crate) fn resolve(
                 parameters.insert(name.clone(), value);
             }
         }
+        let resources = resolve_resources(node, overrides.and_then(|o| o.resources.as_ref()))?;
         steps.insert(
             node.name.clone(),
             ResolvedStep {
                 function: node.function.to_owned(),
                 enable_cache: overrides.and_then(|o| o.enable_cache).or(node.enable_cache),
                 parameters,
+                resources,
             },
         );
     }
@@ -178,6 +206,51 @@ pub(crate) fn resolve(
     })
 }
 
+/// The resources of `node`: declared in code, replaced key by key by `overrides`; invalid
+/// values are errors naming the step and where the value was written.
+fn resolve_resources(
+    node: &StepNode,
+    overrides: Option<&ResourcesConfig>,
+) -> Result<StepResources, ConfigError> {
+    let declared = node.resources;
+    let memory = |text: &str, key: String| {
+        parse_memory(text).map_err(|message| ConfigError::InvalidValue { key, message })
+    };
+    let code = StepResources {
+        cpus: declared.cpus,
+        memory_mib: declared
+            .memory
+            .map(|m| {
+                memory(
+                    m,
+                    format!("#[step(resources(memory))] of step `{}`", node.name),
+                )
+            })
+            .transpose()?,
+        gpus: declared.gpus,
+    };
+    code.check().map_err(|message| ConfigError::InvalidValue {
+        key: format!("#[step(resources)] of step `{}`", node.name),
+        message,
+    })?;
+    let Some(overrides) = overrides else {
+        return Ok(code);
+    };
+    let key = format!("steps.{}.resources", node.name);
+    let run = StepResources {
+        cpus: overrides.cpus,
+        memory_mib: overrides
+            .memory
+            .as_deref()
+            .map(|m| memory(m, format!("{key}.memory")))
+            .transpose()?,
+        gpus: overrides.gpus,
+    };
+    run.check()
+        .map_err(|message| ConfigError::InvalidValue { key, message })?;
+    Ok(code.with(run))
+}
+
 impl ResolvedConfig {
     /// This configuration as a run configuration file that repeats it.
     pub fn to_run_config(&self) -> RunConfig {
@@ -188,7 +261,11 @@ impl ResolvedConfig {
             steps: self
                 .steps
                 .iter()
-                .filter(|(_, step)| !step.parameters.is_empty() || step.enable_cache.is_some())
+                .filter(|(_, step)| {
+                    !step.parameters.is_empty()
+                        || step.enable_cache.is_some()
+                        || !step.resources.is_empty()
+                })
                 .map(|(name, step)| {
                     let parameters = step
                         .parameters
@@ -200,6 +277,11 @@ impl ResolvedConfig {
                         StepConfig {
                             enable_cache: step.enable_cache,
                             parameters,
+                            resources: (!step.resources.is_empty()).then(|| ResourcesConfig {
+                                cpus: step.resources.cpus,
+                                memory: step.resources.memory_mib.map(format_memory),
+                                gpus: step.resources.gpus,
+                            }),
                         },
                     )
                 })

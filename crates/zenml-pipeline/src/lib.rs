@@ -30,10 +30,12 @@ mod select;
 mod spec;
 mod step;
 
-pub use builder::{InputSpec, OutputSpec, ParamSpec, StepNode};
+pub use builder::{DeclaredResources, InputSpec, OutputSpec, ParamSpec, StepNode};
 pub use client::{Client, ClientError, RunView, StepView};
 pub use compare::{PipelineComparison, RunComparison};
-pub use config::{DEFAULT_RUN_NAME, ResolvedConfig, ResolvedStep, RunConfig, StepConfig};
+pub use config::{
+    DEFAULT_RUN_NAME, ResolvedConfig, ResolvedStep, ResourcesConfig, RunConfig, StepConfig,
+};
 pub use entrypoint::{RUN_OPTION, STEP_OPTION};
 pub use lineage::{Lineage, LineageNode};
 pub use pipeline::{LEASE_ENV, Pipeline, RunError, RunOptions, RunOutcome};

@@ -513,6 +513,12 @@ impl StepExecutor for Execution<'_> {
             current_dir,
             run_id: self.run_id.clone(),
             step: name.clone(),
+            resources: self
+                .config
+                .steps
+                .get(name)
+                .map(|step| step.resources)
+                .unwrap_or_default(),
         })
     }
 

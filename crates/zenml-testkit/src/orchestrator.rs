@@ -569,6 +569,7 @@ impl<F: Fn(&str) -> Result<(), StepFailure> + Sync> StepExecutor for Recorder<'_
             current_dir: folder,
             run_id: "zenml-testkit".to_owned(),
             step: name,
+            resources: Default::default(),
         })
     }
 

@@ -31,6 +31,9 @@ pub use zenml_stack as stack;
 ///
 /// #[step(version = "2", enable_cache = false, materializers(model = ModelMaterializer))]
 /// fn train(ctx: &StepContext, train: Vec<f64>) -> Result<Model, MyError> { … }
+///
+/// #[step(resources(cpus = 8, memory = "32G", gpus = 1))]   // what its machine must offer
+/// fn fit(data: Vec<f64>) -> Model { … }
 /// ```
 ///
 /// Arguments of type `Param<T>` are parameters (a `T` with a default in the pipeline's
@@ -41,7 +44,10 @@ pub use zenml_stack as stack;
 /// another type does not compile. A step may return a value, a tuple of values (one per
 /// `outputs(…)` name) or a `Result` of those. `version` invalidates the cache when code
 /// outside the function changes; `materializers(name = Type)` names the materializer of an
-/// input or output instead of the one chosen by its type.
+/// input or output instead of the one chosen by its type. `resources(…)` says what the step
+/// needs (cores, memory as `512M`/`16G`, GPUs); a run configuration's
+/// `[steps.NAME.resources]` replaces it key by key, and orchestrators that place steps on
+/// machines reserve it. Resources are not part of the cache key.
 pub use zenml_macros::step;
 
 /// Turns a function whose body calls steps into a constructor of a

@@ -290,7 +290,7 @@ fn caching_can_be_switched_off_per_step_pipeline_and_run() {
         "double".to_owned(),
         StepConfig {
             enable_cache: Some(true),
-            parameters: Default::default(),
+            ..StepConfig::default()
         },
     );
     let s = statuses(&run(uncached_pipeline(), dir.path(), config));
