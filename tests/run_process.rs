@@ -176,6 +176,67 @@ fn a_step_that_crashes_fails_alone_and_the_run_says_how() {
 }
 
 #[test]
+fn a_killed_step_process_is_tried_again_when_the_step_has_retries() {
+    let zen = Zenml::init();
+    process_stack(&zen);
+    let marker = zen.path("crashed-once");
+    zen.write(
+        "retry.toml",
+        &format!(
+            "[steps.left]\nretries = 1\nretry_delay_secs = 0\n\
+             [steps.left.parameters]\ncrash = \"kill\"\ncrash_once = {}\n",
+            Value::String(marker.display().to_string())
+        ),
+    );
+    zen.example(
+        "diamond",
+        &["--config", "retry.toml", "--run-name", "retried"],
+    )
+    .ok()
+    .stdout_has(&["Run `retried` of pipeline `diamond` completed: 4 steps."]);
+    assert!(marker.exists());
+    let left = zen.json(&["step", "describe", "retried", "left"]);
+    assert_eq!(left["step"]["status"], "completed", "{left:#}");
+    assert_eq!(left["step"]["attempt"], 2, "{left:#}");
+    let failed = left["failed_attempts"].as_array().expect("failed attempts");
+    assert_eq!(failed.len(), 1, "{left:#}");
+    assert_eq!(failed[0]["attempt"], 1);
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("killed by signal 9 (SIGKILL)")),
+        "{left:#}"
+    );
+    zen.ok(&["step", "describe", "retried", "left"])
+        .stdout_has(&["attempt 1 failed", "signal 9"]);
+
+    // Out of retries: the last attempt's failure is the step's.
+    std::fs::remove_file(&marker).expect("remove the marker");
+    zen.write(
+        "no-retry.toml",
+        &format!(
+            "[steps.left.parameters]\ncrash = \"exit\"\ncrash_once = {}\n",
+            Value::String(marker.display().to_string())
+        ),
+    );
+    zen.example(
+        "diamond",
+        &["--config", "no-retry.toml", "--run-name", "not-retried"],
+    )
+    .fails()
+    .stderr_has(&["exited with code 3"]);
+    let left = zen.json(&["step", "describe", "not-retried", "left"]);
+    assert_eq!(
+        (
+            left["step"]["attempt"].as_u64(),
+            left["step"]["status"].as_str()
+        ),
+        (Some(1), Some("failed"))
+    );
+    assert_eq!(left["failed_attempts"], serde_json::json!([]));
+}
+
+#[test]
 fn a_run_whose_driver_is_killed_is_interrupted_and_its_running_step_still_records() {
     let zen = Zenml::init();
     process_stack(&zen);

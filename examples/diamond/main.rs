@@ -16,7 +16,9 @@
 //! crash = "abort"   # "error", "panic", "exit", "abort", "kill" (SIGKILL) or "segv" (SIGSEGV)
 //! ```
 //!
-//! The left branch fails alone: `join` is skipped, `right` completes. On the `process`
+//! The left branch fails alone: `join` is skipped, `right` completes. With
+//! `crash_once = "/tmp/marker"` and `retries = 1` in `[steps.left]`, the first attempt
+//! crashes and the second succeeds. On the `process`
 //! orchestrator even `exit`, `abort`, `kill` and `segv` take down only the step's own process,
 //! and the run records how it ended; on the `local` orchestrator, whose steps are threads of
 //! the one process, only `error` and `panic` leave the run alive.
@@ -44,11 +46,26 @@ fn source(
     Ok((1..=u64::from(*count)).collect())
 }
 
-/// Squares the numbers, or ends as `crash` says.
+/// Squares the numbers, or ends as `crash` says; with `crash_once` (a file's path), only
+/// when that file does not exist yet, creating it: the next attempt then succeeds.
 #[step]
-fn left(ctx: &StepContext, values: Vec<u64>, crash: Param<String>) -> Result<Vec<u64>, StepError> {
+fn left(
+    ctx: &StepContext,
+    values: Vec<u64>,
+    crash: Param<String>,
+    crash_once: Param<String>,
+) -> Result<Vec<u64>, StepError> {
     ctx.log_metadata("pid", std::process::id());
-    match crash.as_str() {
+    let crash = if crash_once.is_empty() {
+        crash.as_str()
+    } else if Path::new(crash_once.as_str()).exists() {
+        ""
+    } else {
+        std::fs::write(crash_once.as_str(), b"crashed once")
+            .map_err(|e| StepError::new(format!("cannot write `{}`: {e}", crash_once.as_str())))?;
+        crash.as_str()
+    };
+    match crash {
         "" => {}
         "error" => return Err(StepError::new("left refused to go on (crash = \"error\")")),
         "panic" => panic!("left panicked (crash = \"panic\")"),
@@ -88,7 +105,7 @@ fn join(ctx: &StepContext, squares: Vec<u64>, doubles: Vec<u64>) -> u64 {
 #[pipeline]
 fn diamond() {
     let values = source(4, String::new());
-    let squares = left(values, String::new());
+    let squares = left(values, String::new(), String::new());
     let doubles = right(values);
     join(squares, doubles);
 }

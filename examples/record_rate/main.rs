@@ -101,6 +101,7 @@ fn step_run(run_id: &str, prefix: &str, n: usize) -> StepRunWrite {
             error: None,
             original_step_run_id: None,
             cache_invalidated_at: None,
+            attempt: 1,
         },
         inputs: Vec::new(),
         new_outputs,

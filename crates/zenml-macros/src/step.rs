@@ -21,6 +21,7 @@ struct StepArgs {
     enable_cache: Option<bool>,
     materializers: Vec<(Ident, syn::Path)>,
     resources: Option<Resources>,
+    retries: Option<u32>,
 }
 
 /// `resources(cpus = 4, memory = "16G", gpus = 1)`, each key optional.
@@ -80,6 +81,7 @@ fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
         enable_cache: None,
         materializers: Vec::new(),
         resources: None,
+        retries: None,
     };
     for meta in metas {
         match &meta {
@@ -118,6 +120,17 @@ fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
                     ));
                 }
             },
+            Meta::NameValue(nv) if nv.path.is_ident("retries") => match &nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Int(n), ..
+                }) => parsed.retries = Some(n.base10_parse()?),
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "expected a whole number, e.g. retries = 2",
+                    ));
+                }
+            },
             Meta::NameValue(nv) if nv.path.is_ident("enable_cache") => match &nv.value {
                 Expr::Lit(ExprLit {
                     lit: Lit::Bool(b), ..
@@ -127,7 +140,7 @@ fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
             other => {
                 return Err(syn::Error::new_spanned(
                     other,
-                    "expected `outputs(a, b)`, `version = \"…\"`, `enable_cache = bool`, `materializers(name = Type)` or `resources(cpus = N, memory = \"16G\", gpus = N)`",
+                    "expected `outputs(a, b)`, `version = \"…\"`, `enable_cache = bool`, `retries = N`, `materializers(name = Type)` or `resources(cpus = N, memory = \"16G\", gpus = N)`",
                 ));
             }
         }
@@ -363,6 +376,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         let gpus = option(r.gpus.map(|n| quote!(#n)));
         quote!(__builder.resources(#cpus, #memory, #gpus);)
     });
+    let retries = args.retries.map(|n| quote!(__builder.retries(#n);));
 
     Ok(quote! {
         #(#docs)*
@@ -373,6 +387,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
             let mut __builder = ::zenml::pipeline::__private::StepBuilder::new(#name_str, #code, #version, #enable_cache);
             #resources
+            #retries
             #(#declarations)*
             let __node = __builder.finish(|__invocation: &::zenml::pipeline::__private::StepInvocation<'_>| {
                 #(#loads)*

@@ -22,7 +22,8 @@ use zenml_core::{ComponentContext, ComponentKind, FlavorKind};
 pub use error::MetadataStoreError;
 pub use model::{
     ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, Millis, NewRun, PipelineRecord,
-    PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
+    PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord, StepRunRecord,
+    StepRunWrite, StepStatus,
 };
 pub use sqlite::{SqliteMetadataStore, SqliteMetadataStoreConfig};
 
@@ -100,6 +101,12 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// entry: its [`cache_invalidated_at`](StepRunRecord::cache_invalidated_at) is ignored.
     fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError>;
 
+    /// Records a failed attempt of a step that will be tried again. Recording an attempt with
+    /// the same id again succeeds and changes nothing (a retried write whose acknowledgement
+    /// was lost); another attempt with the same run, step and number fails. An unknown run
+    /// is [`MetadataStoreError::NotFound`].
+    fn record_failed_attempt(&self, attempt: &StepAttemptRecord) -> Result<(), MetadataStoreError>;
+
     /// Records metadata entries (replacing earlier values of the same resource and key), all
     /// or none. The resources are not checked to exist.
     fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError>;
@@ -131,6 +138,10 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// The run with this id or, if there is none, with this name;
     /// [`MetadataStoreError::NotFound`] if there is neither.
     fn get_run(&self, name_or_id: &str) -> Result<RunRecord, MetadataStoreError>;
+
+    /// The failed attempts of the steps of run `run_id` that were tried again, by step name
+    /// and attempt.
+    fn step_attempts(&self, run_id: &str) -> Result<Vec<StepAttemptRecord>, MetadataStoreError>;
 
     /// The step runs of a run, in the order they finished (ties by start time, then by
     /// name). An unknown run is [`MetadataStoreError::NotFound`].

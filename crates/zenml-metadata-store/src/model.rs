@@ -212,6 +212,35 @@ pub struct StepRunRecord {
     /// the value given.
     #[serde(default)]
     pub cache_invalidated_at: Option<Millis>,
+    /// Which attempt of the step this is: 1 for the first; a step retried after failures
+    /// has its earlier attempts in [`StepAttemptRecord`]s.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+}
+
+/// The attempt number of a step's first run.
+fn first_attempt() -> u32 {
+    1
+}
+
+/// A failed attempt of a step that was then tried again. The step's last attempt, whatever
+/// its outcome, is its [`StepRunRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepAttemptRecord {
+    /// The attempt's id (a fresh UUID), which makes recording it twice harmless.
+    pub id: String,
+    /// The run's id.
+    pub run_id: String,
+    /// The step's name.
+    pub name: String,
+    /// Which attempt: 1, 2, …
+    pub attempt: u32,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it ended.
+    pub ended_at: Millis,
+    /// Why it failed.
+    pub error: String,
 }
 
 /// Which cache entries an operation applies to: those of the pipeline named `pipeline` and

@@ -140,7 +140,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        description: "a run's pipeline spec and its driver's lease, for steps run by other processes",
+        description: "a run's pipeline spec and its driver's lease, and attempts of retried steps",
         sql: MIGRATION_4,
     },
 ];
@@ -258,8 +258,8 @@ CREATE INDEX ix_step_runs_cache_lookup
 CREATE INDEX ix_step_runs_name ON step_runs (name)
 ";
 
-/// Migration 4: what another process needs to run one step of a recorded run, and how a
-/// run whose driver is gone is told from one still running.
+/// Migration 4: what another process needs to run one step of a recorded run, how a run
+/// whose driver is gone is told from one still running, and attempts of retried steps.
 ///
 /// - `pipeline_runs.spec`: the pipeline's spec as the run's program declared it (each
 ///   step's code hash, inputs, outputs and materializers), JSON; `NULL` for runs recorded
@@ -267,9 +267,25 @@ CREATE INDEX ix_step_runs_name ON step_runs (name)
 /// - `pipeline_runs.lease_expires_at`: until when the process driving the run has promised
 ///   to be alive; it renews the lease while the run goes on. A `running` run whose lease
 ///   has expired is read as `interrupted`. `NULL`: no lease (runs recorded before).
+/// - `step_runs.attempt`: which attempt of the step the step run is (1 for the first).
+/// - `step_attempts`: the failed attempts of steps that were tried again; the final one
+///   (success or failure) is the step run.
 const MIGRATION_4: &str = "
 ALTER TABLE pipeline_runs ADD COLUMN spec LONGTEXT NULL;
-ALTER TABLE pipeline_runs ADD COLUMN lease_expires_at BIGINT NULL
+ALTER TABLE pipeline_runs ADD COLUMN lease_expires_at BIGINT NULL;
+ALTER TABLE step_runs ADD COLUMN attempt BIGINT NOT NULL DEFAULT 1;
+CREATE TABLE IF NOT EXISTS step_attempts (
+    id CHAR(36) NOT NULL,
+    run_id CHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    attempt BIGINT NOT NULL,
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT NOT NULL,
+    error LONGTEXT NOT NULL,
+    PRIMARY KEY (id),
+    CONSTRAINT uq_step_attempts_run_name_attempt UNIQUE (run_id, name, attempt),
+    CONSTRAINT fk_step_attempts_run FOREIGN KEY (run_id) REFERENCES pipeline_runs (id)
+)
 ";
 
 /// The schema version this program writes: the version of the last migration.
@@ -464,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn migrations_after_2_only_add_columns_and_indexes() {
+    fn migrations_after_2_only_add_tables_columns_and_indexes() {
         let statements: Vec<&str> = MIGRATIONS[2..]
             .iter()
             .flat_map(Migration::statements)
@@ -472,7 +488,9 @@ mod tests {
         assert!(!statements.is_empty());
         for statement in &statements {
             assert!(
-                is_add_column(statement) || is_create_index(statement),
+                is_add_column(statement)
+                    || is_create_index(statement)
+                    || statement.starts_with("CREATE TABLE IF NOT EXISTS"),
                 "{statement}"
             );
             // One column per ALTER TABLE, so that a re-run can skip exactly what was done.
@@ -485,6 +503,7 @@ mod tests {
             "cache_invalidated_at BIGINT NULL",
             "spec LONGTEXT NULL",
             "lease_expires_at BIGINT NULL",
+            "attempt BIGINT NOT NULL DEFAULT 1",
         ] {
             assert!(statements.iter().any(|s| s.contains(column)), "{column}");
         }

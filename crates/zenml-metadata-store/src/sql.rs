@@ -27,7 +27,8 @@ use serde_json::Value;
 use crate::MetadataStoreError;
 use crate::model::{
     ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, Millis, NewRun, PipelineRecord,
-    PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite, StepStatus,
+    PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord, StepRunRecord,
+    StepRunWrite, StepStatus,
 };
 use crate::schema::Dialect;
 
@@ -131,7 +132,7 @@ macro_rules! newest_runs_first {
 macro_rules! step_run_columns {
     () => {
         "s.id, s.run_id, s.name, s.status, s.started_at, s.ended_at, s.code_hash, s.cache_key, \
-         s.parameters, s.error, s.original_step_run_id, s.cache_invalidated_at"
+         s.parameters, s.error, s.original_step_run_id, s.cache_invalidated_at, s.attempt"
     };
 }
 
@@ -176,8 +177,16 @@ const SELECT_RUN_STATUS: &str = "SELECT status FROM pipeline_runs WHERE id = ?";
 /// `cache_invalidated_at` is left out: a step run is recorded valid (`NULL`).
 const INSERT_STEP_RUN: &str = "INSERT INTO step_runs \
      (id, run_id, name, status, started_at, ended_at, code_hash, cache_key, parameters, error, \
-      original_step_run_id) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+      original_step_run_id, attempt) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+const INSERT_STEP_ATTEMPT: &str = "INSERT INTO step_attempts \
+     (id, run_id, name, attempt, started_at, ended_at, error) VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+const COUNT_STEP_ATTEMPTS_WITH_ID: &str = "SELECT COUNT(*) FROM step_attempts WHERE id = ?";
+
+const LIST_STEP_ATTEMPTS: &str = "SELECT id, run_id, name, attempt, started_at, ended_at, error \
+     FROM step_attempts WHERE run_id = ? ORDER BY name, attempt";
 
 const COUNT_STEP_RUNS_WITH_ID: &str = "SELECT COUNT(*) FROM step_runs WHERE id = ?";
 
@@ -451,6 +460,83 @@ pub fn renew_run_lease(
     }
 }
 
+/// [`MetadataStore::record_failed_attempt`](crate::MetadataStore::record_failed_attempt).
+/// A write function.
+pub fn record_failed_attempt(
+    conn: &mut dyn SqlConnection,
+    attempt: &StepAttemptRecord,
+) -> Result<(), MetadataStoreError> {
+    const WHAT: &str = "step attempt";
+    check_id(WHAT, "id", &attempt.id)?;
+    check_id(WHAT, "run id", &attempt.run_id)?;
+    check_name(WHAT, "step name", &attempt.name)?;
+    if attempt.attempt == 0 {
+        return Err(MetadataStoreError::InvalidRecord {
+            what: WHAT,
+            message: "attempts are numbered from 1".to_owned(),
+        });
+    }
+    // Checked first, so that no statement follows a failed one: the same attempt again is
+    // done already, an unknown run is not found.
+    if count(conn, COUNT_STEP_ATTEMPTS_WITH_ID, &attempt.id)? > 0 {
+        return Ok(());
+    }
+    if count(conn, COUNT_RUNS_WITH_ID, &attempt.run_id)? == 0 {
+        return Err(not_found("run", &attempt.run_id));
+    }
+    conn.execute(
+        INSERT_STEP_ATTEMPT,
+        &[
+            attempt.id.as_str().into(),
+            attempt.run_id.as_str().into(),
+            attempt.name.as_str().into(),
+            i64::from(attempt.attempt).into(),
+            attempt.started_at.into(),
+            attempt.ended_at.into(),
+            attempt.error.as_str().into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// [`MetadataStore::step_attempts`](crate::MetadataStore::step_attempts): an unknown run is
+/// [`MetadataStoreError::NotFound`].
+pub fn step_attempts(
+    conn: &mut dyn SqlConnection,
+    run_id: &str,
+) -> Result<Vec<StepAttemptRecord>, MetadataStoreError> {
+    let attempts = map_rows(
+        conn,
+        LIST_STEP_ATTEMPTS,
+        &[run_id.into()],
+        "step attempt",
+        |columns| {
+            Ok(StepAttemptRecord {
+                id: columns.text()?,
+                run_id: columns.text()?,
+                name: columns.text()?,
+                attempt: attempt_number(columns)?,
+                started_at: columns.int()?,
+                ended_at: columns.int()?,
+                error: columns.text()?,
+            })
+        },
+    )?;
+    if attempts.is_empty() && count(conn, COUNT_RUNS_WITH_ID, run_id)? == 0 {
+        return Err(not_found("run", run_id));
+    }
+    Ok(attempts)
+}
+
+/// An attempt number column.
+fn attempt_number(columns: &mut Columns) -> Result<u32, MetadataStoreError> {
+    let n = columns.int()?;
+    u32::try_from(n)
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| columns.corrupt(format!("invalid attempt number {n}")))
+}
+
 /// [`MetadataStore::record_step_run`](crate::MetadataStore::record_step_run): the step run,
 /// its new artifacts, its input links, its output links and its metadata. A write function:
 /// the flavor commits all of it or nothing.
@@ -478,6 +564,7 @@ pub fn record_step_run(
             step.parameters.to_string().into(),
             step.error.as_deref().into(),
             step.original_step_run_id.as_deref().into(),
+            i64::from(step.attempt).into(),
         ],
     )?;
     for artifact in &write.new_outputs {
@@ -1063,6 +1150,7 @@ fn step_run_record(columns: &mut Columns) -> Result<StepRunRecord, MetadataStore
         error: columns.opt_text()?,
         original_step_run_id: columns.opt_text()?,
         cache_invalidated_at: columns.opt_int()?,
+        attempt: attempt_number(columns)?,
     })
 }
 
@@ -1202,7 +1290,7 @@ fn now_millis() -> Millis {
 
 /// Implements the methods of [`MetadataStore`](crate::MetadataStore) that a SQL flavor
 /// forwards unchanged to this module: every read, and the writes `finish_run`,
-/// `renew_run_lease`, `log_metadata` and `invalidate_cache`. Invoke it inside `impl MetadataStore for …` of
+/// `renew_run_lease`, `record_failed_attempt`, `log_metadata` and `invalidate_cache`. Invoke it inside `impl MetadataStore for …` of
 /// a type with `read` and `write` methods that run a closure over a [`SqlConnection`]
 /// (reads on a connection, writes in a transaction); write the remaining methods
 /// (`uri`, `schema_version`, `create_run`, `record_step_run`) by hand.
@@ -1225,6 +1313,20 @@ macro_rules! forward_sql_operations {
             expires_at: $crate::Millis,
         ) -> Result<bool, $crate::MetadataStoreError> {
             self.write(|conn| $crate::sql::renew_run_lease(conn, run_id, expires_at))
+        }
+
+        fn record_failed_attempt(
+            &self,
+            attempt: &$crate::StepAttemptRecord,
+        ) -> Result<(), $crate::MetadataStoreError> {
+            self.write(|conn| $crate::sql::record_failed_attempt(conn, attempt))
+        }
+
+        fn step_attempts(
+            &self,
+            run_id: &str,
+        ) -> Result<Vec<$crate::StepAttemptRecord>, $crate::MetadataStoreError> {
+            self.read(|conn| $crate::sql::step_attempts(conn, run_id))
         }
 
         fn log_metadata(
@@ -1382,7 +1484,8 @@ mod tests {
         assert!(LIST_PIPELINES.contains(run_columns!()));
         assert!(SELECT_STEP_INPUTS.ends_with("ORDER BY i.input_name"));
         assert_eq!(INSERT_ARTIFACT.matches('?').count(), 12);
-        assert_eq!(INSERT_STEP_RUN.matches('?').count(), 11);
+        assert_eq!(INSERT_STEP_RUN.matches('?').count(), 12);
+        assert_eq!(INSERT_STEP_ATTEMPT.matches('?').count(), 7);
         assert_eq!(CACHE_CANDIDATES.matches('?').count(), 3);
         assert!(CACHE_CANDIDATES.ends_with("s.id DESC LIMIT ?"));
         assert!(ARTIFACT_CONSUMERS.contains(step_run_columns!()));

@@ -295,6 +295,7 @@ fn child_process_writer() {
             error: None,
             original_step_run_id: None,
             cache_invalidated_at: None,
+            attempt: 1,
         };
         store
             .record_step_run(&zenml_metadata_store::StepRunWrite {

@@ -30,6 +30,12 @@ pub enum OrchestratorError {
 pub struct StepFailure {
     /// What went wrong, worded for the user.
     pub message: String,
+    /// Set by [`StepExecutor::step_process_ended`](crate::StepExecutor::step_process_ended)
+    /// when the step is to be tried again: the orchestrator runs its command again (a new
+    /// attempt of the same step, from a fresh
+    /// [`step_command`](crate::StepExecutor::step_command)) after this delay, instead of
+    /// failing it.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl StepFailure {
@@ -37,21 +43,29 @@ impl StepFailure {
     pub fn new(message: impl Into<String>) -> StepFailure {
         StepFailure {
             message: message.into(),
+            retry_after: None,
         }
     }
 
     /// A failure from `error` and its chain of sources, joined with `: `
     /// ([`zenml_core::error_chain`]).
     pub fn from_error(error: &(dyn std::error::Error + 'static)) -> StepFailure {
+        StepFailure::new(zenml_core::error_chain(error))
+    }
+
+    /// A failure saying `message`, after which the step is to run again in `delay` (see
+    /// [`StepFailure::retry_after`]).
+    pub fn retry(message: impl Into<String>, delay: std::time::Duration) -> StepFailure {
         StepFailure {
-            message: zenml_core::error_chain(error),
+            message: message.into(),
+            retry_after: Some(delay),
         }
     }
 }
 
 impl From<String> for StepFailure {
     fn from(message: String) -> StepFailure {
-        StepFailure { message }
+        StepFailure::new(message)
     }
 }
 

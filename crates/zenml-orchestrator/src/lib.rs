@@ -41,7 +41,9 @@ pub use resources::{StepResources, format_memory, parse_memory};
 ///   runs steps (a child process, a cluster job), waits for it to end, and passes how it
 ///   ended to [`StepExecutor::step_process_ended`], whose result is the node's outcome.
 ///   Orchestrators that run steps elsewhere never call `execute`. When `step_command`
-///   fails, the node failed with that message.
+///   fails, the node failed with that message. When `step_process_ended` answers with a
+///   [`StepFailure::retry_after`], the node is not finished: its command (asked for again)
+///   runs again after that delay, as a new attempt of the same step.
 /// - **At most once.** Every node is executed at most once.
 /// - **Upstream first.** A node is executed only after every node in its
 ///   [`upstream`](zenml_core::DagNode::upstream) list has succeeded, i.e. its

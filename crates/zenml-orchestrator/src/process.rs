@@ -103,22 +103,28 @@ impl Orchestrator for ProcessOrchestrator {
     }
 }
 
-/// Starts the step's command, waits for it, and returns the outcome the executor reads.
+/// Starts the step's command, waits for it, and returns the outcome the executor reads;
+/// runs it again, after the delay, as long as the executor asks for another attempt.
 fn run_in_child(executor: &dyn StepExecutor, node: usize) -> StepOutcome {
-    let command = match executor.step_command(node) {
-        Ok(command) => command,
-        Err(failure) => return StepOutcome::Failed(failure.message),
-    };
-    let exit = match command.to_command().stdin(Stdio::null()).status() {
-        Ok(status) => ProcessExit::from(status),
-        Err(e) => ProcessExit::Lost(format!(
-            "`{}` could not be started: {e}",
-            command.program.display()
-        )),
-    };
-    match executor.step_process_ended(node, &exit) {
-        Ok(()) => StepOutcome::Succeeded,
-        Err(failure) => StepOutcome::Failed(failure.message),
+    loop {
+        let command = match executor.step_command(node) {
+            Ok(command) => command,
+            Err(failure) => return StepOutcome::Failed(failure.message),
+        };
+        let exit = match command.to_command().stdin(Stdio::null()).status() {
+            Ok(status) => ProcessExit::from(status),
+            Err(e) => ProcessExit::Lost(format!(
+                "`{}` could not be started: {e}",
+                command.program.display()
+            )),
+        };
+        match executor.step_process_ended(node, &exit) {
+            Ok(()) => return StepOutcome::Succeeded,
+            Err(failure) => match failure.retry_after {
+                Some(delay) => std::thread::sleep(delay),
+                None => return StepOutcome::Failed(failure.message),
+            },
+        }
     }
 }
 

@@ -93,6 +93,7 @@ fn record_chain(
                 error: None,
                 original_step_run_id: None,
                 cache_invalidated_at: None,
+                attempt: 1,
             },
             inputs: previous
                 .iter()

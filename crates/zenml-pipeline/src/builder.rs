@@ -69,6 +69,8 @@ pub struct StepNode {
     pub outputs: Vec<OutputSpec>,
     /// The resources declared in code (`#[step(resources(…))]`), as written.
     pub resources: DeclaredResources,
+    /// How many times the step is tried again after a failure (`#[step(retries = N)]`).
+    pub retries: Option<u32>,
     pub(crate) run: StepFn,
 }
 
@@ -139,6 +141,7 @@ impl StepBuilder {
                 inputs: Vec::new(),
                 outputs: Vec::new(),
                 resources: DeclaredResources::default(),
+                retries: None,
                 run: Box::new(|_| Ok(())),
             },
         }
@@ -152,6 +155,12 @@ impl StepBuilder {
         gpus: Option<u32>,
     ) {
         self.node.resources = DeclaredResources { cpus, memory, gpus };
+    }
+
+    /// Declares how many times the step is tried again after a failure
+    /// (`#[step(retries = N)]`).
+    pub fn retries(&mut self, retries: u32) {
+        self.node.retries = Some(retries);
     }
 
     /// Declares a parameter with its default from the pipeline's code.

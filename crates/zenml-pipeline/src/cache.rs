@@ -120,6 +120,8 @@ mod tests {
                 enable_cache: step,
                 parameters: Default::default(),
                 resources: Default::default(),
+                retries: 0,
+                retry_delay_secs: None,
             },
         );
         ResolvedConfig {

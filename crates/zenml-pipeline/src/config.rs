@@ -7,6 +7,8 @@
 //!
 //! [steps.trainer]
 //! enable_cache = false            # step level
+//! retries = 2                     # tried again after a failure, at most twice…
+//! retry_delay_secs = 1.0          # …after 1 s, then 2 s (doubling; default 1 s)
 //! [steps.trainer.parameters]
 //! lr = 0.05
 //! [steps.trainer.resources]       # replaces what #[step(resources(…))] says, key by key
@@ -17,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -57,6 +59,13 @@ pub struct StepConfig {
     /// Resources, replacing those declared in code key by key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourcesConfig>,
+    /// How many times the step is tried again after a failure; replaces
+    /// `#[step(retries = N)]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Seconds before the first retry; each later one waits twice as long. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_secs: Option<f64>,
 }
 
 /// A step's resources in a run configuration: `[steps.NAME.resources]`.
@@ -99,6 +108,35 @@ pub struct ResolvedStep {
     /// The resources the step asks for: from code, replaced by the run configuration.
     #[serde(default, skip_serializing_if = "StepResources::is_empty")]
     pub resources: StepResources,
+    /// How many times the step is tried again after a failure.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// Seconds before the first retry (each later one waits twice as long); `None`: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_secs: Option<f64>,
+}
+
+/// The longest wait before a retry.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
+
+impl ResolvedStep {
+    /// How long to wait before attempt `next` (2 or more): the retry delay, doubled for
+    /// each retry before, at most ten minutes.
+    pub fn retry_delay(&self, next: u32) -> Duration {
+        let base = self.retry_delay_secs.unwrap_or(1.0);
+        let factor = 2f64.powi(
+            i32::try_from(next.saturating_sub(2))
+                .unwrap_or(i32::MAX)
+                .min(30),
+        );
+        Duration::try_from_secs_f64(base * factor)
+            .unwrap_or(MAX_RETRY_DELAY)
+            .min(MAX_RETRY_DELAY)
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A run's fully resolved configuration: what is recorded with the run and can be written
@@ -173,6 +211,15 @@ pub(crate) fn resolve(
             }
         }
         let resources = resolve_resources(node, overrides.and_then(|o| o.resources.as_ref()))?;
+        let retry_delay_secs = overrides.and_then(|o| o.retry_delay_secs);
+        if let Some(delay) = retry_delay_secs
+            && !(delay.is_finite() && (0.0..=600.0).contains(&delay))
+        {
+            return Err(ConfigError::InvalidValue {
+                key: format!("steps.{}.retry_delay_secs", node.name),
+                message: format!("{delay} is not a number of seconds from 0 to 600"),
+            });
+        }
         steps.insert(
             node.name.clone(),
             ResolvedStep {
@@ -180,6 +227,11 @@ pub(crate) fn resolve(
                 enable_cache: overrides.and_then(|o| o.enable_cache).or(node.enable_cache),
                 parameters,
                 resources,
+                retries: overrides
+                    .and_then(|o| o.retries)
+                    .or(node.retries)
+                    .unwrap_or(0),
+                retry_delay_secs,
             },
         );
     }
@@ -265,6 +317,8 @@ impl ResolvedConfig {
                     !step.parameters.is_empty()
                         || step.enable_cache.is_some()
                         || !step.resources.is_empty()
+                        || step.retries > 0
+                        || step.retry_delay_secs.is_some()
                 })
                 .map(|(name, step)| {
                     let parameters = step
@@ -282,6 +336,8 @@ impl ResolvedConfig {
                                 memory: step.resources.memory_mib.map(format_memory),
                                 gpus: step.resources.gpus,
                             }),
+                            retries: (step.retries > 0).then_some(step.retries),
+                            retry_delay_secs: step.retry_delay_secs,
                         },
                     )
                 })

@@ -20,6 +20,8 @@ use crate::runner::{Execution, Progress};
 pub const RUN_OPTION: &str = "--zenml-run";
 /// The command-line option that names the step to run.
 pub const STEP_OPTION: &str = "--zenml-step";
+/// The command-line option that says which attempt of the step this is (default 1).
+pub const ATTEMPT_OPTION: &str = "--zenml-attempt";
 
 impl Pipeline {
     /// Runs step `step` of the recorded run `run` (its name or id) in this process, on the
@@ -45,6 +47,20 @@ impl Pipeline {
         &self,
         run: &str,
         step: &str,
+        options: &RunOptions,
+    ) -> Result<RunOutcome, RunError> {
+        self.run_step_attempt(run, step, 1, options)
+    }
+
+    /// [`Pipeline::run_step`] as attempt `attempt` (1, 2, …) of the step, as an orchestrator
+    /// that retries failed steps runs them. A failed attempt with retries left (the step's
+    /// `retries`) is recorded as a failed attempt, to be tried again; the last one as the
+    /// step's failure. An attempt already recorded as failed is refused.
+    pub fn run_step_attempt(
+        &self,
+        run: &str,
+        step: &str,
+        attempt: u32,
         options: &RunOptions,
     ) -> Result<RunOutcome, RunError> {
         let refuse = |reason: String| RunError::StepRefused {
@@ -106,6 +122,18 @@ impl Pipeline {
                 ))),
             };
         }
+        if attempt == 0 {
+            return Err(refuse("attempts are numbered from 1".to_owned()));
+        }
+        if store
+            .step_attempts(&record.id)?
+            .iter()
+            .any(|a| a.name == step && a.attempt == attempt)
+        {
+            return Err(refuse(format!(
+                "its attempt {attempt} is already recorded as failed in the run"
+            )));
+        }
         let node = &self.steps()[index];
         let mut outputs: Vec<Option<HashMap<String, ArtifactRecord>>> =
             vec![None; self.steps().len()];
@@ -131,9 +159,11 @@ impl Pipeline {
             started: Mutex::new(Default::default()),
             cached: Mutex::new(Default::default()),
             recorded: Mutex::new(Default::default()),
+            attempts: Mutex::new([(index, attempt)].into()),
             progress: Progress::new(true),
             step_processes: None,
         };
+        let started_at = crate::runner::now_millis();
         let error = match catch_unwind(AssertUnwindSafe(|| execution.run_step(index))) {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.message().to_owned()),
@@ -143,6 +173,19 @@ impl Pipeline {
             )),
         };
         if let Some(error) = error {
+            if attempt <= execution.retries(index) {
+                // Another attempt follows: this one is recorded as a failed attempt.
+                let error =
+                    match execution.record_failed_attempt(index, attempt, started_at, &error) {
+                        Ok(()) => error,
+                        Err(e) => e.message().to_owned(),
+                    };
+                return Err(RunError::StepFailed {
+                    run: record.name,
+                    step: step.to_owned(),
+                    error,
+                });
+            }
             execution.record_unfinished(index, StepStatus::Failed, &error);
             return Err(RunError::StepFailed {
                 run: record.name,

@@ -15,6 +15,7 @@
 //! [`Client`] reads it all back.
 
 pub mod artifact_io;
+mod attempts;
 mod builder;
 mod cache;
 mod client;
@@ -36,7 +37,7 @@ pub use compare::{PipelineComparison, RunComparison};
 pub use config::{
     DEFAULT_RUN_NAME, ResolvedConfig, ResolvedStep, ResourcesConfig, RunConfig, StepConfig,
 };
-pub use entrypoint::{RUN_OPTION, STEP_OPTION};
+pub use entrypoint::{ATTEMPT_OPTION, RUN_OPTION, STEP_OPTION};
 pub use lineage::{Lineage, LineageNode};
 pub use pipeline::{LEASE_ENV, Pipeline, RunError, RunOptions, RunOutcome};
 pub use program::Invocation;

@@ -655,6 +655,7 @@ pub(crate) mod tests {
                     error: None,
                     original_step_run_id: original,
                     cache_invalidated_at: None,
+                    attempt: 1,
                 },
                 inputs: spec
                     .inputs

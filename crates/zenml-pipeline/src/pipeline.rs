@@ -217,6 +217,7 @@ impl Pipeline {
             started: Mutex::new(Default::default()),
             cached: Mutex::new(Default::default()),
             recorded: Mutex::new(Default::default()),
+            attempts: Mutex::new(Default::default()),
             progress,
             step_processes: options.program.clone().map(|program| StepProcesses {
                 program,

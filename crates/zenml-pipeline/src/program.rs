@@ -8,7 +8,7 @@ use zenml_core::ConfigError;
 use zenml_metadata_store::StepStatus;
 
 use crate::config::RunConfig;
-use crate::entrypoint::{RUN_OPTION, STEP_OPTION};
+use crate::entrypoint::{ATTEMPT_OPTION, RUN_OPTION, STEP_OPTION};
 use crate::pipeline::{Pipeline, RunError, RunOptions, RunOutcome};
 
 /// What a pipeline's command line asks for.
@@ -23,6 +23,8 @@ pub enum Invocation {
         run: String,
         /// The step's name.
         step: String,
+        /// Which attempt of the step (`--zenml-attempt N`, default 1).
+        attempt: u32,
         /// The stack and repository to use.
         options: RunOptions,
     },
@@ -45,6 +47,7 @@ Options:
                          record it, as an orchestrator does for each step on a worker; the
                          run's upstream steps must have completed, and this program's
                          pipeline must be the one the run was started with
+      --zenml-attempt N  with --zenml-step: which attempt of the step this is (default 1)
   -h, --help             print this help
   -V, --version          print the version";
 
@@ -86,9 +89,15 @@ impl Pipeline {
                 ExitCode::SUCCESS
             }
             Invocation::Run(options) => report_run(self.run(&options)),
-            Invocation::Step { run, step, options } => {
-                report_step(self.run_step(&run, &step, &options), options.quiet)
-            }
+            Invocation::Step {
+                run,
+                step,
+                attempt,
+                options,
+            } => report_step(
+                self.run_step_attempt(&run, &step, attempt, &options),
+                options.quiet,
+            ),
         }
     }
 
@@ -102,7 +111,12 @@ impl Pipeline {
     ) -> Result<RunOutcome, RunError> {
         match self.parse_args(args)? {
             Invocation::Run(options) => self.run(&options),
-            Invocation::Step { run, step, options } => self.run_step(&run, &step, &options),
+            Invocation::Step {
+                run,
+                step,
+                attempt,
+                options,
+            } => self.run_step_attempt(&run, &step, attempt, &options),
             Invocation::Help | Invocation::Version => Err(ConfigError::Invalid(
                 "`--help` and `--version` print instead of running; the program's `main` \
                  handles them through `run_from_args`"
@@ -121,7 +135,7 @@ impl Pipeline {
     ) -> Result<Invocation, RunError> {
         let mut options = RunOptions::default();
         let mut config_file = None;
-        let (mut run_name, mut run, mut step) = (None, None, None);
+        let (mut run_name, mut run, mut step, mut attempt) = (None, None, None, None);
         let mut no_cache = false;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -143,6 +157,15 @@ impl Pipeline {
                 "--quiet" | "-q" => options.quiet = true,
                 RUN_OPTION => run = Some(value("run name or id")?),
                 STEP_OPTION => step = Some(value("step name")?),
+                ATTEMPT_OPTION => {
+                    let text = value("attempt number")?;
+                    attempt =
+                        Some(text.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            ConfigError::Invalid(format!(
+                                "`{ATTEMPT_OPTION} {text}`: an attempt is a number from 1"
+                            ))
+                        })?);
+                }
                 "--help" | "-h" => return Ok(Invocation::Help),
                 "--version" | "-V" => return Ok(Invocation::Version),
                 other => {
@@ -162,7 +185,18 @@ impl Pipeline {
                     ))
                     .into());
                 }
-                return Ok(Invocation::Step { run, step, options });
+                return Ok(Invocation::Step {
+                    run,
+                    step,
+                    attempt: attempt.unwrap_or(1),
+                    options,
+                });
+            }
+            (None, None) if attempt.is_some() => {
+                return Err(ConfigError::Invalid(format!(
+                    "`{ATTEMPT_OPTION}` goes with `{RUN_OPTION} RUN {STEP_OPTION} STEP`"
+                ))
+                .into());
             }
             (None, None) => {}
             _ => {

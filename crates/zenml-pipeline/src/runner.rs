@@ -16,17 +16,13 @@ use zenml_metadata_store::{
     ArtifactRecord, MetadataEntry, Millis, Resource, RunStatus, StepRunRecord, StepRunWrite,
     StepStatus,
 };
-use zenml_orchestrator::{
-    ProcessExit, StepCommand, StepEvent, StepExecutor, StepFailure, StepOutcome,
-};
+use zenml_orchestrator::StepOutcome;
 use zenml_stack::OpenStack;
-use zenml_stack::{REPOSITORY_PATH_ENV, STACK_ENV};
 
 use crate::artifact_io::{read_artifact, verify_artifact, write_artifact};
 use crate::builder::{InputSpec, StepNode};
 use crate::cache::{cache_enabled, cache_key};
 use crate::config::ResolvedConfig;
-use crate::entrypoint::{RUN_OPTION, STEP_OPTION};
 use crate::step::{StepContext, StepError};
 
 /// A reusable earlier step run and its outputs by name.
@@ -168,6 +164,8 @@ pub(crate) struct Execution<'a> {
     /// The nodes whose outcome is already recorded (by this process or by the step's own
     /// process), so that a failure is not recorded twice.
     pub(crate) recorded: Mutex<HashSet<usize>>,
+    /// The attempt each node is at, when past its first (see `attempts.rs`).
+    pub(crate) attempts: Mutex<HashMap<usize, u32>>,
     pub(crate) progress: Progress,
     /// How to start a step in a process of its own; `None` when this run cannot.
     pub(crate) step_processes: Option<StepProcesses>,
@@ -313,6 +311,7 @@ impl<'a> Execution<'a> {
                 error: None,
                 original_step_run_id: None,
                 cache_invalidated_at: None,
+                attempt: self.attempt(index),
             },
             inputs: invocation
                 .inputs
@@ -400,6 +399,7 @@ impl<'a> Execution<'a> {
                 error: None,
                 original_step_run_id: Some(original.id),
                 cache_invalidated_at: None,
+                attempt: self.attempt(index),
             },
             inputs: inputs
                 .iter()
@@ -461,6 +461,7 @@ impl<'a> Execution<'a> {
                 error: Some(error.to_owned()),
                 original_step_run_id: None,
                 cache_invalidated_at: None,
+                attempt: self.attempt(index),
             },
             inputs: Vec::new(),
             new_outputs: Vec::new(),
@@ -473,118 +474,6 @@ impl<'a> Execution<'a> {
                 status.as_str(),
                 node.name
             );
-        }
-    }
-}
-
-impl StepExecutor for Execution<'_> {
-    fn execute(&self, node: usize, _name: &str) -> Result<(), StepFailure> {
-        self.run_step(node)
-            .map_err(|e| StepFailure::new(e.message()))
-    }
-
-    fn step_command(&self, node: usize) -> Result<StepCommand, StepFailure> {
-        let Some(processes) = &self.step_processes else {
-            return Err(StepFailure::new(
-                "the orchestrator runs each step in a process of its own by starting the \
-                 pipeline's program again, but this run was not started from the program's \
-                 command line; start it with `Pipeline::run_from_args` or \
-                 `Pipeline::run_with_args`, or set `RunOptions::program`",
-            ));
-        };
-        let name = &self.nodes[node].name;
-        let current_dir = std::env::current_dir().unwrap_or_else(|_| processes.repository.clone());
-        Ok(StepCommand {
-            program: processes.program.clone(),
-            args: vec![
-                RUN_OPTION.to_owned(),
-                self.run_id.clone(),
-                STEP_OPTION.to_owned(),
-                name.clone(),
-                "--quiet".to_owned(),
-            ],
-            env: vec![
-                (
-                    REPOSITORY_PATH_ENV.to_owned(),
-                    processes.repository.display().to_string(),
-                ),
-                (STACK_ENV.to_owned(), processes.stack.clone()),
-            ],
-            current_dir,
-            run_id: self.run_id.clone(),
-            step: name.clone(),
-            resources: self
-                .config
-                .steps
-                .get(name)
-                .map(|step| step.resources)
-                .unwrap_or_default(),
-        })
-    }
-
-    fn step_process_ended(&self, node: usize, exit: &ProcessExit) -> Result<(), StepFailure> {
-        let name = &self.nodes[node].name;
-        let recorded = self
-            .stack
-            .metadata_store
-            .step_runs(&self.run_id)
-            .map_err(|e| {
-                StepFailure::new(format!(
-                    "the step's process {exit}, and its record cannot be read: {e}"
-                ))
-            })?
-            .into_iter()
-            .find(|step| &step.name == name);
-        let Some(record) = recorded else {
-            // The process died before it could record the step (or exited without doing
-            // so): the failure is recorded here, by `on_event`.
-            return Err(StepFailure::new(if exit.success() {
-                "the step's process exited successfully without recording the step".to_owned()
-            } else {
-                format!("the step's process {exit}")
-            }));
-        };
-        if let Ok(mut recorded) = self.recorded.lock() {
-            recorded.insert(node);
-        }
-        match record.status {
-            StepStatus::Completed => Ok(()),
-            StepStatus::Cached => {
-                if let Ok(mut cached) = self.cached.lock() {
-                    cached.insert(node);
-                }
-                Ok(())
-            }
-            StepStatus::Failed | StepStatus::Skipped => {
-                Err(StepFailure::new(record.error.unwrap_or_else(|| {
-                    format!("the step was recorded {}", record.status.as_str())
-                })))
-            }
-        }
-    }
-
-    fn on_event(&self, event: &StepEvent) {
-        match event {
-            StepEvent::Started { node } => self.progress.started(&self.nodes[*node].name),
-            StepEvent::Finished {
-                node,
-                outcome,
-                duration,
-            } => {
-                match outcome {
-                    StepOutcome::Succeeded => {}
-                    StepOutcome::Failed(message) => {
-                        self.record_unfinished(*node, StepStatus::Failed, message)
-                    }
-                    StepOutcome::Skipped { because } => {
-                        self.record_unfinished(*node, StepStatus::Skipped, because)
-                    }
-                }
-                let cached = self.cached.lock().is_ok_and(|c| c.contains(node));
-                self.progress
-                    .finished(&self.nodes[*node].name, outcome, *duration, cached);
-            }
-            _ => {}
         }
     }
 }
@@ -609,7 +498,7 @@ impl Progress {
         }
     }
 
-    fn started(&self, step: &str) {
+    pub(crate) fn started(&self, step: &str) {
         if self.enabled {
             eprintln!(
                 "  ▶ {step} started ({:.1} s)",
@@ -618,7 +507,7 @@ impl Progress {
         }
     }
 
-    fn finished(
+    pub(crate) fn finished(
         &self,
         step: &str,
         outcome: &StepOutcome,

@@ -46,8 +46,8 @@ use serde_json::json;
 use zenml_metadata_store::schema::SCHEMA_VERSION;
 use zenml_metadata_store::{
     ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, MetadataStore, MetadataStoreError,
-    Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus, StepRunRecord, StepRunWrite,
-    StepStatus,
+    Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord,
+    StepRunRecord, StepRunWrite, StepStatus,
 };
 
 use crate::{GroupReport, SuiteReport};
@@ -86,6 +86,9 @@ pub fn run_all(open: Opener<'_>) -> SuiteReport {
         })
         .run("runs_keep_their_spec_and_lease", || {
             runs_keep_their_spec_and_lease(store)
+        })
+        .run("failed_attempts_are_recorded_once_each", || {
+            failed_attempts_are_recorded_once_each(store)
         })
         .run("step_runs_round_trip_with_lineage_and_metadata", || {
             step_runs_round_trip_with_lineage_and_metadata(store)
@@ -134,12 +137,79 @@ pub fn run_all(open: Opener<'_>) -> SuiteReport {
         .with(concurrency)
 }
 
+/// Failed attempts of retried steps: listed by step and attempt; the same attempt (same id)
+/// recorded again changes nothing; another record of the same step and attempt number is
+/// refused; the step run that follows carries its attempt number; an unknown run is not
+/// found.
+pub fn failed_attempts_are_recorded_once_each(store: &dyn MetadataStore) {
+    let run = ok(
+        store.create_run(&new_run(&unique("retried"), &unique("run"), now())),
+        "create_run",
+    );
+    assert!(ok(store.step_attempts(&run.id), "step_attempts").is_empty());
+    let attempt = |name: &str, number: u32| StepAttemptRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        run_id: run.id.clone(),
+        name: name.to_owned(),
+        attempt: number,
+        started_at: now() - 10,
+        ended_at: now(),
+        error: format!("{name} attempt {number} failed: exit code {number}"),
+    };
+    let train_1 = attempt("train", 1);
+    let train_2 = attempt("train", 2);
+    let load_1 = attempt("load", 1);
+    for record in [&train_2, &load_1, &train_1] {
+        ok(store.record_failed_attempt(record), "record_failed_attempt");
+    }
+    ok(
+        store.record_failed_attempt(&train_1),
+        "recording the same attempt again",
+    );
+    assert!(
+        store
+            .record_failed_attempt(&StepAttemptRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                ..train_1.clone()
+            })
+            .is_err(),
+        "another record of attempt 1 of `train` is refused"
+    );
+    assert_eq!(
+        ok(store.step_attempts(&run.id), "step_attempts"),
+        vec![load_1, train_1, train_2],
+        "by step name, then attempt"
+    );
+    let mut third = step_write(&run.id, "train", now());
+    third.step.attempt = 3;
+    ok(store.record_step_run(&third), "record_step_run");
+    let recorded = ok(store.step_runs(&run.id), "step_runs");
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].attempt, 3, "the step run carries its attempt");
+    assert_eq!(
+        ok(store.get_step_run(&third.step.id), "get_step_run").attempt,
+        3
+    );
+    let unknown = uuid::Uuid::new_v4().to_string();
+    expect_not_found(store.step_attempts(&unknown), "run", &unknown);
+    expect_not_found(
+        store.record_failed_attempt(&StepAttemptRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            run_id: unknown.clone(),
+            ..attempt("load", 2)
+        }),
+        "run",
+        &unknown,
+    );
+}
+
 /// Runs every single-store check on `store`, panicking at the first violation.
 pub fn check_store(store: &dyn MetadataStore) {
     a_fresh_store_is_at_the_current_schema(store);
     runs_are_created_finished_listed_and_found(store);
     run_names_are_unique_and_case_sensitive(store);
     runs_keep_their_spec_and_lease(store);
+    failed_attempts_are_recorded_once_each(store);
     pipelines_are_summarized(store);
     step_runs_round_trip_with_lineage_and_metadata(store);
     unknown_records_are_not_found(store);
@@ -320,6 +390,7 @@ pub fn check_version_2_rows_upgraded(store: &dyn MetadataStore) {
         error: None,
         original_step_run_id: None,
         cache_invalidated_at: None,
+        attempt: 1,
     };
     let train = StepRunRecord {
         id: id(4),
@@ -1512,6 +1583,7 @@ fn step_write(run_id: &str, name: &str, ended_at: Millis) -> StepRunWrite {
             error: None,
             original_step_run_id: None,
             cache_invalidated_at: None,
+            attempt: 1,
         },
         inputs: Vec::new(),
         new_outputs: Vec::new(),

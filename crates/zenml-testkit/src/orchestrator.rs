@@ -14,8 +14,9 @@
 //!   [`a_panicking_event_handler_is_ignored`]);
 //! - **processes**: for orchestrators that run steps outside this process, each step's
 //!   command runs in its folder with its environment, and how its process ended decides the
-//!   step's outcome ([`step_processes_end_as_reported`]); not applicable to orchestrators
-//!   that run steps in this process.
+//!   step's outcome ([`step_processes_end_as_reported`]), and a step the executor asks to
+//!   retry runs again ([`a_step_asked_to_retry_runs_again`]); not applicable to
+//!   orchestrators that run steps in this process.
 //!
 //! The steps are the testkit's own (they record what ran). An orchestrator may run them here
 //! ([`StepExecutor::execute`]) or elsewhere: then each step's command is a small `/bin/sh`
@@ -92,9 +93,13 @@ pub fn run_all_with(orchestrator: &dyn Orchestrator, parallel_wait: Duration) ->
             a_panicking_event_handler_is_ignored(orchestrator)
         });
     let mut processes = GroupReport::new("processes");
-    processes.run("step_processes_end_as_reported", || {
-        step_processes_end_as_reported(orchestrator)
-    });
+    processes
+        .run("step_processes_end_as_reported", || {
+            step_processes_end_as_reported(orchestrator)
+        })
+        .run("a_step_asked_to_retry_runs_again", || {
+            a_step_asked_to_retry_runs_again(orchestrator)
+        });
     SuiteReport::new(SUITE)
         .with(order)
         .with(parallel)
@@ -352,6 +357,60 @@ pub fn step_processes_end_as_reported(orchestrator: &dyn Orchestrator) {
     );
 }
 
+/// For an orchestrator that runs steps outside this process: when
+/// [`StepExecutor::step_process_ended`] answers with [`StepFailure::retry_after`], the step's
+/// command is asked for again and run again, and the step's final outcome is that of its
+/// last attempt; its dependants wait for it. Not applicable when the orchestrator executes
+/// steps in this process.
+pub fn a_step_asked_to_retry_runs_again(orchestrator: &dyn Orchestrator) {
+    let dag = dag(&[("a", &[]), ("flaky", &[0]), ("after", &[1])]);
+    // `flaky`'s process exits with 3 twice, then 0; the executor asks for two retries.
+    let counter = std::env::temp_dir().join(format!(
+        "zenml-testkit-retry-{}-{}",
+        std::process::id(),
+        RETRY_COUNTERS.fetch_add(1, Ordering::SeqCst)
+    ));
+    let script = format!(
+        "n=$(cat {path} 2>/dev/null || echo 0); n=$((n + 1)); echo $n > {path}; \
+         test $n -ge 3 || exit 3",
+        path = quote(&counter.display().to_string())
+    );
+    let mut recorder = Recorder::new(&dag, |_| Ok(())).with_scripts(&["", &script, ""]);
+    recorder.retries = 2;
+    let report = run(orchestrator, &dag, &recorder);
+    let _ = std::fs::remove_file(&counter);
+    if lock(&recorder.commanded).is_empty() {
+        crate::report::not_applicable("the orchestrator runs steps in this process");
+    }
+    let all = outcomes(&report).join(", ");
+    assert!(report.is_success(), "the third attempt succeeds: {all}");
+    let asked: Vec<usize> = lock(&recorder.commanded).clone();
+    assert_eq!(
+        asked.iter().filter(|&&n| n == 1).count(),
+        3,
+        "the command of the retried step was asked for once per attempt: {asked:?}"
+    );
+    let ended: Vec<(usize, ProcessExit)> = lock(&recorder.ended)
+        .iter()
+        .filter(|(node, _)| *node == 1)
+        .cloned()
+        .collect();
+    assert_eq!(
+        ended,
+        vec![
+            (1, ProcessExit::Code(3)),
+            (1, ProcessExit::Code(3)),
+            (1, ProcessExit::Code(0))
+        ],
+        "{all}"
+    );
+    let violations = recorder.violations();
+    assert!(violations.is_empty(), "{}", violations.join("; "));
+}
+
+/// Numbers the counter files of [`a_step_asked_to_retry_runs_again`].
+static RETRY_COUNTERS: AtomicUsize = AtomicUsize::new(0);
+
 // ----- helpers ----------------------------------------------------------------------------------
 
 fn dag(nodes: &[(&str, &[usize])]) -> Dag {
@@ -409,11 +468,13 @@ struct Recorder<'a, F> {
     panic_on_events: bool,
     /// A shell script per node for its command (after the checks of its folder and
     /// environment); an empty or missing script exits 0.
-    scripts: Vec<&'static str>,
+    scripts: Vec<String>,
     /// The nodes whose command was asked for.
     commanded: Mutex<Vec<usize>>,
     /// How each step's process ended, as reported.
     ended: Mutex<Vec<(usize, ProcessExit)>>,
+    /// How many times a step whose process failed is asked to run again.
+    retries: usize,
 }
 
 impl<'a, F: Fn(&str) -> Result<(), StepFailure> + Sync> Recorder<'a, F> {
@@ -431,11 +492,12 @@ impl<'a, F: Fn(&str) -> Result<(), StepFailure> + Sync> Recorder<'a, F> {
             scripts: Vec::new(),
             commanded: Mutex::new(Vec::new()),
             ended: Mutex::new(Vec::new()),
+            retries: 0,
         }
     }
 
-    fn with_scripts(mut self, scripts: &[&'static str]) -> Self {
-        self.scripts = scripts.to_vec();
+    fn with_scripts(mut self, scripts: &[&str]) -> Self {
+        self.scripts = scripts.iter().map(|s| (*s).to_owned()).collect();
         self
     }
 
@@ -555,7 +617,7 @@ impl<F: Fn(&str) -> Result<(), StepFailure> + Sync> StepExecutor for Recorder<'_
         lock(&self.commanded).push(node);
         let folder = std::env::temp_dir();
         let folder = folder.canonicalize().unwrap_or(folder);
-        let script = self.scripts.get(node).copied().unwrap_or("");
+        let script = self.scripts.get(node).map_or("", String::as_str);
         // Exit code 97 says the command ran elsewhere, or without its environment.
         let checks = format!(
             "test \"$ZENML_TESTKIT_STEP\" = {} && test \"$(pwd -P)\" = {} || exit 97",
@@ -586,7 +648,15 @@ impl<F: Fn(&str) -> Result<(), StepFailure> + Sync> StepExecutor for Recorder<'_
             ));
         }
         if !exit.success() {
-            return Err(StepFailure::new(format!("the step's process {exit}")));
+            let message = format!("the step's process {exit}");
+            let failures = lock(&self.ended)
+                .iter()
+                .filter(|(n, e)| *n == node && !e.success())
+                .count();
+            if failures <= self.retries {
+                return Err(StepFailure::retry(message, Duration::from_millis(5)));
+            }
+            return Err(StepFailure::new(message));
         }
         // The step's work, as if its process had done it.
         let name = self

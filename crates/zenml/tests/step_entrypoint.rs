@@ -301,8 +301,13 @@ fn the_command_line_has_a_step_mode_help_and_version() {
         ]))
         .unwrap()
     {
-        Invocation::Step { run, step, options } => {
-            assert_eq!((run.as_str(), step.as_str()), ("r1", "square"));
+        Invocation::Step {
+            run,
+            step,
+            attempt,
+            options,
+        } => {
+            assert_eq!((run.as_str(), step.as_str(), attempt), ("r1", "square", 1));
             assert_eq!(options.stack.as_deref(), Some("s"));
             assert!(options.quiet);
         }
@@ -325,6 +330,18 @@ fn the_command_line_has_a_step_mode_help_and_version() {
         ),
         (&["--zenml-run"][..], "needs a run name or id"),
         (&["--frobnicate"][..], "unknown option `--frobnicate`"),
+        (&["--zenml-attempt", "2"][..], "goes with"),
+        (
+            &[
+                "--zenml-run",
+                "r",
+                "--zenml-step",
+                "s",
+                "--zenml-attempt",
+                "0",
+            ][..],
+            "a number from 1",
+        ),
     ] {
         let err = pipeline.parse_args(args(bad)).unwrap_err().to_string();
         assert!(err.contains(message), "{bad:?}: {err}");

@@ -367,7 +367,7 @@ fn tables_compare_names_byte_for_byte_whatever_the_database_collation() {
         )
         .await
     });
-    assert_eq!(engines.len(), 7, "{engines:?}");
+    assert_eq!(engines.len(), 8, "{engines:?}");
     for (engine, collation) in engines {
         assert_eq!(
             (engine.as_str(), collation.as_str()),

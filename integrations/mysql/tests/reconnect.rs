@@ -228,6 +228,7 @@ fn step_with_three_outputs(run_id: &str, n: usize) -> StepRunWrite {
             error: None,
             original_step_run_id: None,
             cache_invalidated_at: None,
+            attempt: 1,
         },
         inputs: Vec::new(),
         new_outputs,

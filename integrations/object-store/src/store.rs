@@ -293,6 +293,14 @@ impl ArtifactStore for BucketArtifactStore {
                     });
                 }
                 Err(object_store::Error::Precondition { .. }) if attempt < READ_ATTEMPTS => {}
+                // Replaced between every HEAD and its GET: a read of a changing object, which
+                // whole reads (`get`, `get_file`) start again; never a failed create.
+                Err(object_store::Error::Precondition { .. }) => {
+                    return Err(ArtifactStoreError::Read {
+                        path: path.to_string(),
+                        source: transfer::object_changed(&format!("{}/{path}", self.uri)),
+                    });
+                }
                 Err(e) => return Err(self.error(path, e)),
             }
         }

@@ -209,11 +209,14 @@ pub(crate) struct ObjectChanged(String);
 /// The I/O error a reader reports for a failed part; a replaced object is [`ObjectChanged`].
 fn read_error(describe: &str, error: object_store::Error) -> io::Error {
     match error {
-        object_store::Error::Precondition { .. } => {
-            io::Error::other(ObjectChanged(describe.to_owned()))
-        }
+        object_store::Error::Precondition { .. } => object_changed(describe),
         other => io::Error::other(format!("reading `{describe}`: {other}")),
     }
+}
+
+/// The I/O error of a read whose object was replaced before or while it was read.
+pub(crate) fn object_changed(describe: &str) -> io::Error {
+    io::Error::other(ObjectChanged(describe.to_owned()))
 }
 
 /// Whether a read failed because the object was replaced during it.

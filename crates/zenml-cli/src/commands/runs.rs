@@ -196,10 +196,19 @@ pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // The failed attempts before this one, for a step that was tried again.
+    let attempts: Vec<_> = client
+        .stack()
+        .metadata_store
+        .step_attempts(&run.record.id)?
+        .into_iter()
+        .filter(|a| a.name == s.name)
+        .collect();
     let json = json!({
         "step": s,
         "run": run.record.name,
         "cached_from_run": original_run,
+        "failed_attempts": attempts,
         "inputs": inputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
         "outputs": outputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
         "metadata": metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
@@ -219,6 +228,19 @@ pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
         if let Some(error) = &s.error {
             rows.push(["error".to_owned(), error.clone()]);
         }
+        if s.attempt > 1 {
+            rows.push(["attempt".to_owned(), s.attempt.to_string()]);
+        }
+        rows.extend(attempts.iter().map(|a| {
+            [
+                format!("attempt {} failed", a.attempt),
+                format!(
+                    "{} ({})",
+                    a.error,
+                    format_duration(a.ended_at - a.started_at)
+                ),
+            ]
+        }));
         if let Some(original) = &s.original_step_run_id {
             let run = original_run.as_deref().unwrap_or("?");
             rows.push([
