@@ -332,7 +332,7 @@ fn version_names_the_version_and_the_linked_flavors() {
     let version = env!("CARGO_PKG_VERSION");
     zen.ok(&["version"]).stdout_has(&[
         &format!("zenml {version}"),
-        "orchestrator flavors: local, process",
+        "orchestrator flavors: local, process, slurm",
         "metadata store flavors: mysql, sqlite",
         "artifact store flavors: azure, gcs, local, s3",
     ]);
@@ -343,7 +343,7 @@ fn version_names_the_version_and_the_linked_flavors() {
     assert_eq!(
         json["flavors"],
         json!({
-            "orchestrator": ["local", "process"],
+            "orchestrator": ["local", "process", "slurm"],
             "metadata_store": ["mysql", "sqlite"],
             "artifact_store": ["azure", "gcs", "local", "s3"],
         })
@@ -355,6 +355,7 @@ fn version_names_the_version_and_the_linked_flavors() {
         "zenml-mysql",
         "zenml-object-store",
         "zenml-orchestrator",
+        "zenml-slurm",
     ] {
         assert!(crates.iter().any(|c| c == expected), "{crates:?}");
     }
@@ -364,7 +365,7 @@ fn version_names_the_version_and_the_linked_flavors() {
 fn the_linked_flavors_are_exactly_these() {
     let zen = Zenml::new();
     for (kind, expected) in [
-        ("orchestrator", &["local", "process"][..]),
+        ("orchestrator", &["local", "process", "slurm"][..]),
         ("metadata-store", &["mysql", "sqlite"]),
         ("artifact-store", &["azure", "gcs", "local", "s3"]),
     ] {

@@ -23,8 +23,9 @@
 //! and the run records how it ended; on the `local` orchestrator, whose steps are threads of
 //! the one process, only `error` and `panic` leave the run alive.
 //!
-//! `source`'s `hold_until` parameter names a file that the step waits for (ten minutes at
-//! most) before it finishes: for watching a run in progress.
+//! The `hold_until` parameter of `source` and of `left` names a file that the step waits
+//! for (ten minutes at most): for watching a run in progress. In a Slurm job every step also
+//! records its node (`node`) and job id (`slurm_job`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -39,7 +40,7 @@ fn source(
     count: Param<u32>,
     hold_until: Param<String>,
 ) -> Result<Vec<u64>, StepError> {
-    ctx.log_metadata("pid", std::process::id());
+    record_where(ctx);
     if !hold_until.is_empty() {
         wait_for(Path::new(hold_until.as_str()))?;
     }
@@ -54,8 +55,12 @@ fn left(
     values: Vec<u64>,
     crash: Param<String>,
     crash_once: Param<String>,
+    hold_until: Param<String>,
 ) -> Result<Vec<u64>, StepError> {
-    ctx.log_metadata("pid", std::process::id());
+    record_where(ctx);
+    if !hold_until.is_empty() {
+        wait_for(Path::new(hold_until.as_str()))?;
+    }
     let crash = if crash_once.is_empty() {
         crash.as_str()
     } else if Path::new(crash_once.as_str()).exists() {
@@ -91,23 +96,34 @@ fn left(
 /// Doubles the numbers.
 #[step]
 fn right(ctx: &StepContext, values: Vec<u64>) -> Vec<u64> {
-    ctx.log_metadata("pid", std::process::id());
+    record_where(ctx);
     values.iter().map(|v| v * 2).collect()
 }
 
 /// Adds both branches up.
 #[step]
 fn join(ctx: &StepContext, squares: Vec<u64>, doubles: Vec<u64>) -> u64 {
-    ctx.log_metadata("pid", std::process::id());
+    record_where(ctx);
     squares.iter().chain(&doubles).sum()
 }
 
 #[pipeline]
 fn diamond() {
     let values = source(4, String::new());
-    let squares = left(values, String::new(), String::new());
+    let squares = left(values, String::new(), String::new(), String::new());
     let doubles = right(values);
     join(squares, doubles);
+}
+
+/// Records where the step runs: its process id (`pid`) and, in a Slurm job, the node
+/// (`node`) and the job id (`slurm_job`).
+fn record_where(ctx: &StepContext) {
+    ctx.log_metadata("pid", std::process::id());
+    for (key, variable) in [("node", "SLURMD_NODENAME"), ("slurm_job", "SLURM_JOB_ID")] {
+        if let Ok(value) = std::env::var(variable) {
+            ctx.log_metadata(key, value);
+        }
+    }
 }
 
 /// Waits until `path` exists, ten minutes at most.

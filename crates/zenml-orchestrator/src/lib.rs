@@ -24,7 +24,7 @@ use zenml_core::{ComponentContext, ComponentKind, Dag, FlavorKind};
 pub use command::{ProcessExit, StepCommand};
 pub use error::{OrchestratorError, StepFailure};
 pub use local::{LocalOrchestrator, LocalOrchestratorConfig};
-pub use pool::panic_message;
+pub use pool::{RunNode, panic_message, run_on_threads};
 pub use process::{ProcessOrchestrator, ProcessOrchestratorConfig};
 pub use report::{RunReport, StepEvent, StepOutcome, StepReport};
 pub use resources::{StepResources, format_memory, parse_memory};

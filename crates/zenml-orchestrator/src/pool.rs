@@ -39,12 +39,16 @@ pub(crate) fn default_parallelism() -> NonZeroUsize {
 
 /// How a worker runs one step: node index and name in, outcome out. It must not panic
 /// (flavors catch the step's own panics).
-pub(crate) type RunNode<'a> = dyn Fn(usize, &str) -> StepOutcome + Sync + 'a;
+pub type RunNode<'a> = dyn Fn(usize, &str) -> StepOutcome + Sync + 'a;
 
-/// Runs every node of `dag` with `run_node` on at most `max_parallelism` threads, telling
-/// `executor` of every start and finish, and reports the outcome of each node. `flavor`
-/// names the orchestrator in errors.
-pub(crate) fn run_on_threads(
+/// The scheduler of orchestrators whose workers block while a step runs (a call, a child
+/// process, a cluster job): runs every node of `dag` with `run_node` on at most
+/// `max_parallelism` threads, ready nodes earliest in topological order first, skipping the
+/// dependants of failures (naming the failed step) and telling `executor` of every start and
+/// finish; reports the outcome of each node. `flavor` names the orchestrator in errors.
+/// Flavor crates use it so that every such orchestrator keeps the contract's DAG rules the
+/// same way.
+pub fn run_on_threads(
     flavor: &'static str,
     dag: &Dag,
     executor: &dyn StepExecutor,

@@ -7,6 +7,7 @@
 //! | [`S3`]: moto (`moto[server]` from PyPI) | `127.0.0.1:5000` | `zenml-test` | any key and secret, region `us-east-1` |
 //! | [`AZURITE`]: Azurite 3.35 (npm) | `127.0.0.1:10000` | `zenml-test` | the emulator's development account |
 //! | [`GCS`]: `tools/gcs-emulator` (test tooling of this repository) | `127.0.0.1:4443` | `zenml-test` | none (anonymous) |
+//! | [`SLURM`]: Slurm 22.05 (Debian), two nodes | `127.0.0.1:6817` | partition `debug` | munge; [`slurm_conf`] |
 //!
 //! A flavor crate outside this repository can start the same servers the same way and use
 //! these definitions in its own tests.
@@ -89,6 +90,29 @@ impl Service {
             )
         })
     }
+}
+
+/// The Slurm test cluster that `.ci/services` starts: `slurmctld` on 127.0.0.1:6817 and two
+/// `slurmd` nodes, `n1` and `n2` (2 CPUs each, partition `debug`), configured by
+/// [`slurm_conf`].
+pub const SLURM: Service = Service {
+    name: "the Slurm test cluster (slurmctld and the slurmd nodes n1 and n2)",
+    address: "127.0.0.1:6817",
+    url: "slurm://127.0.0.1:6817",
+    bucket: "debug",
+};
+
+/// The configuration file of the Slurm test cluster: `$ZENML_CI_CACHE/slurm/slurm.conf`
+/// (default cache `~/.cache/zenml-rs-ci`), as `.ci/services` writes it.
+pub fn slurm_conf() -> std::path::PathBuf {
+    let cache = std::env::var_os("ZENML_CI_CACHE")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|home| std::path::PathBuf::from(home).join(".cache/zenml-rs-ci"))
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from(".cache/zenml-rs-ci"));
+    cache.join("slurm/slurm.conf")
 }
 
 /// A fresh prefix for one test inside a shared bucket: `<test>-<random>`.

@@ -68,6 +68,9 @@ pub mod prelude {
 pub use zenml_mysql as mysql;
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 pub use zenml_object_store as object_store;
+/// The `slurm` orchestrator flavor (feature `slurm`).
+#[cfg(feature = "slurm")]
+pub use zenml_slurm as slurm;
 
 /// The flavor crates linked into this build, sorted. Calling it keeps their registrations.
 pub fn linked_flavor_crates() -> &'static [&'static str] {
@@ -78,6 +81,9 @@ pub fn linked_flavor_crates() -> &'static [&'static str] {
     #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
     #[allow(unused_imports)]
     use zenml_object_store as _;
+    #[cfg(feature = "slurm")]
+    #[allow(unused_imports)]
+    use zenml_slurm as _;
     #[allow(unused_imports)]
     use {zenml_artifact_store as _, zenml_metadata_store as _, zenml_orchestrator as _};
 
@@ -89,5 +95,7 @@ pub fn linked_flavor_crates() -> &'static [&'static str] {
         #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
         "zenml-object-store",
         "zenml-orchestrator",
+        #[cfg(feature = "slurm")]
+        "zenml-slurm",
     ]
 }

@@ -21,7 +21,11 @@ fn names(kind: ComponentKind) -> Vec<&'static str> {
 
 #[test]
 fn exactly_the_expected_flavors_are_linked() {
-    assert_eq!(names(ComponentKind::Orchestrator), ["local", "process"]);
+    let mut orchestrators = vec!["local", "process"];
+    if cfg!(feature = "slurm") {
+        orchestrators.push("slurm");
+    }
+    assert_eq!(names(ComponentKind::Orchestrator), orchestrators);
     let mut artifact_stores = vec!["local"];
     for (linked, name) in [
         (cfg!(feature = "azure"), "azure"),

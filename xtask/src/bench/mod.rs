@@ -428,25 +428,48 @@ fn chain_flavors(root: &Path) -> anyhow::Result<()> {
 }
 
 /// The 20-step chain from a release build with `--no-cache` on the default stores (SQLite,
-/// a local folder), on the `local` orchestrator (steps on threads of the one process) and
-/// on the `process` orchestrator (every step a process of its own, started from the chain's
-/// program): the whole process's wall time from start to the run's end, per step. The steps
+/// a local folder), on the `local` orchestrator (steps on threads of the one process), on
+/// the `process` orchestrator (every step a process of its own, started from the chain's
+/// program) and, when the Slurm test cluster runs, on the `slurm` orchestrator (every step
+/// a batch job): the whole process's wall time from start to the run's end, per step. The steps
 /// do next to nothing, so this is the orchestration's overhead. Medians of 10 runs after a
 /// first one.
 fn chain_orchestrators(root: &Path) -> anyhow::Result<()> {
     let (zenml, example) = release_zenml_and_example(root, "chain")?;
-    for orchestrator in ["local", "process"] {
+    let slurm_conf = std::env::var_os("ZENML_CI_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/zenml-rs-ci")))
+        .unwrap_or_default()
+        .join("slurm/slurm.conf");
+    let slurm_up = std::net::TcpStream::connect("127.0.0.1:6817").is_ok();
+    if !slurm_up {
+        println!(
+            "chain on slurm: skipped, the Slurm test cluster is not running (bash .ci/services)"
+        );
+    }
+    for orchestrator in ["local", "process", "slurm"] {
+        if orchestrator == "slurm" && !slurm_up {
+            continue;
+        }
         let repo = BenchRepo::new(&zenml, &format!("chain-{orchestrator}"), Flavor::Sqlite)?;
-        repo.zenml(
-            &zenml,
-            &[
-                "orchestrator",
-                "register",
-                "bench",
-                "--flavor",
-                orchestrator,
-            ],
-        )?;
+        let conf = format!("--slurm-conf={}", slurm_conf.display());
+        let mut register = vec![
+            "orchestrator",
+            "register",
+            "bench",
+            "--flavor",
+            orchestrator,
+        ];
+        if orchestrator == "slurm" {
+            register.extend([
+                "--partition",
+                "debug",
+                conf.as_str(),
+                "--poll-interval-ms",
+                "50",
+            ]);
+        }
+        repo.zenml(&zenml, &register)?;
         repo.zenml(
             &zenml,
             &[

@@ -26,7 +26,7 @@ use zenml::core::{ComponentContext, ComponentKind, FlavorDescription, FlavorRegi
 use zenml::metadata_store::{MetadataStore, MetadataStoreFlavor};
 use zenml::orchestrator::OrchestratorFlavor;
 use zenml_testkit::matrix::{Matrix, RowResult};
-use zenml_testkit::services::{self, AZURITE, GCS, S3, Service};
+use zenml_testkit::services::{self, AZURITE, GCS, S3, SLURM, Service};
 use zenml_testkit::{artifact_store, materializer, metadata_store, orchestrator};
 
 /// The reason for a flavor without a test configuration here.
@@ -80,9 +80,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// The test configuration of a bucket flavor, and the local test server (which
-/// `.ci/services` starts) it points at, below a fresh prefix; `None` for other flavors.
-fn bucket_table(flavor: &FlavorDescription) -> Option<(Service, toml::Table)> {
+/// The test configuration of a flavor that needs a local test service (which
+/// `.ci/services` starts), and that service: the bucket flavors (below a fresh prefix) and
+/// the `slurm` orchestrator; `None` for other flavors.
+fn service_table(flavor: &FlavorDescription) -> Option<(Service, toml::Table)> {
+    if (flavor.kind, flavor.name) == (ComponentKind::Orchestrator, "slurm") {
+        let mut table = table(&[
+            ("partition", SLURM.bucket.into()),
+            ("slurm_conf", path_value(&services::slurm_conf())),
+            ("poll_interval_ms", toml::Value::Integer(50)),
+        ]);
+        table.insert("flavor".to_owned(), flavor.name.into());
+        return Some((SLURM, table));
+    }
     if flavor.kind != ComponentKind::ArtifactStore {
         return None;
     }
@@ -135,7 +145,7 @@ fn test_flavor(flavor: &FlavorDescription) -> RowResult {
     if (flavor.kind, flavor.name) == (ComponentKind::MetadataStore, "mysql") {
         return test_mysql(flavor, &context);
     }
-    let table = match bucket_table(flavor) {
+    let table = match service_table(flavor) {
         Some((service, table)) => match service.unavailable_reason() {
             Some(reason) => return RowResult::Skipped(reason),
             None => Some(table),
@@ -391,7 +401,7 @@ mod tests {
                 if flavor.name == "mysql" {
                     continue;
                 }
-                let table = bucket_table(flavor)
+                let table = service_table(flavor)
                     .map(|(_, table)| table)
                     .or_else(|| test_table(flavor, scratch.path()))
                     .unwrap_or_else(|| {
@@ -408,6 +418,7 @@ mod tests {
             [
                 "orchestrator/local",
                 "orchestrator/process",
+                "orchestrator/slurm",
                 "metadata-store/sqlite",
                 "artifact-store/azure",
                 "artifact-store/gcs",

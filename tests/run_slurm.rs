@@ -1,0 +1,168 @@
+//! Pipelines on the `slurm` orchestrator, on the two-node Slurm test cluster that
+//! `.ci/services` starts: every step a batch job, as a user runs them. Skipped without the
+//! cluster, except under `CI=true`.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use zenml_e2e::Zenml;
+use zenml_testkit::services::{SLURM, slurm_conf};
+
+/// Registers a `slurm` orchestrator on the test cluster and makes a stack of it (and the
+/// default stores: a folder both nodes of this machine see) active.
+fn slurm_stack(zen: &Zenml) {
+    zen.ok(&[
+        "orchestrator",
+        "register",
+        "cluster",
+        "--flavor",
+        "slurm",
+        "--partition",
+        "debug",
+        "--slurm-conf",
+        &slurm_conf().display().to_string(),
+        "--poll-interval-ms",
+        "50",
+    ]);
+    zen.ok(&[
+        "stack", "register", "cluster", "-o", "cluster", "-m", "default", "-a", "default", "--set",
+    ]);
+}
+
+/// What step `step` of `run` recorded about where it ran: (node, job id).
+fn placement(zen: &Zenml, run: &str, step: &str) -> (String, String) {
+    let described = zen.json(&["step", "describe", run, step]);
+    let text = |key: &str| {
+        described["metadata"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("`{step}` recorded no `{key}`: {described:#}"))
+            .to_owned()
+    };
+    (text("node"), text("slurm_job"))
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
+fn within<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn every_step_is_a_job_and_a_rerun_is_cached() {
+    if !SLURM.available_for("every_step_is_a_job_and_a_rerun_is_cached") {
+        return;
+    }
+    let zen = Zenml::init();
+    slurm_stack(&zen);
+    zen.example("diamond", &["--run-name", "on-slurm"])
+        .ok()
+        .stdout_has(&["Run `on-slurm` of pipeline `diamond` completed: 4 steps."]);
+    let jobs: BTreeSet<String> = ["source", "left", "right", "join"]
+        .iter()
+        .map(|step| {
+            let (node, job) = placement(&zen, "on-slurm", step);
+            assert!(node == "n1" || node == "n2", "{step} ran on {node}");
+            job
+        })
+        .collect();
+    assert_eq!(jobs.len(), 4, "one job per step: {jobs:?}");
+    // Each job's script and output are kept below .zen/slurm/<run id>/.
+    let run_id = zen.json(&["run", "describe", "on-slurm"])["run"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let logs = zen.path(&format!(".zen/slurm/{run_id}"));
+    for step in ["source", "left", "right", "join"] {
+        assert!(logs.join(format!("{step}-1.sh")).is_file(), "{step}");
+    }
+
+    zen.example("diamond", &["--run-name", "again"])
+        .ok()
+        .stdout_has(&["4 steps, 4 cached."]);
+
+    // The training example, whose steps pass real artifacts through the shared store.
+    zen.example("training", &[])
+        .ok()
+        .stdout_has(&["completed: 4 steps."]);
+}
+
+#[test]
+fn steps_running_at_once_spread_over_both_nodes() {
+    if !SLURM.available_for("steps_running_at_once_spread_over_both_nodes") {
+        return;
+    }
+    let zen = Zenml::init();
+    slurm_stack(&zen);
+    // `left` and `right` each need a whole node (2 CPUs); `left` holds its node until
+    // `right` has completed, so `right` can only have run on the other node.
+    let release = zen.path("release-left");
+    zen.write(
+        "spread.toml",
+        &format!(
+            "[steps.left.resources]\ncpus = 2\n[steps.right.resources]\ncpus = 2\n\
+             [steps.left.parameters]\nhold_until = {}\n",
+            Value::String(release.display().to_string())
+        ),
+    );
+    let driver = zen
+        .example(
+            "diamond",
+            &["--config", "spread.toml", "--run-name", "spread"],
+        )
+        .spawn();
+    within(Duration::from_secs(120), "`right` completing", || {
+        let runs = zen.json(&["run", "list"]);
+        runs.as_array()?.iter().find(|r| r["name"] == "spread")?;
+        let right = zen
+            .cmd(&["--output", "json", "step", "describe", "spread", "right"])
+            .run();
+        (right.code == Some(0) && right.stdout.contains("\"completed\"")).then_some(())
+    });
+    std::fs::write(&release, b"go").expect("release left");
+    driver
+        .wait()
+        .assert_success()
+        .stdout_has(&["Run `spread` of pipeline `diamond` completed: 4 steps."]);
+    let (left, _) = placement(&zen, "spread", "left");
+    let (right, _) = placement(&zen, "spread", "right");
+    assert_ne!(
+        left, right,
+        "`left` and `right` ran at once on different nodes"
+    );
+}
+
+#[test]
+fn a_failing_job_skips_its_dependants_and_says_how_it_ended() {
+    if !SLURM.available_for("a_failing_job_skips_its_dependants_and_says_how_it_ended") {
+        return;
+    }
+    let zen = Zenml::init();
+    slurm_stack(&zen);
+    zen.write("crash.toml", "[steps.left.parameters]\ncrash = \"kill\"\n");
+    zen.example(
+        "diamond",
+        &["--config", "crash.toml", "--run-name", "crashed"],
+    )
+    .fails()
+    .stderr_has(&["step `left`", "killed by signal 9 (SIGKILL)"]);
+    let described = zen.json(&["run", "describe", "crashed"]);
+    let status = |name: &str| {
+        described["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|s| s["step"]["name"] == name))
+            .map(|s| s["step"]["status"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(status("left").as_deref(), Some("failed"));
+    assert_eq!(status("join").as_deref(), Some("skipped"));
+    assert_eq!(status("right").as_deref(), Some("completed"));
+}
