@@ -1,13 +1,14 @@
 //! Pipelines on the `slurm` orchestrator, on the two-node Slurm test cluster that
-//! `.ci/services` starts: every step a batch job, as a user runs them. Skipped without the
-//! cluster, except under `CI=true`.
+//! `.ci/services` starts: every step a batch job, as a user runs them, on the default stores
+//! (a folder both nodes of this machine see) and on a team's stores (MySQL and the S3 test
+//! server). Skipped without the services, except under `CI=true`.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use zenml_e2e::Zenml;
-use zenml_testkit::services::{SLURM, slurm_conf};
+use zenml_e2e::{TestDatabase, Zenml, mariadb_available};
+use zenml_testkit::services::{S3, SLURM, fresh_prefix, slurm_conf};
 
 /// Registers a `slurm` orchestrator on the test cluster and makes a stack of it (and the
 /// default stores: a folder both nodes of this machine see) active.
@@ -165,4 +166,85 @@ fn a_failing_job_skips_its_dependants_and_says_how_it_ended() {
     assert_eq!(status("left").as_deref(), Some("failed"));
     assert_eq!(status("join").as_deref(), Some("skipped"));
     assert_eq!(status("right").as_deref(), Some("completed"));
+}
+
+#[test]
+fn training_on_slurm_with_mysql_and_s3_is_cached_across_runs() {
+    let test = "training_on_slurm_with_mysql_and_s3_is_cached_across_runs";
+    if !SLURM.available_for(test) || !mariadb_available(test) || !S3.available_for(test) {
+        return;
+    }
+    // The team setup: the stores every node reaches over the network.
+    let db = TestDatabase::new("slurm_s3");
+    let prefix = fresh_prefix("e2e-slurm");
+    let zen = Zenml::init();
+    zen.ok(&[
+        "config",
+        "metadata",
+        "set",
+        "mysql",
+        "--host",
+        "127.0.0.1",
+        "--username",
+        "root",
+        "--database",
+        db.name(),
+    ]);
+    zen.ok(&[
+        "config",
+        "artifacts",
+        "set",
+        &format!("s3://{}/{prefix}", S3.bucket),
+        "--endpoint",
+        S3.url,
+        "--allow-http",
+        "true",
+        "--region",
+        "us-east-1",
+        "--access-key-id",
+        "testing",
+        "--secret-access-key",
+        "slurm-secret",
+    ]);
+    zen.ok(&[
+        "orchestrator",
+        "register",
+        "cluster",
+        "--flavor",
+        "slurm",
+        "--partition",
+        "debug",
+        "--slurm-conf",
+        &slurm_conf().display().to_string(),
+        "--poll-interval-ms",
+        "50",
+    ]);
+    zen.ok(&["stack", "update", "-o", "cluster"]);
+
+    let first = zen.example("training", &[]).ok();
+    first.stdout_has(&["of pipeline `training` completed: 4 steps."]);
+    let second = zen.example("training", &[]).ok();
+    second.stdout_has(&["4 steps, 4 cached."]);
+    // The jobs' scripts carry no secret: the key stays in the secrets file.
+    let scripts = std::fs::read_dir(zen.path(".zen/slurm"))
+        .expect("the job folder")
+        .flatten()
+        .flat_map(|run| {
+            std::fs::read_dir(run.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|f| f.path().extension().is_some_and(|e| e == "sh"))
+        .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+        .collect::<Vec<_>>();
+    assert!(!scripts.is_empty());
+    assert!(scripts.iter().all(|s| !s.contains("slurm-secret")));
+    let artifacts = zen.json(&["artifact", "list"]);
+    assert!(
+        artifacts.as_array().is_some_and(|a| !a.is_empty()
+            && a.iter()
+                .all(|x| x["uri"].as_str().is_some_and(|u| u.starts_with("s3://")))),
+        "{artifacts:#}"
+    );
 }
