@@ -77,6 +77,16 @@ fn every_step_is_a_job_and_a_rerun_is_cached() {
         })
         .collect();
     assert_eq!(jobs.len(), 4, "one job per step: {jobs:?}");
+    // The orchestrator records each step's job id with the run, as `step describe` shows.
+    let (_, job) = placement(&zen, "on-slurm", "left");
+    let left = zen.json(&["step", "describe", "on-slurm", "left"]);
+    assert_eq!(
+        left["jobs"],
+        serde_json::json!([{ "attempt": 1, "job": job }]),
+        "{left:#}"
+    );
+    zen.ok(&["step", "describe", "on-slurm", "left"])
+        .stdout_has(&["job (attempt 1)", &job]);
     // Each job's script and output are kept below .zen/slurm/<run id>/.
     let run_id = zen.json(&["run", "describe", "on-slurm"])["run"]["id"]
         .as_str()

@@ -92,6 +92,14 @@ pub trait StepExecutor: Sync {
         ))
     }
 
+    /// Told that the command of node `node` was handed to a job system under the id `job`
+    /// (a Slurm job id, a Kubernetes Job's name), so that the run's record can name it.
+    /// Orchestrators whose steps get such ids call it once per attempt, before the job ends.
+    /// The default ignores it.
+    fn step_job_started(&self, node: usize, job: &str) {
+        let _ = (node, job);
+    }
+
     /// Told that the process started from [`step_command`](Self::step_command) for node
     /// `node` has ended, and how. Returns the step's outcome: `Ok` when the step succeeded,
     /// so that its dependants may run. The pipeline runner reads what the step recorded and

@@ -11,7 +11,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use zenml_metadata_store::{StepAttemptRecord, StepStatus};
+use zenml_metadata_store::{MetadataEntry, Resource, StepAttemptRecord, StepStatus};
 use zenml_orchestrator::{
     ProcessExit, StepCommand, StepEvent, StepExecutor, StepFailure, StepOutcome, panic_message,
 };
@@ -20,6 +20,12 @@ use zenml_stack::{REPOSITORY_PATH_ENV, STACK_ENV};
 use crate::entrypoint::{ATTEMPT_OPTION, RUN_OPTION, STEP_OPTION};
 use crate::runner::{Execution, now_millis};
 use crate::step::StepError;
+
+/// The run metadata key under which the job of attempt `attempt` of step `step` is
+/// recorded: `job.<step>.<attempt>`.
+pub fn job_key(step: &str, attempt: u32) -> String {
+    format!("job.{step}.{attempt}")
+}
 
 impl Execution<'_> {
     /// The attempt of node `index` that runs now (or ran last): 1 at first.
@@ -229,6 +235,22 @@ impl StepExecutor for Execution<'_> {
 
     fn step_process_ended(&self, node: usize, exit: &ProcessExit) -> Result<(), StepFailure> {
         self.read_process_outcome(node, exit)
+    }
+
+    fn step_job_started(&self, node: usize, job: &str) {
+        // Run metadata `job.<step>.<attempt>`: the step run does not exist yet.
+        let key = job_key(&self.nodes[node].name, self.attempt(node));
+        let entry = MetadataEntry {
+            resource: Resource::Run(self.run_id.clone()),
+            key: key.clone(),
+            value: serde_json::Value::String(job.to_owned()),
+        };
+        if let Err(e) = self.stack.metadata_store.log_metadata(&[entry]) {
+            eprintln!(
+                "warning: cannot record {key} = {job} of run {}: {e}",
+                self.run_id
+            );
+        }
     }
 
     fn on_event(&self, event: &StepEvent) {

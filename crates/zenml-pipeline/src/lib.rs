@@ -31,6 +31,7 @@ mod select;
 mod spec;
 mod step;
 
+pub use attempts::job_key;
 pub use builder::{DeclaredResources, InputSpec, OutputSpec, ParamSpec, StepNode};
 pub use client::{Client, ClientError, RunView, StepView};
 pub use compare::{PipelineComparison, RunComparison};

@@ -136,10 +136,10 @@ impl SlurmOrchestrator {
                 Ok(command) => command,
                 Err(failure) => return StepOutcome::Failed(failure.message),
             };
-            let exit = match self
-                .submit(&command, attempt)
-                .and_then(|job| self.follow(&job))
-            {
+            let exit = match self.submit(&command, attempt).and_then(|job| {
+                executor.step_job_started(node, &job);
+                self.follow(&job)
+            }) {
                 Ok(end) => end.exit(),
                 Err(lost) => ProcessExit::Lost(lost),
             };

@@ -204,11 +204,28 @@ pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
         .into_iter()
         .filter(|a| a.name == s.name)
         .collect();
+    // The jobs its attempts ran as, on orchestrators that name them (`job.<step>.<attempt>`).
+    let run_metadata = client
+        .stack()
+        .metadata_store
+        .metadata(&zenml::metadata_store::Resource::Run(run.record.id.clone()))?;
+    let jobs: Vec<(u32, String)> = (1..=s.attempt)
+        .filter_map(|attempt| {
+            let key = zenml::pipeline::job_key(&s.name, attempt);
+            run_metadata.iter().find(|(k, _)| *k == key).map(|(_, v)| {
+                (
+                    attempt,
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
+        })
+        .collect();
     let json = json!({
         "step": s,
         "run": run.record.name,
         "cached_from_run": original_run,
         "failed_attempts": attempts,
+        "jobs": jobs.iter().map(|(attempt, job)| json!({ "attempt": attempt, "job": job })).collect::<Vec<_>>(),
         "inputs": inputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
         "outputs": outputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
         "metadata": metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
@@ -231,6 +248,10 @@ pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
         if s.attempt > 1 {
             rows.push(["attempt".to_owned(), s.attempt.to_string()]);
         }
+        rows.extend(
+            jobs.iter()
+                .map(|(attempt, job)| [format!("job (attempt {attempt})"), job.clone()]),
+        );
         rows.extend(attempts.iter().map(|a| {
             [
                 format!("attempt {} failed", a.attempt),
