@@ -51,23 +51,7 @@ fn team_repository(db: &TestDatabase, prefix: &str) -> Zenml {
         "--database",
         db.name(),
     ]);
-    zen.ok(&[
-        "config",
-        "artifacts",
-        "set",
-        &format!("s3://{}/{prefix}", S3.bucket),
-        "--endpoint",
-        S3.url,
-        "--allow-http",
-        "true",
-        "--region",
-        "us-east-1",
-        "--access-key-id",
-        "testing",
-        "--secret-access-key",
-        "s3-secret-of-the-team",
-    ])
-    .never_shows("s3-secret-of-the-team");
+    zen.set_s3_artifacts(prefix, "s3-secret-of-the-team");
     zenml(&zen, &["stack", "check"])
         .ok()
         .stdout_has(&[&format!("s3://{}/{prefix} (reachable)", S3.bucket)]);

@@ -2,10 +2,10 @@
 //! the pipeline's program in its step mode, as a user runs them.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use zenml_e2e::Zenml;
+use zenml_e2e::{Zenml, eventually};
 
 /// Registers a `process` orchestrator and makes a stack of it (and the default stores)
 /// active.
@@ -38,21 +38,6 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
         .collect()
-}
-
-/// Polls `check` every 50 ms until it returns `Some`, for at most `limit`.
-fn within<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -255,7 +240,7 @@ fn a_run_whose_driver_is_killed_is_interrupted_and_its_running_step_still_record
         )
         .env("ZENML_RUN_LEASE_SECS", "1")
         .spawn();
-    within(Duration::from_secs(60), "the run's start", || {
+    eventually(Duration::from_secs(60), "the run's start", || {
         let runs = zen.json(&["run", "list"]);
         runs.as_array()?
             .iter()
@@ -269,7 +254,7 @@ fn a_run_whose_driver_is_killed_is_interrupted_and_its_running_step_still_record
     assert!(killed.success());
 
     // Nobody renews the lease: the run reads as interrupted, never running forever.
-    within(Duration::from_secs(30), "the run's interruption", || {
+    eventually(Duration::from_secs(30), "the run's interruption", || {
         let run = zen.json(&["run", "describe", "orphaned"]);
         (run["run"]["status"] == "interrupted").then_some(())
     });
@@ -279,7 +264,7 @@ fn a_run_whose_driver_is_killed_is_interrupted_and_its_running_step_still_record
     // The step that was running lives on in its own process, and records itself; nothing
     // schedules the rest.
     std::fs::write(&release, b"go").expect("release");
-    within(Duration::from_secs(60), "the held step's record", || {
+    eventually(Duration::from_secs(60), "the held step's record", || {
         let steps = statuses(&zen, "orphaned");
         (steps == pairs(&[("source", "completed")])).then_some(())
     });

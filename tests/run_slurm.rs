@@ -4,15 +4,14 @@
 //! server). Skipped without the services, except under `CI=true`.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
-use zenml_e2e::{TestDatabase, Zenml, mariadb_available};
+use zenml_e2e::{TestDatabase, Zenml, eventually, mariadb_available};
 use zenml_testkit::services::{S3, SLURM, fresh_prefix, slurm_conf};
 
-/// Registers a `slurm` orchestrator on the test cluster and makes a stack of it (and the
-/// default stores: a folder both nodes of this machine see) active.
-fn slurm_stack(zen: &Zenml) {
+/// Registers the `slurm` orchestrator `cluster` on the test cluster.
+fn register_cluster(zen: &Zenml) {
     zen.ok(&[
         "orchestrator",
         "register",
@@ -26,6 +25,12 @@ fn slurm_stack(zen: &Zenml) {
         "--poll-interval-ms",
         "50",
     ]);
+}
+
+/// Registers a `slurm` orchestrator on the test cluster and makes a stack of it (and the
+/// default stores: a folder both nodes of this machine see) active.
+fn slurm_stack(zen: &Zenml) {
+    register_cluster(zen);
     zen.ok(&[
         "stack", "register", "cluster", "-o", "cluster", "-m", "default", "-a", "default", "--set",
     ]);
@@ -41,21 +46,6 @@ fn placement(zen: &Zenml, run: &str, step: &str) -> (String, String) {
             .to_owned()
     };
     (text("node"), text("slurm_job"))
-}
-
-/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`.
-fn within<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not happen within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -131,7 +121,7 @@ fn steps_running_at_once_spread_over_both_nodes() {
             &["--config", "spread.toml", "--run-name", "spread"],
         )
         .spawn();
-    within(Duration::from_secs(120), "`right` completing", || {
+    eventually(Duration::from_secs(120), "`right` completing", || {
         let runs = zen.json(&["run", "list"]);
         runs.as_array()?.iter().find(|r| r["name"] == "spread")?;
         let right = zen
@@ -200,35 +190,8 @@ fn training_on_slurm_with_mysql_and_s3_is_cached_across_runs() {
         "--database",
         db.name(),
     ]);
-    zen.ok(&[
-        "config",
-        "artifacts",
-        "set",
-        &format!("s3://{}/{prefix}", S3.bucket),
-        "--endpoint",
-        S3.url,
-        "--allow-http",
-        "true",
-        "--region",
-        "us-east-1",
-        "--access-key-id",
-        "testing",
-        "--secret-access-key",
-        "slurm-secret",
-    ]);
-    zen.ok(&[
-        "orchestrator",
-        "register",
-        "cluster",
-        "--flavor",
-        "slurm",
-        "--partition",
-        "debug",
-        "--slurm-conf",
-        &slurm_conf().display().to_string(),
-        "--poll-interval-ms",
-        "50",
-    ]);
+    zen.set_s3_artifacts(&prefix, "slurm-secret");
+    register_cluster(&zen);
     zen.ok(&["stack", "update", "-o", "cluster"]);
 
     let first = zen.example("training", &[]).ok();

@@ -234,6 +234,30 @@ impl Zenml {
         ])
     }
 
+    /// `zenml config artifacts set s3://<bucket>/<prefix>` on the S3 test server (moto),
+    /// with the literal key `secret` (kept in the secrets file); must succeed and never show
+    /// the key.
+    pub fn set_s3_artifacts(&self, prefix: &str, secret: &str) -> Run {
+        let run = self.ok(&[
+            "config",
+            "artifacts",
+            "set",
+            &format!("s3://{}/{prefix}", zenml_testkit::services::S3.bucket),
+            "--endpoint",
+            zenml_testkit::services::S3.url,
+            "--allow-http",
+            "true",
+            "--region",
+            "us-east-1",
+            "--access-key-id",
+            "testing",
+            "--secret-access-key",
+            secret,
+        ]);
+        run.never_shows(secret);
+        run
+    }
+
     /// The text of `.zen/config.toml`.
     pub fn config_text(&self) -> String {
         self.read(".zen/config.toml")
@@ -717,4 +741,24 @@ fn mysql_client(statement: &str) -> Option<std::process::Output> {
             .output()
             .ok()
     })
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `limit`; panics naming
+/// `what` when it never does. For waiting on another process, never as a fixed sleep.
+pub fn eventually<T>(
+    limit: std::time::Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
