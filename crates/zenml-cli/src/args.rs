@@ -152,6 +152,14 @@ pub(crate) enum RunCommand {
         /// The file to write.
         file: std::path::PathBuf,
     },
+    /// Cancel a running (or interrupted) run: record it as cancelled, so that its driver
+    /// starts no more steps, and stop its running steps where the orchestrator can (the
+    /// `process` flavor's processes, the `slurm` flavor's jobs with scancel). Steps running
+    /// in the driver's own process (`local`) finish.
+    Cancel {
+        /// The run's name or id.
+        run: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +170,18 @@ pub(crate) enum StepCommand {
         run: String,
         /// The step's name.
         step: String,
+    },
+    /// Print what a step wrote while it ran: its process's output on orchestrators that run
+    /// steps in processes or jobs of their own, its `log` records when it ran in the
+    /// driver's process. Kept in the artifact store with the run.
+    Logs {
+        /// The run's name or id.
+        run: String,
+        /// The step's name.
+        step: String,
+        /// The attempt (default: the step's last attempt that kept logs).
+        #[arg(long)]
+        attempt: Option<u32>,
     },
 }
 

@@ -27,6 +27,11 @@ impl Output {
         }
     }
 
+    /// Whether the user asked for JSON.
+    pub(crate) fn is_json(&self) -> bool {
+        matches!(self.format, OutputFormat::Json)
+    }
+
     /// Prints a confirmation. In JSON mode it is sent to stderr, so stdout stays parseable.
     pub(crate) fn done(&self, message: impl AsRef<str>) {
         match self.format {

@@ -72,16 +72,19 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// is [`MetadataStoreError::DuplicateRunName`]. Returns the run as recorded.
     fn create_run(&self, run: &NewRun) -> Result<RunRecord, MetadataStoreError>;
 
-    /// Records the end of a run: its final status, when it ended and, for a failed run, why.
-    /// An unknown run is [`MetadataStoreError::NotFound`]; a status other than completed or
-    /// failed is [`MetadataStoreError::InvalidRecord`].
+    /// Records the end of a running run (an interrupted one included): its final status
+    /// (completed, failed or cancelled), when it ended and, for a failed or cancelled run,
+    /// why; returns `true`. A run that is already finished keeps what it was finished as:
+    /// nothing changes and the answer is `false` (so that a run cancelled while its driver
+    /// still ran stays cancelled). An unknown run is [`MetadataStoreError::NotFound`]; the
+    /// status running or interrupted is [`MetadataStoreError::InvalidRecord`].
     fn finish_run(
         &self,
         run_id: &str,
         status: RunStatus,
         ended_at: Millis,
         error: Option<&str>,
-    ) -> Result<(), MetadataStoreError>;
+    ) -> Result<bool, MetadataStoreError>;
 
     /// Extends the lease of a running run to `expires_at` (milliseconds since the epoch) and
     /// returns `true`; returns `false`, changing nothing, when the run is no longer recorded

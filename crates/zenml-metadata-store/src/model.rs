@@ -25,6 +25,10 @@ pub enum RunStatus {
     /// nothing will finish the run. Stores report this status when they read such a run;
     /// it is never written.
     Interrupted,
+    /// Someone cancelled the run (`zenml run cancel`) while it was running: steps that had
+    /// not started are not run, and the orchestrator stopped the ones that were running
+    /// where it could.
+    Cancelled,
 }
 
 /// The outcome of one step in one run.
@@ -49,6 +53,7 @@ impl RunStatus {
             RunStatus::Completed => "completed",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Cancelled => "cancelled",
         }
     }
 
@@ -59,6 +64,7 @@ impl RunStatus {
             RunStatus::Completed,
             RunStatus::Failed,
             RunStatus::Interrupted,
+            RunStatus::Cancelled,
         ]
         .into_iter()
         .find(|status| status.as_str() == text)

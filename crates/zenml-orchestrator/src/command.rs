@@ -32,6 +32,11 @@ pub struct StepCommand {
     pub step: String,
     /// What the step asks of the machine that runs it.
     pub resources: StepResources,
+    /// The step's orchestrator settings from the run configuration
+    /// (`[steps.NAME.settings.FLAVOR]`), by flavor name; an orchestrator reads its own
+    /// flavor's entry, which [`Orchestrator::check_step_settings`](crate::Orchestrator::check_step_settings)
+    /// accepted.
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl StepCommand {

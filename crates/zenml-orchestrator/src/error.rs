@@ -14,6 +14,9 @@ pub enum OrchestratorError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The orchestrator cannot do what was asked of it, e.g. run a run detached.
+    #[error("{0}")]
+    Unsupported(String),
     /// A backend-specific failure.
     #[error("{orchestrator} orchestrator: {source}")]
     Backend {

@@ -10,6 +10,7 @@
 //! the `process` flavor ([`ProcessOrchestrator`]), which runs each step in a child process.
 
 mod command;
+mod detach;
 mod error;
 mod local;
 mod pool;
@@ -22,6 +23,7 @@ use std::fmt;
 use zenml_core::{ComponentContext, ComponentKind, Dag, FlavorKind};
 
 pub use command::{ProcessExit, StepCommand};
+pub use detach::DetachedDriver;
 pub use error::{OrchestratorError, StepFailure};
 pub use local::{LocalOrchestrator, LocalOrchestratorConfig};
 pub use pool::{RunNode, panic_message, run_on_threads};
@@ -61,12 +63,64 @@ pub use resources::{StepResources, format_memory, parse_memory};
 /// - **Nothing outlives the call.** When `run` returns, with `Ok` or `Err`, no step of this
 ///   run is executing and none will start (an orchestrator whose steps run elsewhere waits
 ///   for them, or cancels them).
+/// - **Cancelled runs start nothing.** Once [`StepExecutor::run_cancelled`] answers `true`,
+///   no node is executed any more: every node not yet started is reported
+///   [`StepOutcome::Skipped`] because the run was cancelled. Steps already running finish,
+///   or end as [`cancel_steps`](Orchestrator::cancel_steps) stopped them.
+/// - **Output is handed over.** An orchestrator that runs steps elsewhere captures what the
+///   step's process writes (standard output and error) and passes it to
+///   [`StepExecutor::step_output`] before [`step_process_ended`](StepExecutor::step_process_ended),
+///   once per attempt.
 /// - **Errors are the orchestrator's own.** `Err` means the orchestrator could not do its job
 ///   (for instance, it could not start threads). Failed steps are not errors: they are in the
 ///   `Ok` report; see [`RunReport::is_success`].
+///
+/// Beyond `run`, a flavor may start a run's driver elsewhere
+/// ([`submit_driver`](Orchestrator::submit_driver), for `--detach`), stop a cancelled run's
+/// steps ([`cancel_steps`](Orchestrator::cancel_steps)), and accept per-step settings
+/// ([`check_step_settings`](Orchestrator::check_step_settings)); the defaults say it does
+/// not.
 pub trait Orchestrator: fmt::Debug + Send + Sync {
     /// Runs every node of `dag` through `executor` and reports the outcome of each.
     fn run(&self, dag: &Dag, executor: &dyn StepExecutor) -> Result<RunReport, OrchestratorError>;
+
+    /// Starts `driver`, the command that drives a recorded run to its end (the pipeline's
+    /// program in its driver mode, which calls [`run`](Orchestrator::run) on an orchestrator
+    /// of this flavor), somewhere it keeps running after this process exits: a background
+    /// process, a batch job, a pod. Returns once it is submitted, saying where it went. The
+    /// default refuses: the flavor cannot run a detached run.
+    fn submit_driver(&self, driver: &StepCommand) -> Result<DetachedDriver, OrchestratorError> {
+        let _ = driver;
+        Err(OrchestratorError::Unsupported(
+            "this orchestrator cannot run a run without the process that starts it (--detach)"
+                .to_owned(),
+        ))
+    }
+
+    /// Stops the steps of run `run_id` that still run where this orchestrator runs them
+    /// (its processes, its jobs), after the run was recorded as cancelled. `jobs` are the
+    /// ids the run's steps were handed to a job system under
+    /// ([`StepExecutor::step_job_started`]). Returns how many steps it stopped. A step
+    /// stopped this way ends like a killed one, and its driver records it so. The default
+    /// stops nothing: steps running in the driver's own process finish, and the driver
+    /// starts no more.
+    fn cancel_steps(&self, run_id: &str, jobs: &[String]) -> Result<usize, OrchestratorError> {
+        let _ = (run_id, jobs);
+        Ok(0)
+    }
+
+    /// Checks the settings a run gives step `step` for this flavor
+    /// (`[steps.NAME.settings.FLAVOR]` in a run configuration), before anything is recorded
+    /// or submitted; they reach the orchestrator again in [`StepCommand::settings`]. `Err`
+    /// says what is wrong, naming the key. The default refuses every setting: the flavor
+    /// takes none.
+    fn check_step_settings(&self, step: &str, settings: &serde_json::Value) -> Result<(), String> {
+        let _ = step;
+        match settings.as_object() {
+            Some(table) if table.is_empty() => Ok(()),
+            _ => Err("this orchestrator takes no step settings".to_owned()),
+        }
+    }
 }
 
 /// What an [`Orchestrator`] calls to run one step: implemented by the pipeline runner.
@@ -98,6 +152,20 @@ pub trait StepExecutor: Sync {
     /// The default ignores it.
     fn step_job_started(&self, node: usize, job: &str) {
         let _ = (node, job);
+    }
+
+    /// Whether the run was cancelled: then the orchestrator starts no more steps (see the
+    /// contract). Called before each step starts, so it must be cheap. The default is never.
+    fn run_cancelled(&self) -> bool {
+        false
+    }
+
+    /// Handed what the process of node `node`'s current attempt wrote to its standard
+    /// output and error, by orchestrators that capture it, once the process has ended and
+    /// before [`step_process_ended`](Self::step_process_ended). The pipeline runner keeps
+    /// it as the step's logs. The default ignores it.
+    fn step_output(&self, node: usize, output: &mut dyn std::io::Read) {
+        let _ = (node, output);
     }
 
     /// Told that the process started from [`step_command`](Self::step_command) for node

@@ -2,13 +2,16 @@
 
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, Dag, ValidateConfig, flavor};
 
+use crate::detach::{DRIVER_LOGS, submit_in_background};
 use crate::pool::{default_parallelism, panic_message, parallelism, run_on_threads};
 use crate::{
-    Orchestrator, OrchestratorError, OrchestratorFlavor, RunReport, StepExecutor, StepOutcome,
+    DetachedDriver, Orchestrator, OrchestratorError, OrchestratorFlavor, RunReport, StepCommand,
+    StepExecutor, StepOutcome,
 };
 
 /// The flavor's name, for error messages.
@@ -43,14 +46,14 @@ impl ValidateConfig for LocalOrchestratorConfig {
     example = "max_parallelism = 4"
 )]
 impl OrchestratorFlavor for LocalOrchestratorConfig {
-    fn open(
-        &self,
-        _context: &ComponentContext,
-    ) -> Result<Box<dyn Orchestrator>, OrchestratorError> {
+    fn open(&self, context: &ComponentContext) -> Result<Box<dyn Orchestrator>, OrchestratorError> {
         let parallelism = self
             .parallelism()
             .map_err(|e| OrchestratorError::Config(e.to_string()))?;
-        Ok(Box::new(LocalOrchestrator::new(parallelism)))
+        Ok(Box::new(
+            LocalOrchestrator::new(parallelism)
+                .with_driver_logs(context.resolve(DRIVER_LOGS.as_ref())),
+        ))
     }
 }
 
@@ -62,12 +65,26 @@ impl OrchestratorFlavor for LocalOrchestratorConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalOrchestrator {
     max_parallelism: NonZeroUsize,
+    /// Where the output of detached drivers goes.
+    driver_logs: PathBuf,
 }
 
 impl LocalOrchestrator {
     /// An orchestrator that runs at most `max_parallelism` steps at once.
     pub fn new(max_parallelism: NonZeroUsize) -> LocalOrchestrator {
-        LocalOrchestrator { max_parallelism }
+        LocalOrchestrator {
+            max_parallelism,
+            driver_logs: std::env::temp_dir().join("zenml-drivers"),
+        }
+    }
+
+    /// The same orchestrator, writing the output of detached drivers
+    /// ([`submit_driver`](Orchestrator::submit_driver)) to `<folder>/<run id>.log`. The
+    /// flavor uses `.zen/drivers` in the repository; [`LocalOrchestrator::new`] a folder in the
+    /// system's temporary folder.
+    pub fn with_driver_logs(mut self, folder: PathBuf) -> LocalOrchestrator {
+        self.driver_logs = folder;
+        self
     }
 
     /// How many steps may run at once.
@@ -92,6 +109,10 @@ impl Orchestrator for LocalOrchestrator {
             self.max_parallelism,
             &|node, name| execute_in_process(executor, node, name),
         )
+    }
+
+    fn submit_driver(&self, driver: &StepCommand) -> Result<DetachedDriver, OrchestratorError> {
+        submit_in_background(FLAVOR, driver, &self.driver_logs)
     }
 }
 

@@ -45,7 +45,9 @@ pub type RunNode<'a> = dyn Fn(usize, &str) -> StepOutcome + Sync + 'a;
 /// process, a cluster job): runs every node of `dag` with `run_node` on at most
 /// `max_parallelism` threads, ready nodes earliest in topological order first, skipping the
 /// dependants of failures (naming the failed step) and telling `executor` of every start and
-/// finish; reports the outcome of each node. `flavor` names the orchestrator in errors.
+/// finish; once the executor says the run was cancelled, starts nothing more and reports
+/// the rest skipped; reports the outcome of each node. `flavor` names the orchestrator in
+/// errors.
 /// Flavor crates use it so that every such orchestrator keeps the contract's DAG rules the
 /// same way.
 pub fn run_on_threads(
@@ -153,7 +155,12 @@ struct Scheduler<'a> {
     reports: Vec<Option<StepReport>>,
     running: usize,
     finished: usize,
+    /// Whether the executor said the run was cancelled: nothing starts any more.
+    cancelled: bool,
 }
+
+/// Why a step did not run in a cancelled run.
+const CANCELLED: &str = "the run was cancelled";
 
 impl<'a> Scheduler<'a> {
     fn new(flavor: &'static str, dag: &'a Dag, executor: &'a dyn StepExecutor) -> Scheduler<'a> {
@@ -176,6 +183,7 @@ impl<'a> Scheduler<'a> {
             reports: vec![None; dag.len()],
             running: 0,
             finished: 0,
+            cancelled: false,
         }
     }
 
@@ -197,9 +205,18 @@ impl<'a> Scheduler<'a> {
                 let Some(Reverse((_, node))) = self.ready.pop() else {
                     break;
                 };
+                if self.cancelled || self.executor.run_cancelled() {
+                    self.cancelled = true;
+                    let because = CANCELLED.to_owned();
+                    self.settle(node, StepOutcome::Skipped { because }, Duration::ZERO);
+                    continue;
+                }
                 jobs.send(node)
                     .map_err(|_| stopped("before the run finished"))?;
                 self.running += 1;
+            }
+            if self.finished == self.dag.len() {
+                break;
             }
             if self.running == 0 {
                 // Unreachable for a valid DAG: some node would be neither ready nor waiting.
@@ -251,6 +268,9 @@ impl<'a> Scheduler<'a> {
     /// Why `node` cannot run, once all its upstream nodes have outcomes: the first upstream
     /// node, in declaration order, that did not succeed.
     fn blocker(&self, node: usize) -> Option<String> {
+        if self.cancelled {
+            return Some(CANCELLED.to_owned());
+        }
         self.dag.nodes()[node].upstream.iter().find_map(|&up| {
             let report = self.reports[up].as_ref()?;
             match report.outcome {

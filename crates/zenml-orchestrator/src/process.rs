@@ -1,16 +1,20 @@
 //! The `process` flavor: every step in a child process of its own, on this machine.
 
+use std::io::{Seek, SeekFrom};
 use std::num::NonZeroUsize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use serde::{Deserialize, Serialize};
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, Dag, ValidateConfig, flavor};
 
+use crate::detach::terminate_steps_of_run;
+use crate::detach::{DRIVER_LOGS, submit_in_background};
 use crate::pool::{default_parallelism, panic_message, parallelism, run_on_threads};
 use crate::{
-    Orchestrator, OrchestratorError, OrchestratorFlavor, ProcessExit, RunReport, StepExecutor,
-    StepOutcome,
+    DetachedDriver, Orchestrator, OrchestratorError, OrchestratorFlavor, ProcessExit, RunReport,
+    StepCommand, StepExecutor, StepOutcome,
 };
 
 /// The flavor's name, for error messages.
@@ -37,13 +41,13 @@ impl ValidateConfig for ProcessOrchestratorConfig {
     example = "max_parallelism = 4"
 )]
 impl OrchestratorFlavor for ProcessOrchestratorConfig {
-    fn open(
-        &self,
-        _context: &ComponentContext,
-    ) -> Result<Box<dyn Orchestrator>, OrchestratorError> {
+    fn open(&self, context: &ComponentContext) -> Result<Box<dyn Orchestrator>, OrchestratorError> {
         let parallelism = parallelism(self.max_parallelism)
             .map_err(|e| OrchestratorError::Config(e.to_string()))?;
-        Ok(Box::new(ProcessOrchestrator::new(parallelism)))
+        Ok(Box::new(
+            ProcessOrchestrator::new(parallelism)
+                .with_driver_logs(context.resolve(DRIVER_LOGS.as_ref())),
+        ))
     }
 }
 
@@ -53,18 +57,33 @@ impl OrchestratorFlavor for ProcessOrchestratorConfig {
 /// only its own process down; the orchestrator reports how the process ended
 /// ([`StepExecutor::step_process_ended`]), and the run goes on with the other branches.
 ///
-/// The child processes inherit this process's environment (credentials included), standard
-/// output and standard error; their standard input is closed. The orchestrator waits for
+/// The child processes inherit this process's environment (credentials included); their
+/// standard output and error go to a temporary file handed to the executor
+/// ([`StepExecutor::step_output`]) when they end; their standard input is closed. The orchestrator waits for
 /// every process it started before [`run`](Orchestrator::run) returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessOrchestrator {
     max_parallelism: NonZeroUsize,
+    /// Where the output of detached drivers goes.
+    driver_logs: PathBuf,
 }
 
 impl ProcessOrchestrator {
     /// An orchestrator that runs at most `max_parallelism` step processes at once.
     pub fn new(max_parallelism: NonZeroUsize) -> ProcessOrchestrator {
-        ProcessOrchestrator { max_parallelism }
+        ProcessOrchestrator {
+            max_parallelism,
+            driver_logs: std::env::temp_dir().join("zenml-drivers"),
+        }
+    }
+
+    /// The same orchestrator, writing the output of detached drivers
+    /// ([`submit_driver`](Orchestrator::submit_driver)) to `<folder>/<run id>.log`. The
+    /// flavor uses `.zen/drivers` in the repository; [`ProcessOrchestrator::new`] a folder in the
+    /// system's temporary folder.
+    pub fn with_driver_logs(mut self, folder: PathBuf) -> ProcessOrchestrator {
+        self.driver_logs = folder;
+        self
     }
 
     /// How many step processes may run at once.
@@ -101,6 +120,17 @@ impl Orchestrator for ProcessOrchestrator {
             },
         )
     }
+
+    fn submit_driver(&self, driver: &StepCommand) -> Result<DetachedDriver, OrchestratorError> {
+        submit_in_background(FLAVOR, driver, &self.driver_logs)
+    }
+
+    fn cancel_steps(&self, run_id: &str, _jobs: &[String]) -> Result<usize, OrchestratorError> {
+        terminate_steps_of_run(run_id).map_err(|e| OrchestratorError::Backend {
+            orchestrator: FLAVOR,
+            source: format!("cannot stop the step processes of run {run_id}: {e}").into(),
+        })
+    }
 }
 
 /// Starts the step's command, waits for it, and returns the outcome the executor reads;
@@ -111,13 +141,27 @@ fn run_in_child(executor: &dyn StepExecutor, node: usize) -> StepOutcome {
             Ok(command) => command,
             Err(failure) => return StepOutcome::Failed(failure.message),
         };
-        let exit = match command.to_command().stdin(Stdio::null()).status() {
+        // The process's output goes to an unnamed temporary file, handed to the executor.
+        let output = tempfile::tempfile();
+        let mut process = command.to_command();
+        process.stdin(Stdio::null());
+        if let Ok(file) = &output
+            && let (Ok(out), Ok(err)) = (file.try_clone(), file.try_clone())
+        {
+            process.stdout(out).stderr(err);
+        }
+        let exit = match process.status() {
             Ok(status) => ProcessExit::from(status),
             Err(e) => ProcessExit::Lost(format!(
                 "`{}` could not be started: {e}",
                 command.program.display()
             )),
         };
+        if let Ok(mut file) = output
+            && file.seek(SeekFrom::Start(0)).is_ok()
+        {
+            executor.step_output(node, &mut file);
+        }
         match executor.step_process_ended(node, &exit) {
             Ok(()) => return StepOutcome::Succeeded,
             Err(failure) => match failure.retry_after {
@@ -159,6 +203,7 @@ mod tests {
                 run_id: "run".to_owned(),
                 step: format!("s{node}"),
                 resources: Default::default(),
+                settings: Default::default(),
             })
         }
 

@@ -23,7 +23,8 @@ fn the_local_orchestrator_passes_the_testkit_suite() {
                 .collect::<Vec<_>>(),
             [
                 ("processes", "step_processes_end_as_reported"),
-                ("processes", "a_step_asked_to_retry_runs_again")
+                ("processes", "a_step_asked_to_retry_runs_again"),
+                ("processes", "step_output_is_handed_over")
             ]
         );
     }

@@ -8,10 +8,12 @@
 //! itself; out of process it answers the orchestrator with
 //! [`StepFailure::retry_after`], and the orchestrator starts the step's command again.
 
+use std::io::Read;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use zenml_metadata_store::{MetadataEntry, Resource, StepAttemptRecord, StepStatus};
+use zenml_metadata_store::{MetadataEntry, Resource, RunStatus, StepAttemptRecord, StepStatus};
 use zenml_orchestrator::{
     ProcessExit, StepCommand, StepEvent, StepExecutor, StepFailure, StepOutcome, panic_message,
 };
@@ -92,12 +94,20 @@ impl Execution<'_> {
         loop {
             let attempt = self.attempt(index);
             let started_at = now_millis();
-            let error = match catch_unwind(AssertUnwindSafe(|| self.run_step(index))) {
+            let run = || catch_unwind(AssertUnwindSafe(|| self.run_step(index)));
+            let result = if self.keeps_logs {
+                let (result, logs) = crate::logs::capture(run);
+                self.keep_logs(index, attempt, &mut logs.as_slice());
+                result
+            } else {
+                run()
+            };
+            let error = match result {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(e)) => e.message().to_owned(),
                 Err(payload) => format!("the step panicked: {}", panic_message(&*payload)),
             };
-            if attempt > self.retries(index) {
+            if attempt > self.retries(index) || self.cancelled.load(Ordering::SeqCst) {
                 return Err(StepFailure::new(error));
             }
             self.record_failed_attempt(index, attempt, started_at, &error)
@@ -146,6 +156,12 @@ impl Execution<'_> {
                 }
             };
         }
+        if !exit.success() && self.run_was_cancelled() {
+            // Stopped by `zenml run cancel`: recorded as failed by `on_event`, never retried.
+            return Err(StepFailure::new(format!(
+                "the run was cancelled, and the step's process {exit}"
+            )));
+        }
         let attempt = self.attempt(index);
         let failed_attempt = store
             .step_attempts(&self.run_id)
@@ -184,7 +200,62 @@ impl Execution<'_> {
     }
 }
 
+impl Execution<'_> {
+    /// Whether the run is recorded as cancelled; once it is, [`Execution::cancelled`] says
+    /// so without asking the store again.
+    fn run_was_cancelled(&self) -> bool {
+        if self.cancelled.load(Ordering::SeqCst) {
+            return true;
+        }
+        let cancelled = self
+            .stack
+            .metadata_store
+            .get_run(&self.run_id)
+            .is_ok_and(|run| run.status == RunStatus::Cancelled);
+        if cancelled {
+            self.cancelled.store(true, Ordering::SeqCst);
+        }
+        cancelled
+    }
+
+    /// Keeps `logs` as the logs of attempt `attempt` of node `index`.
+    fn keep_logs(&self, index: usize, attempt: u32, logs: &mut dyn Read) {
+        crate::logs::keep_logs(
+            self.stack.artifact_store.as_ref(),
+            self.stack.metadata_store.as_ref(),
+            &self.run_id,
+            &self.nodes[index].name,
+            attempt,
+            logs,
+        );
+    }
+}
+
 impl StepExecutor for Execution<'_> {
+    fn run_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn step_output(&self, node: usize, output: &mut dyn Read) {
+        let attempt = self.attempt(node);
+        if !self.progress.enabled() {
+            self.keep_logs(node, attempt, output);
+            return;
+        }
+        // On a terminal the step's output is shown too, once its process has ended.
+        let mut text = Vec::new();
+        if let Err(e) = output.read_to_end(&mut text) {
+            eprintln!(
+                "warning: cannot read the output of step `{}`: {e}",
+                self.nodes[node].name
+            );
+        }
+        for line in String::from_utf8_lossy(&text).lines() {
+            eprintln!("    {} │ {line}", self.nodes[node].name);
+        }
+        self.keep_logs(node, attempt, &mut text.as_slice());
+    }
+
     fn execute(&self, node: usize, _name: &str) -> Result<(), StepFailure> {
         self.execute_with_retries(node)
     }
@@ -229,6 +300,12 @@ impl StepExecutor for Execution<'_> {
                 .steps
                 .get(name)
                 .map(|step| step.resources)
+                .unwrap_or_default(),
+            settings: self
+                .config
+                .steps
+                .get(name)
+                .map(|step| step.settings.clone())
                 .unwrap_or_default(),
         })
     }

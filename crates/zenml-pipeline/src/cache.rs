@@ -122,6 +122,7 @@ mod tests {
                 resources: Default::default(),
                 retries: 0,
                 retry_delay_secs: None,
+                settings: Default::default(),
             },
         );
         ResolvedConfig {

@@ -61,6 +61,19 @@ pub enum ClientError {
     /// Reading the artifact failed (including a hash mismatch).
     #[error(transparent)]
     Artifact(#[from] ArtifactIoError),
+    /// The run has ended, so it cannot be cancelled.
+    #[error(
+        "run `{run}` is already {status}; only a running (or interrupted) run can be cancelled"
+    )]
+    NotRunning {
+        /// The run's name.
+        run: String,
+        /// Its status.
+        status: &'static str,
+    },
+    /// The orchestrator could not stop a run's steps.
+    #[error(transparent)]
+    Orchestrator(zenml_orchestrator::OrchestratorError),
 }
 
 impl From<MetadataStoreError> for ClientError {
@@ -82,6 +95,8 @@ impl From<MetadataStoreError> for ClientError {
 pub struct Client {
     stack: OpenStack,
     staging: PathBuf,
+    /// The repository, when the client was opened on one.
+    repo: Option<Repository>,
 }
 
 impl Client {
@@ -105,12 +120,18 @@ impl Client {
         Ok(Client {
             stack: open_stack(repo, &name)?,
             staging: repo.zen_dir().join("staging"),
+            repo: Some(repo.clone()),
         })
     }
 
     /// The open stack this client reads.
     pub fn stack(&self) -> &OpenStack {
         &self.stack
+    }
+
+    /// The repository the client was opened on.
+    pub(crate) fn repository(&self) -> Option<&Repository> {
+        self.repo.as_ref()
     }
 
     /// Every pipeline with its run count and newest run.

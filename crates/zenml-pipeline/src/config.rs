@@ -15,6 +15,9 @@
 //! cpus = 8
 //! memory = "32G"
 //! gpus = 1
+//! [steps.trainer.settings.slurm]  # for the orchestrator of this flavor; others ignore it
+//! partition = "gpu"
+//! time_limit = "2:00:00"
 //! ```
 
 use std::collections::BTreeMap;
@@ -66,6 +69,12 @@ pub struct StepConfig {
     /// Seconds before the first retry; each later one waits twice as long. Default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_delay_secs: Option<f64>,
+    /// Orchestrator settings by flavor name (`[steps.NAME.settings.slurm]`): the stack's
+    /// orchestrator checks and uses its own flavor's table and ignores the others, so that
+    /// one configuration serves several stacks. A name that is no orchestrator flavor is
+    /// refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, toml::Table>,
 }
 
 /// A step's resources in a run configuration: `[steps.NAME.resources]`.
@@ -114,6 +123,9 @@ pub struct ResolvedStep {
     /// Seconds before the first retry (each later one waits twice as long); `None`: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_delay_secs: Option<f64>,
+    /// Orchestrator settings by flavor name, as the run configuration gave them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, Value>,
 }
 
 /// The longest wait before a retry.
@@ -232,6 +244,7 @@ pub(crate) fn resolve(
                     .or(node.retries)
                     .unwrap_or(0),
                 retry_delay_secs,
+                settings: resolve_settings(node, overrides)?,
             },
         );
     }
@@ -256,6 +269,34 @@ pub(crate) fn resolve(
         pipeline_enable_cache,
         steps,
     })
+}
+
+/// The orchestrator settings of `node` from its overrides, as JSON; a flavor name that no
+/// registered orchestrator has is refused, listing those there are.
+fn resolve_settings(
+    node: &StepNode,
+    overrides: Option<&StepConfig>,
+) -> Result<BTreeMap<String, Value>, ConfigError> {
+    let mut settings = BTreeMap::new();
+    let Some(overrides) = overrides else {
+        return Ok(settings);
+    };
+    for (flavor, table) in &overrides.settings {
+        let registry = zenml_core::FlavorRegistry::global()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        registry
+            .get(zenml_core::ComponentKind::Orchestrator, flavor)
+            .map_err(|e| ConfigError::InvalidValue {
+                key: format!("steps.{}.settings.{flavor}", node.name),
+                message: e.to_string(),
+            })?;
+        let value = serde_json::to_value(table).map_err(|e| ConfigError::InvalidValue {
+            key: format!("steps.{}.settings.{flavor}", node.name),
+            message: e.to_string(),
+        })?;
+        settings.insert(flavor.clone(), value);
+    }
+    Ok(settings)
 }
 
 /// The resources of `node`: declared in code, replaced key by key by `overrides`; invalid
@@ -319,6 +360,7 @@ impl ResolvedConfig {
                         || !step.resources.is_empty()
                         || step.retries > 0
                         || step.retry_delay_secs.is_some()
+                        || !step.settings.is_empty()
                 })
                 .map(|(name, step)| {
                     let parameters = step
@@ -338,6 +380,15 @@ impl ResolvedConfig {
                             }),
                             retries: (step.retries > 0).then_some(step.retries),
                             retry_delay_secs: step.retry_delay_secs,
+                            settings: step
+                                .settings
+                                .iter()
+                                .filter_map(|(flavor, value)| {
+                                    toml::Table::try_from(value)
+                                        .ok()
+                                        .map(|table| (flavor.clone(), table))
+                                })
+                                .collect(),
                         },
                     )
                 })

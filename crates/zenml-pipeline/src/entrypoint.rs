@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Mutex;
 
 use zenml_metadata_store::{ArtifactRecord, RunRecord, RunStatus, StepRunRecord, StepStatus};
 
@@ -147,22 +146,17 @@ impl Pipeline {
             outputs[input.node] = Some(store.step_outputs(&done.id)?.into_iter().collect());
         }
 
-        let execution = Execution {
-            pipeline: &config.pipeline,
-            run_id: record.id.clone(),
-            run_name: record.name.clone(),
-            nodes: self.steps(),
-            config: &config,
-            stack: &place.stack,
-            staging: place.staging.clone(),
-            outputs: Mutex::new(outputs),
-            started: Mutex::new(Default::default()),
-            cached: Mutex::new(Default::default()),
-            recorded: Mutex::new(Default::default()),
-            attempts: Mutex::new([(index, attempt)].into()),
-            progress: Progress::new(true),
-            step_processes: None,
-        };
+        let execution = Execution::new(
+            (&record.id, &record.name),
+            self.steps(),
+            &config,
+            (&place.stack, place.staging.clone()),
+            outputs,
+            Progress::new(true),
+        );
+        if let Ok(mut attempts) = execution.attempts.lock() {
+            attempts.insert(index, attempt);
+        }
         let started_at = crate::runner::now_millis();
         let error = match catch_unwind(AssertUnwindSafe(|| execution.run_step(index))) {
             Ok(Ok(())) => None,
@@ -209,5 +203,6 @@ fn outcome(run: RunRecord, step: StepRunRecord) -> RunOutcome {
     RunOutcome {
         run,
         steps: vec![step],
+        detached: None,
     }
 }

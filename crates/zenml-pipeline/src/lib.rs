@@ -18,11 +18,14 @@ pub mod artifact_io;
 mod attempts;
 mod builder;
 mod cache;
+mod cancel;
 mod client;
 pub mod compare;
 mod config;
+mod drive;
 mod entrypoint;
 pub mod lineage;
+pub mod logs;
 mod pipeline;
 mod program;
 pub mod prune;
@@ -33,13 +36,16 @@ mod step;
 
 pub use attempts::job_key;
 pub use builder::{DeclaredResources, InputSpec, OutputSpec, ParamSpec, StepNode};
+pub use cancel::CancelReport;
 pub use client::{Client, ClientError, RunView, StepView};
 pub use compare::{PipelineComparison, RunComparison};
 pub use config::{
     DEFAULT_RUN_NAME, ResolvedConfig, ResolvedStep, ResourcesConfig, RunConfig, StepConfig,
 };
+pub use drive::DRIVE_OPTION;
 pub use entrypoint::{ATTEMPT_OPTION, RUN_OPTION, STEP_OPTION};
 pub use lineage::{Lineage, LineageNode};
+pub use logs::StepLogs;
 pub use pipeline::{LEASE_ENV, Pipeline, RunError, RunOptions, RunOutcome};
 pub use program::Invocation;
 pub use prune::{PruneOptions, PrunePlan, PruneReport};

@@ -1,19 +1,23 @@
 //! A built pipeline and how to run it.
 
 use std::path::PathBuf;
-use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use zenml_core::{ComponentKind, ConfigError};
 use zenml_metadata_store::{
-    MetadataStore, MetadataStoreError, Millis, NewRun, RunRecord, StepRunRecord,
+    MetadataEntry, MetadataStoreError, NewRun, Resource, RunRecord, RunStatus, StepRunRecord,
 };
-use zenml_stack::{OpenStack, Repository, RepositoryError, open_stack};
+use zenml_orchestrator::{DetachedDriver, StepCommand};
+use zenml_stack::{
+    OpenStack, REPOSITORY_PATH_ENV, Repository, RepositoryError, STACK_ENV, open_stack,
+};
 
 use crate::builder::{StepNode, collect_nodes};
 use crate::config::{ResolvedConfig, RunConfig, resolve};
-use crate::runner::{Execution, Progress, StepProcesses, now_millis, run_status};
+use crate::drive::{DRIVE_OPTION, lease_deadline};
+use crate::entrypoint::RUN_OPTION;
+use crate::runner::{Execution, Progress, now_millis};
 use crate::spec::PipelineSpec;
 
 /// A pipeline: a named DAG of steps, built by a `#[pipeline]` function.
@@ -44,6 +48,11 @@ pub struct RunOptions {
     /// renewing it for that long (it renews it three times per period). Default: the
     /// environment variable `ZENML_RUN_LEASE_SECS`, or 30 seconds.
     pub lease: Option<Duration>,
+    /// Record the run, hand its driver to the orchestrator, and return without waiting for
+    /// the run (`--detach`): the run completes without this process. Needs
+    /// [`RunOptions::program`] and an orchestrator that can run a driver
+    /// ([`Orchestrator::submit_driver`](zenml_orchestrator::Orchestrator::submit_driver)).
+    pub detach: bool,
 }
 
 /// The lease of a run when neither [`RunOptions::lease`] nor `ZENML_RUN_LEASE_SECS` says.
@@ -73,13 +82,16 @@ impl RunOptions {
     }
 }
 
-/// A finished run: its record and its step runs.
+/// A finished run: its record and its step runs; or a detached run, just submitted.
 #[derive(Debug, Clone)]
 pub struct RunOutcome {
     /// The run.
     pub run: RunRecord,
     /// Its step runs.
     pub steps: Vec<StepRunRecord>,
+    /// For a detached run ([`RunOptions::detach`]): where its driver runs. The run is
+    /// still running, and `steps` is empty.
+    pub detached: Option<DetachedDriver>,
 }
 
 /// Why a run could not start, or did not succeed.
@@ -133,6 +145,15 @@ pub enum RunError {
         /// The step's error.
         error: String,
     },
+    /// The run was cancelled (`zenml run cancel`) while it ran: the steps that had not
+    /// started are recorded as skipped, and those that were stopped as failed.
+    #[error("run `{run}` was cancelled")]
+    Cancelled {
+        /// The run's name.
+        run: String,
+        /// The run as it ended.
+        outcome: Box<RunOutcome>,
+    },
     /// The run finished, but steps failed: they are recorded, and so is every artifact of
     /// the steps that completed.
     #[error("run `{run}` failed: {}", failures.iter().map(|(s, e)| format!("step `{s}`: {e}")).collect::<Vec<_>>().join("; "))]
@@ -177,119 +198,149 @@ impl Pipeline {
         resolve(&self.name, self.enable_cache, &self.nodes, config)
     }
 
-    /// Runs the pipeline on a stack of the repository.
+    /// Runs the pipeline on a stack of the repository: resolves the configuration, records
+    /// the run, and drives it to its end through the stack's orchestrator. With
+    /// [`RunOptions::detach`], it records the run, hands its driver to the orchestrator
+    /// ([`Orchestrator::submit_driver`](zenml_orchestrator::Orchestrator::submit_driver))
+    /// and returns at once, the run still running ([`RunOutcome::detached`] says where).
     pub fn run(&self, options: &RunOptions) -> Result<RunOutcome, RunError> {
         zenml_core::Name::new(&self.name).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let dag = Execution::dag(&self.nodes)?;
         let config = self.resolve(&options.config)?;
         let lease = options.lease()?;
-        let RunPlace {
-            repo,
-            stack_name,
-            stack,
-            staging,
-        } = RunPlace::open(options)?;
-        let progress = Progress::new(options.quiet);
-        let run_id = uuid::Uuid::new_v4().to_string();
-        let run = stack.metadata_store.create_run(&NewRun {
-            id: run_id.clone(),
+        if options.detach && options.program.is_none() {
+            return Err(ConfigError::Invalid(
+                "a detached run is driven by the pipeline's program, started again in its \
+                 driver mode; start the run with `Pipeline::run_from_args`, or set \
+                 `RunOptions::program`"
+                    .to_owned(),
+            )
+            .into());
+        }
+        let place = RunPlace::open(options)?;
+        let snapshot = stack_snapshot(&place.repo, &place.stack_name)?;
+        check_step_settings(&place.stack, &snapshot, &config)?;
+        let first_lease = if options.detach {
+            lease.max(DETACHED_START)
+        } else {
+            lease
+        };
+        let run = place.stack.metadata_store.create_run(&NewRun {
+            id: uuid::Uuid::new_v4().to_string(),
             pipeline_name: config.pipeline.clone(),
             name: config.run_name.clone(),
             started_at: now_millis(),
             config: serde_json::to_value(&config).unwrap_or(Value::Null),
-            stack: stack_snapshot(&repo, &stack_name)?,
+            stack: snapshot,
             spec: self.spec().to_json(),
-            lease_expires_at: Some(lease_deadline(lease)),
+            lease_expires_at: Some(lease_deadline(first_lease)),
         })?;
+        if options.detach {
+            return detach(&place, run, options);
+        }
+        let progress = Progress::new(options.quiet);
         progress.line(&format!(
-            "Running pipeline `{}` as run `{}` on stack `{stack_name}`",
-            config.pipeline, run.name
+            "Running pipeline `{}` as run `{}` on stack `{}`",
+            config.pipeline, run.name, place.stack_name
         ));
-        let execution = Execution {
-            pipeline: &config.pipeline,
-            run_id: run_id.clone(),
-            run_name: run.name.clone(),
-            nodes: &self.nodes,
-            config: &config,
-            stack: &stack,
-            staging,
-            outputs: Mutex::new(vec![None; self.nodes.len()]),
-            started: Mutex::new(Default::default()),
-            cached: Mutex::new(Default::default()),
-            recorded: Mutex::new(Default::default()),
-            attempts: Mutex::new(Default::default()),
-            progress,
-            step_processes: options.program.clone().map(|program| StepProcesses {
-                program,
-                repository: repo.root().to_path_buf(),
-                stack: stack_name.clone(),
-            }),
-        };
-        let result = std::thread::scope(|scope| {
-            let (stop, stopped) = mpsc::channel::<()>();
-            let store = stack.metadata_store.as_ref();
-            let run_id = run_id.as_str();
-            scope.spawn(move || renew_lease(store, run_id, lease, &stopped));
-            let result = stack.orchestrator.run(&dag, &execution);
-            drop(stop);
-            result
-        });
-        let report = match result {
-            Ok(report) => report,
-            Err(e) => {
-                let message = e.to_string();
-                stack.metadata_store.finish_run(
-                    &run_id,
-                    run_status(false),
-                    now_millis(),
-                    Some(&message),
-                )?;
-                return Err(e.into());
-            }
-        };
-        let failures: Vec<(String, String)> = report
-            .steps()
-            .iter()
-            .filter_map(|s| match &s.outcome {
-                zenml_orchestrator::StepOutcome::Failed(message) => {
-                    Some((s.name.clone(), message.clone()))
-                }
-                _ => None,
-            })
-            .collect();
-        let error = (!failures.is_empty()).then(|| {
-            failures
-                .iter()
-                .map(|(s, e)| format!("step `{s}` failed: {e}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        });
-        stack.metadata_store.finish_run(
-            &run_id,
-            run_status(report.is_success()),
-            now_millis(),
-            error.as_deref(),
-        )?;
-        let outcome = RunOutcome {
-            run: stack.metadata_store.get_run(&run_id)?,
-            steps: stack.metadata_store.step_runs(&run_id)?,
-        };
-        execution.progress.line(&format!(
-            "Run `{}` {} in {:.2} s",
-            outcome.run.name,
-            outcome.run.status.as_str(),
-            report.duration().as_secs_f64()
-        ));
-        if failures.is_empty() {
-            Ok(outcome)
-        } else {
-            Err(RunError::StepsFailed {
-                run: outcome.run.name.clone(),
-                failures,
-                outcome: Box::new(outcome),
-            })
+        self.drive(&dag, &config, &place, &run, lease, progress, options)
+    }
+}
+
+/// How long the first lease of a detached run lasts at least: its driver renews it once it
+/// starts, which on a busy cluster may take a while. (A run whose driver starts later is
+/// read as interrupted until then.)
+const DETACHED_START: Duration = Duration::from_secs(600);
+
+/// Checks the orchestrator settings of every step (`[steps.NAME.settings.FLAVOR]`) for the
+/// flavor of the stack's orchestrator; settings for other flavors are left alone.
+fn check_step_settings(
+    stack: &OpenStack,
+    snapshot: &Value,
+    config: &ResolvedConfig,
+) -> Result<(), ConfigError> {
+    let Some(flavor) =
+        snapshot["components"][ComponentKind::Orchestrator.config_key()]["flavor"].as_str()
+    else {
+        return Ok(());
+    };
+    for (step, resolved) in &config.steps {
+        if let Some(settings) = resolved.settings.get(flavor) {
+            stack
+                .orchestrator
+                .check_step_settings(step, settings)
+                .map_err(|message| ConfigError::InvalidValue {
+                    key: format!("steps.{step}.settings.{flavor}"),
+                    message,
+                })?;
         }
     }
+    Ok(())
+}
+
+/// Hands the driver of the recorded run `run` to the stack's orchestrator; a run whose
+/// driver cannot be submitted is recorded as failed.
+fn detach(place: &RunPlace, run: RunRecord, options: &RunOptions) -> Result<RunOutcome, RunError> {
+    let store = place.stack.metadata_store.as_ref();
+    let mut env = vec![
+        (
+            REPOSITORY_PATH_ENV.to_owned(),
+            place.repo.root().display().to_string(),
+        ),
+        (STACK_ENV.to_owned(), place.stack_name.clone()),
+    ];
+    if let Some(lease) = options.lease {
+        env.push((LEASE_ENV.to_owned(), lease.as_secs_f64().to_string()));
+    }
+    let driver = StepCommand {
+        program: options.program.clone().unwrap_or_default(),
+        args: vec![
+            RUN_OPTION.to_owned(),
+            run.id.clone(),
+            DRIVE_OPTION.to_owned(),
+        ],
+        env,
+        current_dir: std::env::current_dir().unwrap_or_else(|_| place.repo.root().to_path_buf()),
+        run_id: run.id.clone(),
+        step: "driver".to_owned(),
+        resources: Default::default(),
+        settings: Default::default(),
+    };
+    let detached = match place.stack.orchestrator.submit_driver(&driver) {
+        Ok(detached) => detached,
+        Err(e) => {
+            store.finish_run(
+                &run.id,
+                RunStatus::Failed,
+                now_millis(),
+                Some(&e.to_string()),
+            )?;
+            return Err(e.into());
+        }
+    };
+    let mut entries = vec![MetadataEntry {
+        resource: Resource::Run(run.id.clone()),
+        key: "driver".to_owned(),
+        value: Value::String(detached.job.clone()),
+    }];
+    if let Some(log) = &detached.log {
+        entries.push(MetadataEntry {
+            resource: Resource::Run(run.id.clone()),
+            key: "driver.log".to_owned(),
+            value: Value::String(log.display().to_string()),
+        });
+    }
+    if let Err(e) = store.log_metadata(&entries) {
+        eprintln!(
+            "warning: cannot record where the driver of run {} runs: {e}",
+            run.name
+        );
+    }
+    Ok(RunOutcome {
+        run: store.get_run(&run.id)?,
+        steps: Vec::new(),
+        detached: Some(detached),
+    })
 }
 
 /// Where a run happens: the repository, the stack (opened) and the staging folder.
@@ -332,35 +383,6 @@ impl RunPlace {
             stack,
             staging,
         })
-    }
-}
-
-/// When a lease of `lease` taken now expires.
-fn lease_deadline(lease: Duration) -> Millis {
-    now_millis().saturating_add(Millis::try_from(lease.as_millis()).unwrap_or(Millis::MAX))
-}
-
-/// Renews the lease of run `run_id` three times per `lease` until `stopped` says the run
-/// is over (its sender is dropped) or the run is no longer running. A failed renewal is
-/// reported once on stderr and tried again at the next turn: the run goes on, and is read as
-/// interrupted only if no renewal succeeds for a whole period.
-fn renew_lease(
-    store: &dyn MetadataStore,
-    run_id: &str,
-    lease: Duration,
-    stopped: &mpsc::Receiver<()>,
-) {
-    let mut warned = false;
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(lease / 3) {
-        match store.renew_run_lease(run_id, lease_deadline(lease)) {
-            Ok(true) => warned = false,
-            Ok(false) => return,
-            Err(e) if !warned => {
-                eprintln!("warning: cannot renew the lease of run {run_id}: {e}");
-                warned = true;
-            }
-            Err(_) => {}
-        }
     }
 }
 

@@ -8,6 +8,7 @@ use zenml_core::ConfigError;
 use zenml_metadata_store::StepStatus;
 
 use crate::config::RunConfig;
+use crate::drive::DRIVE_OPTION;
 use crate::entrypoint::{ATTEMPT_OPTION, RUN_OPTION, STEP_OPTION};
 use crate::pipeline::{Pipeline, RunError, RunOptions, RunOutcome};
 
@@ -28,6 +29,14 @@ pub enum Invocation {
         /// The stack and repository to use.
         options: RunOptions,
     },
+    /// Drive a recorded run to its end (`--zenml-run RUN --zenml-drive`): what a detached
+    /// run's driver does.
+    Drive {
+        /// The run's name or id.
+        run: String,
+        /// The stack and repository to use.
+        options: RunOptions,
+    },
     /// Print the options (`--help`, `-h`).
     Help,
     /// Print the version (`--version`, `-V`).
@@ -41,6 +50,9 @@ Options:
       --run-name NAME    the run's name (default: from the configuration, or generated)
       --stack NAME       the stack to run on (default: ZENML_STACK, or the active stack)
       --no-cache         run every step; reuse no earlier results
+      --detach           record the run, hand its driver to the orchestrator and return;
+                         the run completes without this process (`zenml run describe RUN`
+                         follows it, `zenml run cancel RUN` stops it)
   -q, --quiet            no progress output
       --zenml-run RUN --zenml-step STEP
                          run only step STEP of the recorded run RUN (its name or id) and
@@ -48,6 +60,9 @@ Options:
                          run's upstream steps must have completed, and this program's
                          pipeline must be the one the run was started with
       --zenml-attempt N  with --zenml-step: which attempt of the step this is (default 1)
+      --zenml-run RUN --zenml-drive
+                         drive the recorded run RUN to its end, as the driver of a
+                         detached run does
   -h, --help             print this help
   -V, --version          print the version";
 
@@ -89,6 +104,7 @@ impl Pipeline {
                 ExitCode::SUCCESS
             }
             Invocation::Run(options) => report_run(self.run(&options)),
+            Invocation::Drive { run, options } => report_run(self.drive_run(&run, &options)),
             Invocation::Step {
                 run,
                 step,
@@ -117,6 +133,7 @@ impl Pipeline {
                 attempt,
                 options,
             } => self.run_step_attempt(&run, &step, attempt, &options),
+            Invocation::Drive { run, options } => self.drive_run(&run, &options),
             Invocation::Help | Invocation::Version => Err(ConfigError::Invalid(
                 "`--help` and `--version` print instead of running; the program's `main` \
                  handles them through `run_from_args`"
@@ -136,7 +153,7 @@ impl Pipeline {
         let mut options = RunOptions::default();
         let mut config_file = None;
         let (mut run_name, mut run, mut step, mut attempt) = (None, None, None, None);
-        let mut no_cache = false;
+        let (mut no_cache, mut drive) = (false, false);
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (flag, inline) = match arg.split_once('=') {
@@ -155,6 +172,8 @@ impl Pipeline {
                 "--stack" => options.stack = Some(value("stack name")?),
                 "--no-cache" => no_cache = true,
                 "--quiet" | "-q" => options.quiet = true,
+                "--detach" => options.detach = true,
+                DRIVE_OPTION => drive = true,
                 RUN_OPTION => run = Some(value("run name or id")?),
                 STEP_OPTION => step = Some(value("step name")?),
                 ATTEMPT_OPTION => {
@@ -176,15 +195,35 @@ impl Pipeline {
                 }
             }
         }
-        match (run, step) {
-            (Some(run), Some(step)) => {
-                if config_file.is_some() || run_name.is_some() || no_cache {
-                    return Err(ConfigError::Invalid(format!(
-                        "`{RUN_OPTION}` runs a step with the configuration its run recorded; \
-                         `--config`, `--run-name` and `--no-cache` cannot change it"
-                    ))
-                    .into());
-                }
+        let recorded_run = run.is_some();
+        if recorded_run
+            && (config_file.is_some() || run_name.is_some() || no_cache || options.detach)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "`{RUN_OPTION}` goes on with a recorded run, with the configuration it \
+                 recorded; `--config`, `--run-name`, `--no-cache` and `--detach` cannot \
+                 change it"
+            ))
+            .into());
+        }
+        match (run, step, drive) {
+            (Some(_), Some(_), true) => {
+                return Err(ConfigError::Invalid(format!(
+                    "`{STEP_OPTION}` runs one step and `{DRIVE_OPTION}` a whole run: give one"
+                ))
+                .into());
+            }
+            (Some(run), None, true) if attempt.is_none() => {
+                options.program = std::env::current_exe().ok();
+                return Ok(Invocation::Drive { run, options });
+            }
+            (None, _, true) => {
+                return Err(ConfigError::Invalid(format!(
+                    "`{DRIVE_OPTION}` goes with `{RUN_OPTION} RUN`"
+                ))
+                .into());
+            }
+            (Some(run), Some(step), false) => {
                 return Ok(Invocation::Step {
                     run,
                     step,
@@ -192,16 +231,18 @@ impl Pipeline {
                     options,
                 });
             }
-            (None, None) if attempt.is_some() => {
+            (None, None, false) if attempt.is_some() => {
                 return Err(ConfigError::Invalid(format!(
                     "`{ATTEMPT_OPTION}` goes with `{RUN_OPTION} RUN {STEP_OPTION} STEP`"
                 ))
                 .into());
             }
-            (None, None) => {}
+            (None, None, false) => {}
             _ => {
                 return Err(ConfigError::Invalid(format!(
-                    "`{RUN_OPTION} RUN` and `{STEP_OPTION} STEP` go together"
+                    "`{RUN_OPTION} RUN` goes with `{STEP_OPTION} STEP` (and \
+                     `{ATTEMPT_OPTION} N`) or with `{DRIVE_OPTION}`, and `{STEP_OPTION}` with \
+                     `{RUN_OPTION}`"
                 ))
                 .into());
             }
@@ -252,6 +293,27 @@ fn report_step(result: Result<RunOutcome, RunError>, quiet: bool) -> ExitCode {
 /// Prints a run's outcome and returns the exit code.
 fn report_run(result: Result<RunOutcome, RunError>) -> ExitCode {
     match result {
+        Ok(RunOutcome {
+            run,
+            detached: Some(driver),
+            ..
+        }) => {
+            println!(
+                "Run `{}` of pipeline `{}` submitted: its driver runs as {}{}.",
+                run.name,
+                run.pipeline_name,
+                driver.job,
+                driver
+                    .log
+                    .map(|log| format!(", writing to {}", log.display()))
+                    .unwrap_or_default()
+            );
+            println!(
+                "Next: `zenml run describe {0}` follows it; `zenml run cancel {0}` stops it.",
+                run.name
+            );
+            ExitCode::SUCCESS
+        }
         Ok(outcome) => {
             let cached = outcome
                 .steps

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -169,6 +170,12 @@ pub(crate) struct Execution<'a> {
     pub(crate) progress: Progress,
     /// How to start a step in a process of its own; `None` when this run cannot.
     pub(crate) step_processes: Option<StepProcesses>,
+    /// Set once the run is known to be cancelled: no step starts any more.
+    pub(crate) cancelled: AtomicBool,
+    /// Whether steps run in this process keep the `log` records they emit as their logs
+    /// (the driver), or leave that to the orchestrator that captures the whole process's
+    /// output (a step's own process).
+    pub(crate) keeps_logs: bool,
 }
 
 /// What a step's own process needs to find the run: the program, and the repository and
@@ -183,6 +190,36 @@ pub(crate) struct StepProcesses {
 }
 
 impl<'a> Execution<'a> {
+    /// The state of run `run` (id and name) of the pipeline of `nodes`, before any step
+    /// ran, with `outputs` already known (by node) and `progress` shown.
+    pub(crate) fn new(
+        run: (&str, &str),
+        nodes: &'a [StepNode],
+        config: &'a ResolvedConfig,
+        place: (&'a OpenStack, PathBuf),
+        outputs: Vec<Option<HashMap<String, ArtifactRecord>>>,
+        progress: Progress,
+    ) -> Execution<'a> {
+        Execution {
+            pipeline: &config.pipeline,
+            run_id: run.0.to_owned(),
+            run_name: run.1.to_owned(),
+            nodes,
+            config,
+            stack: place.0,
+            staging: place.1,
+            outputs: Mutex::new(outputs),
+            started: Mutex::new(HashMap::new()),
+            cached: Mutex::new(HashSet::new()),
+            recorded: Mutex::new(HashSet::new()),
+            attempts: Mutex::new(HashMap::new()),
+            progress,
+            step_processes: None,
+            cancelled: AtomicBool::new(false),
+            keeps_logs: false,
+        }
+    }
+
     pub(crate) fn dag(nodes: &[StepNode]) -> Result<Dag, zenml_core::DagError> {
         Dag::new(
             nodes
@@ -490,6 +527,19 @@ impl Progress {
             enabled: !quiet && std::io::stderr().is_terminal(),
             start: Instant::now(),
         }
+    }
+
+    /// Progress shown also when standard error is no terminal: a detached driver's log.
+    pub(crate) fn always() -> Progress {
+        Progress {
+            enabled: true,
+            start: Instant::now(),
+        }
+    }
+
+    /// Whether progress is shown.
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
     }
 
     pub(crate) fn line(&self, text: &str) {

@@ -15,8 +15,11 @@
 //! - **processes**: for orchestrators that run steps outside this process, each step's
 //!   command runs in its folder with its environment, and how its process ended decides the
 //!   step's outcome ([`step_processes_end_as_reported`]), and a step the executor asks to
-//!   retry runs again ([`a_step_asked_to_retry_runs_again`]); not applicable to
-//!   orchestrators that run steps in this process.
+//!   retry runs again ([`a_step_asked_to_retry_runs_again`]), and what each step's process
+//!   wrote is handed to the executor ([`step_output_is_handed_over`]); not applicable to
+//!   orchestrators that run steps in this process;
+//! - **cancellation**: once the executor says the run is cancelled, no step starts and the
+//!   rest are reported skipped ([`a_cancelled_run_starts_no_more_steps`]).
 //!
 //! The steps are the testkit's own (they record what ran). An orchestrator may run them here
 //! ([`StepExecutor::execute`]) or elsewhere: then each step's command is a small `/bin/sh`
@@ -49,7 +52,14 @@ use crate::{GroupReport, SuiteReport};
 pub const SUITE: &str = "orchestrator";
 
 /// The groups of [`run_all`], in order.
-pub const GROUPS: [&str; 5] = ["dag-order", "parallel", "failures", "panics", "processes"];
+pub const GROUPS: [&str; 6] = [
+    "dag-order",
+    "parallel",
+    "failures",
+    "panics",
+    "processes",
+    "cancellation",
+];
 
 /// Part of the message of every panic the suite causes on purpose.
 pub const INTENDED_PANIC: &str = "zenml-testkit: intended panic";
@@ -99,13 +109,21 @@ pub fn run_all_with(orchestrator: &dyn Orchestrator, parallel_wait: Duration) ->
         })
         .run("a_step_asked_to_retry_runs_again", || {
             a_step_asked_to_retry_runs_again(orchestrator)
+        })
+        .run("step_output_is_handed_over", || {
+            step_output_is_handed_over(orchestrator)
         });
+    let mut cancellation = GroupReport::new("cancellation");
+    cancellation.run("a_cancelled_run_starts_no_more_steps", || {
+        a_cancelled_run_starts_no_more_steps(orchestrator)
+    });
     SuiteReport::new(SUITE)
         .with(order)
         .with(parallel)
         .with(failures)
         .with(panics)
         .with(processes)
+        .with(cancellation)
 }
 
 /// Diamonds, a chain and an isolated node, declared out of topological order: every node is
@@ -408,6 +426,80 @@ pub fn a_step_asked_to_retry_runs_again(orchestrator: &dyn Orchestrator) {
     assert!(violations.is_empty(), "{}", violations.join("; "));
 }
 
+/// For an orchestrator that runs steps outside this process: what each step's process
+/// writes to standard output and error reaches [`StepExecutor::step_output`] once per
+/// process, before [`StepExecutor::step_process_ended`], also for a process that fails.
+/// Not applicable when the orchestrator executes steps in this process.
+pub fn step_output_is_handed_over(orchestrator: &dyn Orchestrator) {
+    let dag = dag(&[("speaks", &[]), ("fails", &[]), ("quiet", &[0])]);
+    let scripts = [
+        "echo \"to stdout from $ZENML_TESTKIT_STEP\"; echo 'to stderr' >&2",
+        "echo 'last words'; exit 4",
+        "",
+    ];
+    let recorder = Recorder::new(&dag, |_| Ok(())).with_scripts(&scripts);
+    let report = run(orchestrator, &dag, &recorder);
+    if lock(&recorder.commanded).is_empty() {
+        crate::report::not_applicable("the orchestrator runs steps in this process");
+    }
+    let all = outcomes(&report).join(", ");
+    let violations = recorder.violations();
+    assert!(violations.is_empty(), "{}", violations.join("; "));
+    let outputs = lock(&recorder.outputs).clone();
+    let of = |node: usize| -> Vec<String> {
+        outputs
+            .iter()
+            .filter(|(n, _)| *n == node)
+            .map(|(_, text)| text.clone())
+            .collect()
+    };
+    let speaks = of(0);
+    assert_eq!(
+        speaks.len(),
+        1,
+        "one output per process: {outputs:?} ({all})"
+    );
+    assert!(
+        speaks[0].contains("to stdout from speaks") && speaks[0].contains("to stderr"),
+        "standard output and error are both captured: {speaks:?}"
+    );
+    let fails = of(1);
+    assert!(
+        fails.len() == 1 && fails[0].contains("last words"),
+        "a failed process's output is handed over too: {outputs:?}"
+    );
+    assert!(
+        of(2).iter().all(|text| text.trim().is_empty()),
+        "a silent step has no output: {outputs:?}"
+    );
+}
+
+/// Once [`StepExecutor::run_cancelled`] says so (here: as soon as the first step has
+/// succeeded), no further step is executed; every step not started is reported skipped,
+/// saying the run was cancelled, with its `Finished` event.
+pub fn a_cancelled_run_starts_no_more_steps(orchestrator: &dyn Orchestrator) {
+    let dag = dag(&[
+        ("first", &[]),
+        ("then", &[0]),
+        ("last", &[1]),
+        ("aside", &[0]),
+    ]);
+    let mut recorder = Recorder::new(&dag, |_| Ok(()));
+    recorder.cancel_after_first = true;
+    let report = run(orchestrator, &dag, &recorder);
+    check_report_shape(&dag, &report);
+    let all = outcomes(&report).join(", ");
+    assert!(report.steps()[0].outcome.is_success(), "{all}");
+    assert_eq!(recorder.executed(), [0], "only the first step ran: {all}");
+    for node in 1..dag.len() {
+        assert!(
+            matches!(&report.steps()[node].outcome, StepOutcome::Skipped { because } if because.contains("cancelled")),
+            "every later step is skipped as cancelled: {all}"
+        );
+    }
+    recorder.check_events(&dag, &[1, 2, 3]);
+}
+
 /// Numbers the counter files of [`a_step_asked_to_retry_runs_again`].
 static RETRY_COUNTERS: AtomicUsize = AtomicUsize::new(0);
 
@@ -475,6 +567,11 @@ struct Recorder<'a, F> {
     ended: Mutex<Vec<(usize, ProcessExit)>>,
     /// How many times a step whose process failed is asked to run again.
     retries: usize,
+    /// What each step's process wrote, as handed over.
+    outputs: Mutex<Vec<(usize, String)>>,
+    /// Whether the run is cancelled once node 0 succeeded.
+    cancel_after_first: bool,
+    cancelled: std::sync::atomic::AtomicBool,
 }
 
 impl<'a, F: Fn(&str) -> Result<(), StepFailure> + Sync> Recorder<'a, F> {
@@ -493,6 +590,9 @@ impl<'a, F: Fn(&str) -> Result<(), StepFailure> + Sync> Recorder<'a, F> {
             commanded: Mutex::new(Vec::new()),
             ended: Mutex::new(Vec::new()),
             retries: 0,
+            outputs: Mutex::new(Vec::new()),
+            cancel_after_first: false,
+            cancelled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -598,7 +698,32 @@ impl<F: Fn(&str) -> Result<(), StepFailure> + Sync> StepExecutor for Recorder<'_
         {
             *done = true;
         }
+        if result.is_ok() && node == 0 && self.cancel_after_first {
+            self.cancelled.store(true, Ordering::SeqCst);
+        }
         result
+    }
+
+    fn run_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn step_output(&self, node: usize, output: &mut dyn std::io::Read) {
+        let mut text = String::new();
+        if let Err(e) = output.read_to_string(&mut text) {
+            lock(&self.violations).push(format!("node {node}'s output cannot be read: {e}"));
+        }
+        let ended = lock(&self.ended).iter().filter(|(n, _)| *n == node).count();
+        let handed = lock(&self.outputs)
+            .iter()
+            .filter(|(n, _)| *n == node)
+            .count();
+        if handed != ended {
+            lock(&self.violations).push(format!(
+                "node {node}'s output was handed over after its process's end was reported, or twice"
+            ));
+        }
+        lock(&self.outputs).push((node, text));
     }
 
     fn on_event(&self, event: &StepEvent) {
@@ -632,6 +757,7 @@ impl<F: Fn(&str) -> Result<(), StepFailure> + Sync> StepExecutor for Recorder<'_
             run_id: "zenml-testkit".to_owned(),
             step: name,
             resources: Default::default(),
+            settings: Default::default(),
         })
     }
 

@@ -313,6 +313,23 @@ fn the_command_line_has_a_step_mode_help_and_version() {
         }
         other => panic!("{other:?}"),
     }
+    match pipeline
+        .parse_args(args(&["--zenml-run", "r1", "--zenml-drive"]))
+        .unwrap()
+    {
+        Invocation::Drive { run, options } => {
+            assert_eq!(run, "r1");
+            assert!(
+                options.program.is_some(),
+                "a driver starts its steps' processes"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match pipeline.parse_args(args(&["--detach"])).unwrap() {
+        Invocation::Run(options) => assert!(options.detach),
+        other => panic!("{other:?}"),
+    }
     assert!(matches!(
         pipeline.parse_args(args(&["--help"])).unwrap(),
         Invocation::Help
@@ -322,8 +339,29 @@ fn the_command_line_has_a_step_mode_help_and_version() {
         Invocation::Version
     ));
     for (bad, message) in [
-        (&["--zenml-run", "r1"][..], "go together"),
-        (&["--zenml-step", "square"][..], "go together"),
+        (&["--zenml-run", "r1"][..], "goes with `--zenml-step STEP`"),
+        (
+            &["--zenml-step", "square"][..],
+            "`--zenml-step` with `--zenml-run`",
+        ),
+        (
+            &["--zenml-drive"][..],
+            "`--zenml-drive` goes with `--zenml-run RUN`",
+        ),
+        (
+            &[
+                "--zenml-run",
+                "r1",
+                "--zenml-step",
+                "square",
+                "--zenml-drive",
+            ][..],
+            "give one",
+        ),
+        (
+            &["--zenml-run", "r1", "--zenml-drive", "--detach"][..],
+            "cannot change it",
+        ),
         (
             &["--zenml-run", "r1", "--zenml-step", "square", "--no-cache"][..],
             "cannot change it",

@@ -9,20 +9,7 @@ use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, fl
 use zenml_orchestrator::{Orchestrator, OrchestratorError, OrchestratorFlavor};
 
 use crate::job::SlurmOrchestrator;
-
-/// The `sbatch` options the orchestrator sets itself, which `extra_args` may not repeat.
-const OWN_OPTIONS: [&str; 10] = [
-    "--parsable",
-    "--job-name",
-    "--output",
-    "--error",
-    "--chdir",
-    "--cpus-per-task",
-    "--mem",
-    "--gres",
-    "--wrap",
-    "--wait",
-];
+use crate::settings::SlurmJobSettings;
 
 /// Configuration of the `slurm` orchestrator flavor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ConfigFields)]
@@ -74,49 +61,33 @@ impl SlurmOrchestratorConfig {
     }
 }
 
+impl SlurmOrchestratorConfig {
+    /// The job settings every job gets.
+    fn job_settings(&self) -> SlurmJobSettings {
+        SlurmJobSettings {
+            partition: self.partition.clone(),
+            time_limit: self.time_limit.clone(),
+            account: self.account.clone(),
+            qos: self.qos.clone(),
+            extra_args: self.extra_args.clone(),
+        }
+    }
+}
+
 impl ValidateConfig for SlurmOrchestratorConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         self.parallelism()?;
-        if let Some(limit) = &self.time_limit
-            && (limit.is_empty()
-                || !limit
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || c == ':' || c == '-'))
-        {
-            return Err(ConfigError::InvalidValue {
-                key: "time_limit".to_owned(),
-                message: format!(
-                    "`{limit}` is not a Slurm time limit; write minutes, `H:MM:SS` or `D-HH:MM:SS`"
-                ),
-            });
-        }
+        self.job_settings()
+            .check()
+            .map_err(|(key, message)| ConfigError::InvalidValue {
+                key: key.to_owned(),
+                message,
+            })?;
         if self.poll_interval_ms == Some(0) {
             return Err(ConfigError::InvalidValue {
                 key: "poll_interval_ms".to_owned(),
                 message: "use at least 1 millisecond".to_owned(),
             });
-        }
-        for arg in &self.extra_args {
-            let option = arg.split('=').next().unwrap_or(arg);
-            if !arg.starts_with("--") {
-                return Err(ConfigError::InvalidValue {
-                    key: "extra_args".to_owned(),
-                    message: format!(
-                        "`{arg}`: each extra argument is one long option, e.g. `--exclusive` or \
-                         `--constraint=a100`"
-                    ),
-                });
-            }
-            if OWN_OPTIONS.contains(&option) {
-                return Err(ConfigError::InvalidValue {
-                    key: "extra_args".to_owned(),
-                    message: format!(
-                        "`{option}` is set by the orchestrator itself (from the step's resources \
-                         and the run); set resources with #[step(resources(…))] or \
-                         [steps.NAME.resources]"
-                    ),
-                });
-            }
         }
         Ok(())
     }
@@ -134,20 +105,8 @@ impl OrchestratorFlavor for SlurmOrchestratorConfig {
         let parallelism = self
             .parallelism()
             .map_err(|e| OrchestratorError::Config(e.to_string()))?;
-        let mut options = Vec::new();
-        for (flag, value) in [
-            ("--partition", &self.partition),
-            ("--time", &self.time_limit),
-            ("--account", &self.account),
-            ("--qos", &self.qos),
-        ] {
-            if let Some(value) = value {
-                options.push(format!("{flag}={value}"));
-            }
-        }
-        options.extend(self.extra_args.iter().cloned());
         Ok(Box::new(SlurmOrchestrator {
-            options,
+            defaults: self.job_settings(),
             max_parallelism: parallelism,
             poll_interval: Duration::from_millis(self.poll_interval_ms.unwrap_or(200)),
             slurm_conf: self

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use zenml_core::Dag;
 use zenml_orchestrator::{
-    Orchestrator, OrchestratorError, ProcessExit, RunReport, StepCommand, StepExecutor,
-    StepOutcome, format_memory, panic_message, run_on_threads,
+    DetachedDriver, Orchestrator, OrchestratorError, ProcessExit, RunReport, StepCommand,
+    StepExecutor, StepOutcome, format_memory, panic_message, run_on_threads,
 };
+
+use crate::settings::SlurmJobSettings;
 
 /// The flavor's name, for error messages.
 const FLAVOR: &str = "slurm";
@@ -19,8 +21,9 @@ const FLAVOR: &str = "slurm";
 /// An orchestrator that runs each step as a Slurm batch job (see the crate's documentation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlurmOrchestrator {
-    /// `sbatch` options for every job (partition, time, account, qos, extra arguments).
-    pub(crate) options: Vec<String>,
+    /// The job settings of every job (partition, time, account, qos, extra arguments),
+    /// which a step's own settings replace key by key.
+    pub(crate) defaults: SlurmJobSettings,
     /// How many jobs may be in flight at once.
     pub(crate) max_parallelism: NonZeroUsize,
     /// How often a job's state is read.
@@ -124,6 +127,74 @@ impl Orchestrator for SlurmOrchestrator {
             },
         )
     }
+
+    fn submit_driver(&self, driver: &StepCommand) -> Result<DetachedDriver, OrchestratorError> {
+        // The driver waits for the whole run: the steps' time limit is not its own.
+        let settings = SlurmJobSettings {
+            time_limit: None,
+            ..self.defaults.clone()
+        };
+        let backend = |message: String| OrchestratorError::Backend {
+            orchestrator: FLAVOR,
+            source: message.into(),
+        };
+        let (job, log) = self
+            .submit_script(
+                driver,
+                "driver",
+                &settings,
+                &["--cpus-per-task=1".to_owned()],
+            )
+            .map_err(backend)?;
+        Ok(DetachedDriver {
+            job: format!("Slurm job {job}"),
+            log: Some(log),
+        })
+    }
+
+    fn cancel_steps(&self, _run_id: &str, jobs: &[String]) -> Result<usize, OrchestratorError> {
+        let backend = |message: String| OrchestratorError::Backend {
+            orchestrator: FLAVOR,
+            source: message.into(),
+        };
+        let mut active = Vec::new();
+        for job in jobs {
+            if !job.chars().all(|c| c.is_ascii_digit()) || job.is_empty() {
+                continue;
+            }
+            // A job Slurm no longer knows, or that has ended, needs no scancel.
+            let output = self
+                .slurm("scontrol")
+                .args(["show", "job", "-o", job])
+                .output()
+                .map_err(|e| backend(format!("`scontrol` could not be started: {e}")))?;
+            if output.status.success()
+                && JobEnd::parse(&String::from_utf8_lossy(&output.stdout)).is_none()
+            {
+                active.push(job.clone());
+            }
+        }
+        if active.is_empty() {
+            return Ok(0);
+        }
+        let output = self
+            .slurm("scancel")
+            .args(&active)
+            .output()
+            .map_err(|e| backend(format!("`scancel` could not be started: {e}")))?;
+        if !output.status.success() {
+            return Err(backend(format!(
+                "`scancel {}` failed: {}",
+                active.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(active.len())
+    }
+
+    fn check_step_settings(&self, _step: &str, settings: &serde_json::Value) -> Result<(), String> {
+        SlurmJobSettings::from_json(settings).map(drop)
+    }
 }
 
 impl SlurmOrchestrator {
@@ -136,9 +207,14 @@ impl SlurmOrchestrator {
                 Ok(command) => command,
                 Err(failure) => return StepOutcome::Failed(failure.message),
             };
-            let exit = match self.submit(&command, attempt).and_then(|job| {
+            let exit = match self.submit(&command, attempt).and_then(|(job, log)| {
                 executor.step_job_started(node, &job);
-                self.follow(&job)
+                let end = self.follow(&job);
+                // The job's output, in the shared log folder once the job has ended.
+                if let Ok(mut file) = fs::File::open(&log) {
+                    executor.step_output(node, &mut file);
+                }
+                end
             }) {
                 Ok(end) => end.exit(),
                 Err(lost) => ProcessExit::Lost(lost),
@@ -163,38 +239,59 @@ impl SlurmOrchestrator {
         command
     }
 
-    /// Writes the step's job script and submits it; returns the job id.
-    fn submit(&self, step: &StepCommand, attempt: u32) -> Result<String, String> {
-        let folder = self.log_dir.join(&step.run_id);
+    /// Writes the step's job script and submits it with the step's resources and
+    /// settings; returns the job id and the file its output goes to.
+    fn submit(&self, step: &StepCommand, attempt: u32) -> Result<(String, PathBuf), String> {
+        let settings = match step.settings.get(FLAVOR) {
+            Some(own) => self.defaults.with(&SlurmJobSettings::from_json(own)?),
+            None => self.defaults.clone(),
+        };
+        let mut resources = Vec::new();
+        if let Some(cpus) = step.resources.cpus {
+            resources.push(format!("--cpus-per-task={cpus}"));
+        }
+        if let Some(memory) = step.resources.memory_mib {
+            resources.push(format!("--mem={}", format_memory(memory)));
+        }
+        if let Some(gpus) = step.resources.gpus {
+            resources.push(format!("--gres=gpu:{gpus}"));
+        }
+        self.submit_script(
+            step,
+            &format!("{}-{attempt}", step.step),
+            &settings,
+            &resources,
+        )
+    }
+
+    /// Writes `command` as the job script `<run>/<stem>.sh` and submits it with `settings`
+    /// and `resources`; its output (standard output and error) goes to
+    /// `<run>/<stem>-<job id>.log`. Returns the job id and that file.
+    fn submit_script(
+        &self,
+        command: &StepCommand,
+        stem: &str,
+        settings: &SlurmJobSettings,
+        resources: &[String],
+    ) -> Result<(String, PathBuf), String> {
+        let folder = self.log_dir.join(&command.run_id);
         fs::create_dir_all(&folder)
             .map_err(|e| format!("cannot create `{}`: {e}", folder.display()))?;
-        let stem = format!("{}-{attempt}", step.step);
         let script = folder.join(format!("{stem}.sh"));
-        fs::write(&script, job_script(step))
+        fs::write(&script, job_script(command))
             .map_err(|e| format!("cannot write `{}`: {e}", script.display()))?;
         let mut sbatch = self.slurm("sbatch");
         sbatch
             .arg("--parsable")
-            .arg(format!("--job-name=zenml-{}", step.step))
+            .arg(format!("--job-name=zenml-{}", command.step))
             .arg(format!(
                 "--output={}",
-                folder.join(format!("{stem}-%j.out")).display()
+                folder.join(format!("{stem}-%j.log")).display()
             ))
-            .arg(format!(
-                "--error={}",
-                folder.join(format!("{stem}-%j.err")).display()
-            ))
-            .arg(format!("--chdir={}", step.current_dir.display()));
-        if let Some(cpus) = step.resources.cpus {
-            sbatch.arg(format!("--cpus-per-task={cpus}"));
-        }
-        if let Some(memory) = step.resources.memory_mib {
-            sbatch.arg(format!("--mem={}", format_memory(memory)));
-        }
-        if let Some(gpus) = step.resources.gpus {
-            sbatch.arg(format!("--gres=gpu:{gpus}"));
-        }
-        sbatch.args(&self.options).arg(&script);
+            .arg(format!("--chdir={}", command.current_dir.display()))
+            .args(resources)
+            .args(settings.sbatch_args())
+            .arg(&script);
         let output = sbatch
             .output()
             .map_err(|e| format!("`sbatch` could not be started (is Slurm installed?): {e}"))?;
@@ -206,12 +303,15 @@ impl SlurmOrchestrator {
         }
         let text = String::from_utf8_lossy(&output.stdout);
         // `--parsable` prints `id` or `id;cluster`.
-        text.trim()
+        let job = text
+            .trim()
             .split(';')
             .next()
             .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
             .map(str::to_owned)
-            .ok_or_else(|| format!("`sbatch` printed no job id: `{}`", text.trim()))
+            .ok_or_else(|| format!("`sbatch` printed no job id: `{}`", text.trim()))?;
+        let log = folder.join(format!("{stem}-{job}.log"));
+        Ok((job, log))
     }
 
     /// Reads the job's state every poll interval until it has ended.
@@ -300,6 +400,7 @@ mod tests {
             run_id: "r".to_owned(),
             step: "s".to_owned(),
             resources: Default::default(),
+            settings: Default::default(),
         };
         let script = job_script(&step);
         assert!(script.contains("export ZENML_STACK='a b'\n"), "{script}");

@@ -7,9 +7,17 @@
 //! orchestrator, and a step's record is read as soon as its job ends. The cost is one
 //! scheduling hop per step, which Slurm's `afterok` would pay too (its scheduler ticks each
 //! second).
+//!
+//! A step's `[steps.NAME.settings.slurm]` ([`SlurmJobSettings`]) replaces the
+//! orchestrator's partition, time limit, account and qos for its job, and adds extra
+//! `sbatch` arguments. With `--detach`, the run's driver is itself a batch job (one CPU, no
+//! time limit beyond the partition's) that submits the steps as they become ready; a
+//! cancelled run's jobs are stopped with `scancel`.
 
 mod config;
 mod job;
+mod settings;
 
 pub use config::SlurmOrchestratorConfig;
 pub use job::{JobEnd, SlurmOrchestrator};
+pub use settings::SlurmJobSettings;

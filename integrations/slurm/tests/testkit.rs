@@ -41,7 +41,7 @@ fn the_slurm_orchestrator_passes_the_testkit_suite() {
         "no job script in {}",
         logs.path().display()
     );
-    assert!(walk(logs.path(), ".out").len() >= scripts.len());
+    assert!(walk(logs.path(), ".log").len() >= scripts.len());
 }
 
 #[test]

@@ -62,6 +62,22 @@ pub(crate) fn run(out: Output, cmd: RunCommand) -> anyhow::Result<()> {
         RunCommand::ExportConfig { run, file } => {
             super::configs::export_config(out, &client, &run, &file)
         }
+        RunCommand::Cancel { run } => {
+            let report = client.cancel_run(&run)?;
+            out.show(
+                json!({ "run": report.run, "id": report.run_id, "status": "cancelled", "stack": report.stack, "stopped_steps": report.stopped }),
+                || {
+                    format!(
+                        "Cancelled run `{}`: its driver starts no more steps; {} running step{} stopped by the orchestrator of stack `{}`.",
+                        report.run,
+                        report.stopped,
+                        if report.stopped == 1 { "" } else { "s" },
+                        report.stack
+                    )
+                },
+            );
+            Ok(())
+        }
     }
 }
 
@@ -175,7 +191,12 @@ fn describe_run(out: Output, client: &Client, name: &str) -> anyhow::Result<()> 
 
 pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
     let client = client()?;
-    let StepCommand::Describe { run, step } = cmd;
+    let (run, step) = match cmd {
+        StepCommand::Describe { run, step } => (run, step),
+        StepCommand::Logs { run, step, attempt } => {
+            return step_logs(out, &client, &run, &step, attempt);
+        }
+    };
     let run = client.run(&run)?;
     let step = run.step(&step)?;
     let inputs = step.inputs()?;
@@ -366,4 +387,35 @@ pub(crate) fn artifact(out: Output, cmd: ArtifactCommand) -> anyhow::Result<()> 
         ArtifactCommand::Prune { yes, min_age } => super::prune::prune(out, &client, yes, min_age)?,
     }
     Ok(())
+}
+
+/// `zenml step logs RUN STEP [--attempt N]`: the logs as they are, or where they are
+/// (`--output json`).
+fn step_logs(
+    out: Output,
+    client: &Client,
+    run: &str,
+    step: &str,
+    attempt: Option<u32>,
+) -> anyhow::Result<()> {
+    let logs = client.step_logs(run, step, attempt)?;
+    if out.is_json() {
+        out.show(
+            json!({ "attempt": logs.attempt, "attempts": logs.attempts, "path": logs.path, "bytes": logs.bytes }),
+            String::new,
+        );
+        return Ok(());
+    }
+    let mut stdout = std::io::stdout().lock();
+    match client.read_logs(&logs, &mut stdout) {
+        Err(zenml::pipeline::ClientError::Artifact(e))
+            if std::error::Error::source(&e).is_some_and(|s| {
+                s.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Ok(())
+        }
+        other => other.map(drop).map_err(Into::into),
+    }
 }

@@ -165,8 +165,9 @@ const SELECT_RUN_NAME: &str = "SELECT name FROM pipeline_runs WHERE id = ?";
 
 const COUNT_RUNS_WITH_ID: &str = "SELECT COUNT(*) FROM pipeline_runs WHERE id = ?";
 
-const FINISH_RUN: &str =
-    "UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? WHERE id = ?";
+/// Finishes a run that is still recorded as running.
+const FINISH_RUN: &str = "UPDATE pipeline_runs SET status = ?, ended_at = ?, error = ? \
+     WHERE id = ? AND status = ?";
 
 /// Extends the lease of a run that is still recorded as running.
 const RENEW_RUN_LEASE: &str =
@@ -355,7 +356,7 @@ macro_rules! forward_sql_operations {
             status: $crate::RunStatus,
             ended_at: $crate::Millis,
             error: Option<&str>,
-        ) -> Result<(), $crate::MetadataStoreError> {
+        ) -> Result<bool, $crate::MetadataStoreError> {
             self.write(|conn| $crate::sql::finish_run(conn, run_id, status, ended_at, error))
         }
 

@@ -103,12 +103,12 @@ pub fn finish_run(
     status: RunStatus,
     ended_at: Millis,
     error: Option<&str>,
-) -> Result<(), MetadataStoreError> {
+) -> Result<bool, MetadataStoreError> {
     if matches!(status, RunStatus::Running | RunStatus::Interrupted) {
         return Err(MetadataStoreError::InvalidRecord {
             what: "run",
             message: format!(
-                "a run is finished as completed or failed, not as {}",
+                "a run is finished as completed, failed or cancelled, not as {}",
                 status.as_str()
             ),
         });
@@ -120,13 +120,18 @@ pub fn finish_run(
             ended_at.into(),
             error.into(),
             run_id.into(),
+            RunStatus::Running.as_str().into(),
         ],
     )?;
-    // MySQL counts changed rows, not matched ones: 0 may mean "already so".
-    if changed == 0 && count(conn, COUNT_RUNS_WITH_ID, run_id)? == 0 {
+    // The status always changes from running, so even MySQL, which counts changed rows
+    // rather than matched ones, counts 1 here when the run was running.
+    if changed > 0 {
+        return Ok(true);
+    }
+    if count(conn, COUNT_RUNS_WITH_ID, run_id)? == 0 {
         return Err(not_found("run", run_id));
     }
-    Ok(())
+    Ok(false)
 }
 
 /// [`MetadataStore::renew_run_lease`](crate::MetadataStore::renew_run_lease). A write

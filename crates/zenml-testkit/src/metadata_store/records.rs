@@ -3,8 +3,8 @@
 use super::helpers::*;
 use super::*;
 
-/// Runs are created `running`, finished (idempotently), listed newest first and found by id or
-/// name.
+/// Runs are created `running`, finished once (a finished run keeps its status), cancelled,
+/// listed newest first and found by id or name.
 pub fn runs_are_created_finished_listed_and_found(store: &dyn MetadataStore) {
     let pipeline = unique("lifecycle");
     let base = now();
@@ -49,11 +49,14 @@ pub fn runs_are_created_finished_listed_and_found(store: &dyn MetadataStore) {
         "list_runs(None) is newest first"
     );
 
-    ok(
-        store.finish_run(&first.id, RunStatus::Completed, base + 100, None),
-        "finish_run",
+    assert!(
+        ok(
+            store.finish_run(&first.id, RunStatus::Completed, base + 100, None),
+            "finish_run",
+        ),
+        "finishing a running run answers true"
     );
-    ok(
+    assert!(ok(
         store.finish_run(
             &second.id,
             RunStatus::Failed,
@@ -61,12 +64,19 @@ pub fn runs_are_created_finished_listed_and_found(store: &dyn MetadataStore) {
             Some("step `x` failed"),
         ),
         "finish_run",
+    ));
+    // Finishing again is not an error, and changes nothing: not even another status.
+    assert!(
+        !ok(
+            store.finish_run(&first.id, RunStatus::Completed, base + 100, None),
+            "finish_run again",
+        ),
+        "finishing a finished run answers false"
     );
-    // Finishing again with the same values is not an error.
-    ok(
-        store.finish_run(&first.id, RunStatus::Completed, base + 100, None),
-        "finish_run again",
-    );
+    assert!(!ok(
+        store.finish_run(&first.id, RunStatus::Failed, base + 300, Some("late")),
+        "finish_run with another status",
+    ));
     let finished = ok(store.get_run(&first.name), "get_run");
     assert_eq!(
         (finished.status, finished.ended_at, finished.error),
@@ -76,6 +86,36 @@ pub fn runs_are_created_finished_listed_and_found(store: &dyn MetadataStore) {
     assert_eq!(
         (failed.status, failed.ended_at, failed.error.as_deref()),
         (RunStatus::Failed, Some(base + 200), Some("step `x` failed"))
+    );
+
+    // A cancelled run stays cancelled when its driver finishes it afterwards.
+    let third = ok(
+        store.create_run(&new_run(&pipeline, &unique("third"), base + 20)),
+        "create_run",
+    );
+    assert!(ok(
+        store.finish_run(&third.id, RunStatus::Cancelled, base + 50, Some("by me")),
+        "finish_run as cancelled",
+    ));
+    assert!(!ok(
+        store.finish_run(&third.id, RunStatus::Completed, base + 60, None),
+        "finish_run after a cancel",
+    ));
+    let cancelled = ok(store.get_run(&third.id), "get_run");
+    assert_eq!(
+        (
+            cancelled.status,
+            cancelled.ended_at,
+            cancelled.error.as_deref()
+        ),
+        (RunStatus::Cancelled, Some(base + 50), Some("by me"))
+    );
+    assert!(
+        !ok(
+            store.renew_run_lease(&third.id, base + 10_000),
+            "renew_run_lease"
+        ),
+        "a cancelled run's lease cannot be renewed"
     );
 }
 
