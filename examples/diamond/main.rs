@@ -42,6 +42,7 @@ fn source(
 ) -> Result<Vec<u64>, StepError> {
     record_where(ctx);
     if !hold_until.is_empty() {
+        println!("source waits for {}", hold_until.as_str());
         wait_for(Path::new(hold_until.as_str()))?;
     }
     Ok((1..=u64::from(*count)).collect())
@@ -97,6 +98,10 @@ fn left(
 #[step]
 fn right(ctx: &StepContext, values: Vec<u64>) -> Vec<u64> {
     record_where(ctx);
+    // Standard output is kept as the step's logs when it runs in a process of its own; a
+    // `log` record also when it runs in the driver's process.
+    println!("right doubles {} values", values.len());
+    zenml::log::info!("doubled {} values", values.len());
     values.iter().map(|v| v * 2).collect()
 }
 

@@ -267,8 +267,9 @@ impl<'a> Scheduler<'a> {
 
     /// Why `node` cannot run, once all its upstream nodes have outcomes: the first upstream
     /// node, in declaration order, that did not succeed.
-    fn blocker(&self, node: usize) -> Option<String> {
-        if self.cancelled {
+    fn blocker(&mut self, node: usize) -> Option<String> {
+        if self.cancelled || self.executor.run_cancelled() {
+            self.cancelled = true;
             return Some(CANCELLED.to_owned());
         }
         self.dag.nodes()[node].upstream.iter().find_map(|&up| {

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use zenml_core::Dag;
-use zenml_metadata_store::{MetadataStore, Millis, RunRecord, RunStatus};
+use zenml_metadata_store::{MetadataEntry, MetadataStore, Millis, Resource, RunRecord, RunStatus};
 use zenml_orchestrator::StepOutcome;
 
 use crate::config::ResolvedConfig;
@@ -20,6 +20,10 @@ use crate::runner::{Execution, Progress, StepProcesses, now_millis, run_status};
 /// The command-line option that, with `--zenml-run RUN`, drives the recorded run RUN to
 /// its end: how a detached run's driver is started.
 pub const DRIVE_OPTION: &str = "--zenml-drive";
+
+/// The run metadata key under which a cancelled run's driver records when it noticed the
+/// cancellation (milliseconds since the epoch): no step of the run starts after that.
+pub const CANCEL_ACKNOWLEDGED: &str = "cancel.acknowledged_at";
 
 impl Pipeline {
     /// Drives the recorded run `run` (its name or id), which no process drives, to its end
@@ -189,7 +193,8 @@ pub(crate) fn lease_deadline(lease: Duration) -> Millis {
 
 /// Renews the lease of run `run_id` three times per `lease` until `stopped` says the run
 /// is over (its sender is dropped) or the run is no longer running: then it was finished
-/// by someone else (cancelled), which `cancelled` records. A failed renewal is reported
+/// by someone else (cancelled), which `cancelled` records, and the run's metadata
+/// `cancel.acknowledged_at` (when this driver stopped starting steps). A failed renewal is reported
 /// once on stderr and tried again at the next turn: the run goes on, and is read as
 /// interrupted only if no renewal succeeds for a whole period.
 fn renew_lease(
@@ -205,6 +210,15 @@ fn renew_lease(
             Ok(true) => warned = false,
             Ok(false) => {
                 cancelled.store(true, Ordering::SeqCst);
+                // Acknowledged: from now on no step of this run starts.
+                let acknowledged = MetadataEntry {
+                    resource: Resource::Run(run_id.to_owned()),
+                    key: CANCEL_ACKNOWLEDGED.to_owned(),
+                    value: serde_json::Value::from(now_millis()),
+                };
+                if let Err(e) = store.log_metadata(&[acknowledged]) {
+                    eprintln!("warning: cannot record that run {run_id} stops: {e}");
+                }
                 return;
             }
             Err(e) if !warned => {

@@ -67,6 +67,9 @@ impl Pipeline {
             step: step.to_owned(),
             reason,
         };
+        // A step process's `log` records go to its standard error, which the orchestrator
+        // keeps as the step's logs.
+        crate::logs::install_logger();
         let place = RunPlace::open(options)?;
         let store = place.stack.metadata_store.as_ref();
         let record = store.get_run(run)?;

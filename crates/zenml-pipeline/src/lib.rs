@@ -42,7 +42,7 @@ pub use compare::{PipelineComparison, RunComparison};
 pub use config::{
     DEFAULT_RUN_NAME, ResolvedConfig, ResolvedStep, ResourcesConfig, RunConfig, StepConfig,
 };
-pub use drive::DRIVE_OPTION;
+pub use drive::{CANCEL_ACKNOWLEDGED, DRIVE_OPTION};
 pub use entrypoint::{ATTEMPT_OPTION, RUN_OPTION, STEP_OPTION};
 pub use lineage::{Lineage, LineageNode};
 pub use logs::StepLogs;

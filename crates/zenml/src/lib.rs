@@ -20,6 +20,11 @@ pub use zenml_orchestrator as orchestrator;
 pub use zenml_pipeline as pipeline;
 pub use zenml_stack as stack;
 
+/// The `log` crate, whose records a step emits while it runs in the driver's process are
+/// kept as the step's logs (`zenml step logs RUN STEP`) and printed on standard error; see
+/// [`pipeline::logs`].
+pub use log;
+
 /// Turns a function into a pipeline step.
 ///
 /// ```text

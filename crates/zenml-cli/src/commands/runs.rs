@@ -141,8 +141,10 @@ fn describe_run(out: Output, client: &Client, name: &str) -> anyhow::Result<()> 
         let outputs = step.outputs()?;
         steps.push((step.record, outputs));
     }
+    let metadata = run.metadata()?;
     let json = json!({
         "run": run.record,
+        "metadata": metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
         "steps": steps.iter().map(|(s, outputs)| json!({
             "step": s,
             "outputs": outputs.iter().map(|(n, a)| json!({ "name": n, "artifact": a })).collect::<Vec<_>>(),
@@ -164,6 +166,15 @@ fn describe_run(out: Output, client: &Client, name: &str) -> anyhow::Result<()> 
         }
         if let Some(error) = &r.error {
             text.push_str(&format!("  error    {error}\n"));
+        }
+        // Where a detached run's driver runs, and its output.
+        for (key, label) in [("driver", "driver  "), ("driver.log", "output  ")] {
+            if let Some((_, value)) = metadata.iter().find(|(k, _)| k == key) {
+                let value = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                text.push_str(&format!("  {label} {value}\n"));
+            }
         }
         text.push_str(&table(
             ["STEP", "STATUS", "DURATION", "PARAMETERS", "OUTPUTS"],
