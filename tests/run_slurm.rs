@@ -168,6 +168,114 @@ fn a_failing_job_skips_its_dependants_and_says_how_it_ended() {
     assert_eq!(status("right").as_deref(), Some("completed"));
 }
 
+/// The Slurm state of job `job` (`scontrol show job`), as `key=value` pairs.
+fn job_fields(job: &str) -> String {
+    let output = std::process::Command::new("scontrol")
+        .env("SLURM_CONF", slurm_conf())
+        .args(["show", "job", "-o", job])
+        .output()
+        .expect("scontrol runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_detached_run_is_a_driver_job_that_can_be_cancelled() {
+    if !SLURM.available_for("a_detached_run_is_a_driver_job_that_can_be_cancelled") {
+        return;
+    }
+    let zen = Zenml::init();
+    slurm_stack(&zen);
+    let release = zen.path("release");
+    zen.write(
+        "hold.toml",
+        &format!(
+            "[steps.source.parameters]\nhold_until = {}\n",
+            Value::String(release.display().to_string())
+        ),
+    );
+    // The submitting program returns at once; the driver is a job of its own.
+    zen.example(
+        "diamond",
+        &["--config", "hold.toml", "--detach", "--run-name", "held"],
+    )
+    .ok()
+    .stdout_has(&["Run `held` of pipeline `diamond` submitted: its driver runs as Slurm job"]);
+    let source_job = eventually(Duration::from_secs(120), "the source step's job", || {
+        let described = zen.json(&["run", "describe", "held"]);
+        described["metadata"]["job.source.1"].as_str().map(str::to_owned)
+    });
+    zen.ok(&["run", "cancel", "held"]).stdout_has(&[
+        "Cancelled run `held`",
+        "1 running step stopped by the orchestrator of stack `cluster`",
+    ]);
+    let recorded = eventually(Duration::from_secs(120), "every step's record", || {
+        let described = zen.json(&["run", "describe", "held"]);
+        let steps = described["steps"].as_array()?.clone();
+        (steps.len() == 4).then_some(steps)
+    });
+    for step in &recorded {
+        let (name, status) = (&step["step"]["name"], &step["step"]["status"]);
+        let expected = if name == "source" { "failed" } else { "skipped" };
+        assert_eq!(status, expected, "{name}: {step:#}");
+        assert!(
+            step["step"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("cancelled")),
+            "{step:#}"
+        );
+    }
+    assert!(job_fields(&source_job).contains("JobState=CANCELLED"));
+    assert_eq!(zen.json(&["run", "describe", "held"])["run"]["status"], "cancelled");
+
+    // Detached again, with nothing held: the run completes without its submitter, with
+    // per-step Slurm settings, and keeps each job's output as the step's logs.
+    zen.write(
+        "settings.toml",
+        "[steps.right.settings.slurm]\ntime_limit = \"7:00\"\n\
+         [steps.right.settings.process]\n",
+    );
+    zen.example(
+        "diamond",
+        &["--config", "settings.toml", "--detach", "--run-name", "free"],
+    )
+    .ok();
+    eventually(Duration::from_secs(180), "the detached run's end", || {
+        let described = zen.json(&["run", "describe", "free"]);
+        (described["run"]["status"] == "completed").then_some(())
+    });
+    zen.ok(&["step", "logs", "free", "right"])
+        .stdout_has(&["right doubles 4 values", "doubled 4 values"]);
+    let right_job = zen.json(&["run", "describe", "free"])["metadata"]["job.right.1"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        job_fields(&right_job).contains("TimeLimit=00:07:00"),
+        "{}",
+        job_fields(&right_job)
+    );
+    let left_job = zen.json(&["run", "describe", "free"])["metadata"]["job.left.1"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!job_fields(&left_job).contains("TimeLimit=00:07:00"));
+
+    // Settings Slurm does not know are refused before anything is recorded or submitted.
+    let runs = zen.json(&["run", "list"]).as_array().map_or(0, Vec::len);
+    zen.write(
+        "typo.toml",
+        "[steps.right.settings.slurm]\npartiton = \"gpu\"\n",
+    );
+    zen.example("diamond", &["--config", "typo.toml"])
+        .fails()
+        .stderr_has(&["steps.right.settings.slurm", "unknown field `partiton`"]);
+    zen.write("flavor.toml", "[steps.right.settings.slurmm]\n");
+    zen.example("diamond", &["--config", "flavor.toml"])
+        .fails()
+        .stderr_has(&["steps.right.settings.slurmm", "slurm"]);
+    assert_eq!(zen.json(&["run", "list"]).as_array().map_or(0, Vec::len), runs);
+}
+
 #[test]
 fn training_on_slurm_with_mysql_and_s3_is_cached_across_runs() {
     let test = "training_on_slurm_with_mysql_and_s3_is_cached_across_runs";
