@@ -202,7 +202,9 @@ fn a_detached_run_is_a_driver_job_that_can_be_cancelled() {
     .stdout_has(&["Run `held` of pipeline `diamond` submitted: its driver runs as Slurm job"]);
     let source_job = eventually(Duration::from_secs(120), "the source step's job", || {
         let described = zen.json(&["run", "describe", "held"]);
-        described["metadata"]["job.source.1"].as_str().map(str::to_owned)
+        described["metadata"]["job.source.1"]
+            .as_str()
+            .map(str::to_owned)
     });
     zen.ok(&["run", "cancel", "held"]).stdout_has(&[
         "Cancelled run `held`",
@@ -215,7 +217,11 @@ fn a_detached_run_is_a_driver_job_that_can_be_cancelled() {
     });
     for step in &recorded {
         let (name, status) = (&step["step"]["name"], &step["step"]["status"]);
-        let expected = if name == "source" { "failed" } else { "skipped" };
+        let expected = if name == "source" {
+            "failed"
+        } else {
+            "skipped"
+        };
         assert_eq!(status, expected, "{name}: {step:#}");
         assert!(
             step["step"]["error"]
@@ -225,7 +231,10 @@ fn a_detached_run_is_a_driver_job_that_can_be_cancelled() {
         );
     }
     assert!(job_fields(&source_job).contains("JobState=CANCELLED"));
-    assert_eq!(zen.json(&["run", "describe", "held"])["run"]["status"], "cancelled");
+    assert_eq!(
+        zen.json(&["run", "describe", "held"])["run"]["status"],
+        "cancelled"
+    );
 
     // Detached again, with nothing held: the run completes without its submitter, with
     // per-step Slurm settings, and keeps each job's output as the step's logs.
@@ -236,7 +245,13 @@ fn a_detached_run_is_a_driver_job_that_can_be_cancelled() {
     );
     zen.example(
         "diamond",
-        &["--config", "settings.toml", "--detach", "--run-name", "free"],
+        &[
+            "--config",
+            "settings.toml",
+            "--detach",
+            "--run-name",
+            "free",
+        ],
     )
     .ok();
     eventually(Duration::from_secs(180), "the detached run's end", || {
@@ -273,7 +288,10 @@ fn a_detached_run_is_a_driver_job_that_can_be_cancelled() {
     zen.example("diamond", &["--config", "flavor.toml"])
         .fails()
         .stderr_has(&["steps.right.settings.slurmm", "slurm"]);
-    assert_eq!(zen.json(&["run", "list"]).as_array().map_or(0, Vec::len), runs);
+    assert_eq!(
+        zen.json(&["run", "list"]).as_array().map_or(0, Vec::len),
+        runs
+    );
 }
 
 #[test]

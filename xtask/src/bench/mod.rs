@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 mod artifact;
 mod bucket;
+mod wide;
 
 use anyhow::{Context, bail};
 
-/// `cargo xtask bench [all | cli | chain | chain-flavors | chain-orchestrators | record-rate | lineage | artifact |
+/// `cargo xtask bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | lineage | artifact |
 /// bucket]`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
@@ -21,6 +22,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             chain(root)?;
             chain_flavors(root)?;
             chain_orchestrators(root)?;
+            wide::wide(root)?;
             record_rate(root)?;
             lineage(root)?;
             artifact::artifact(root)?;
@@ -30,12 +32,13 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "chain" => chain(root),
         "chain-flavors" => chain_flavors(root),
         "chain-orchestrators" => chain_orchestrators(root),
+        "wide" => wide::wide(root),
         "record-rate" => record_rate(root),
         "lineage" => lineage(root),
         "artifact" => artifact::artifact(root),
         "bucket" => bucket::bucket(root),
         other => bail!(
-            "unknown benchmark `{other}`; known: cli, chain, chain-flavors, chain-orchestrators, record-rate, \
+            "unknown benchmark `{other}`; known: cli, chain, chain-flavors, chain-orchestrators, wide, record-rate, \
              lineage, artifact, bucket"
         ),
     }
@@ -176,7 +179,7 @@ fn run_once(zenml: &Path, dir: &Path) -> anyhow::Result<Duration> {
     Ok(elapsed)
 }
 
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -224,7 +227,7 @@ fn mysql_reachable(what: &str) -> bool {
 
 /// A temporary repository whose default stack records in `flavor`'s store (for mysql, in a
 /// database of its own, dropped with the repository when the value is dropped).
-struct BenchRepo {
+pub(super) struct BenchRepo {
     dir: PathBuf,
     database: Option<String>,
 }
@@ -277,7 +280,7 @@ impl BenchRepo {
     }
 
     /// A command that runs `program` in the repository with a clean zenml environment.
-    fn command(&self, program: &Path) -> Command {
+    pub(super) fn command(&self, program: &Path) -> Command {
         let mut command = Command::new(program);
         command
             .current_dir(&self.dir)
@@ -288,7 +291,7 @@ impl BenchRepo {
         command
     }
 
-    fn zenml(&self, zenml: &Path, args: &[&str]) -> anyhow::Result<()> {
+    pub(super) fn zenml(&self, zenml: &Path, args: &[&str]) -> anyhow::Result<()> {
         let output = self
             .command(zenml)
             .args(args)
@@ -333,7 +336,10 @@ fn drop_mysql_database(database: &str) {
 }
 
 /// Builds the `zenml` binary and the example `name` in release mode; returns their paths.
-fn release_zenml_and_example(root: &Path, name: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+pub(super) fn release_zenml_and_example(
+    root: &Path,
+    name: &str,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
     super::cargo(
         root,
         &["build", "--release", "-p", "zenml-cli", "--bin", "zenml"],
@@ -356,7 +362,7 @@ fn release_zenml_and_example(root: &Path, name: &str) -> anyhow::Result<(PathBuf
 }
 
 /// Runs `command` and returns its stdout; fails with its stderr when it fails.
-fn stdout_of(mut command: Command, what: &str) -> anyhow::Result<String> {
+pub(super) fn stdout_of(mut command: Command, what: &str) -> anyhow::Result<String> {
     let output = command
         .output()
         .with_context(|| format!("cannot run {what}"))?;
@@ -436,47 +442,12 @@ fn chain_flavors(root: &Path) -> anyhow::Result<()> {
 /// first one.
 fn chain_orchestrators(root: &Path) -> anyhow::Result<()> {
     let (zenml, example) = release_zenml_and_example(root, "chain")?;
-    let slurm_conf = std::env::var_os("ZENML_CI_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/zenml-rs-ci")))
-        .unwrap_or_default()
-        .join("slurm/slurm.conf");
-    let slurm_up = std::net::TcpStream::connect("127.0.0.1:6817").is_ok();
-    if !slurm_up {
-        println!(
-            "chain on slurm: skipped, the Slurm test cluster is not running (bash .ci/services)"
-        );
-    }
+    let slurm_up = slurm_running("chain on slurm");
     for orchestrator in ["local", "process", "slurm"] {
         if orchestrator == "slurm" && !slurm_up {
             continue;
         }
-        let repo = BenchRepo::new(&zenml, &format!("chain-{orchestrator}"), Flavor::Sqlite)?;
-        let conf = format!("--slurm-conf={}", slurm_conf.display());
-        let mut register = vec![
-            "orchestrator",
-            "register",
-            "bench",
-            "--flavor",
-            orchestrator,
-        ];
-        if orchestrator == "slurm" {
-            register.extend([
-                "--partition",
-                "debug",
-                conf.as_str(),
-                "--poll-interval-ms",
-                "50",
-            ]);
-        }
-        repo.zenml(&zenml, &register)?;
-        repo.zenml(
-            &zenml,
-            &[
-                "stack", "register", "bench", "-o", "bench", "-m", "default", "-a", "default",
-                "--set",
-            ],
-        )?;
+        let repo = orchestrator_repo(&zenml, &format!("chain-{orchestrator}"), orchestrator, &[])?;
         let run = || -> anyhow::Result<f64> {
             let mut command = repo.command(&example);
             command.args(["--quiet", "--no-cache"]);
@@ -494,6 +465,58 @@ fn chain_orchestrators(root: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether the Slurm test cluster runs; says so when it does not, for `what`.
+pub(super) fn slurm_running(what: &str) -> bool {
+    let up = std::net::TcpStream::connect("127.0.0.1:6817").is_ok();
+    if !up {
+        println!("{what}: skipped, the Slurm test cluster is not running (bash .ci/services)");
+    }
+    up
+}
+
+/// A bench repository (SQLite and a local folder) whose active stack runs on an
+/// orchestrator of flavor `orchestrator` with the options `extra`; a `slurm` one is on the
+/// test cluster.
+pub(super) fn orchestrator_repo(
+    zenml: &Path,
+    label: &str,
+    orchestrator: &str,
+    extra: &[&str],
+) -> anyhow::Result<BenchRepo> {
+    let slurm_conf = std::env::var_os("ZENML_CI_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/zenml-rs-ci")))
+        .unwrap_or_default()
+        .join("slurm/slurm.conf");
+    let repo = BenchRepo::new(zenml, label, Flavor::Sqlite)?;
+    let conf = format!("--slurm-conf={}", slurm_conf.display());
+    let mut register = vec![
+        "orchestrator",
+        "register",
+        "bench",
+        "--flavor",
+        orchestrator,
+    ];
+    if orchestrator == "slurm" {
+        register.extend([
+            "--partition",
+            "debug",
+            conf.as_str(),
+            "--poll-interval-ms",
+            "50",
+        ]);
+    }
+    register.extend(extra);
+    repo.zenml(zenml, &register)?;
+    repo.zenml(
+        zenml,
+        &[
+            "stack", "register", "bench", "-o", "bench", "-m", "default", "-a", "default", "--set",
+        ],
+    )?;
+    Ok(repo)
 }
 
 /// Step runs recorded per process in `bench record-rate`.
