@@ -53,19 +53,8 @@ impl Pipeline {
                 record.status.as_str()
             )));
         }
-        if let Some(difference) = self.spec().difference(&record.spec) {
-            return Err(refuse(format!(
-                "this program's pipeline is not the one the run was started with: {difference}"
-            )));
-        }
-        if let Some(used) = record.stack["name"].as_str()
-            && used != place.stack_name
-        {
-            return Err(refuse(format!(
-                "the run uses stack `{used}`, and this process would use stack `{}`",
-                place.stack_name
-            )));
-        }
+        self.fits_recorded_run(&record, &place.stack_name)
+            .map_err(refuse)?;
         if !store.step_runs(&record.id)?.is_empty() {
             return Err(refuse(
                 "it already has step records: a driver drives a run from its start".to_owned(),

@@ -79,20 +79,8 @@ impl Pipeline {
                 record.status.as_str()
             )));
         }
-        if let Some(difference) = self.spec().difference(&record.spec) {
-            return Err(refuse(format!(
-                "this program's pipeline is not the one the run was started with: {difference}"
-            )));
-        }
-        if let Some(used) = record.stack["name"].as_str()
-            && used != place.stack_name
-        {
-            return Err(refuse(format!(
-                "the run uses stack `{used}`, and this process would use stack \
-                 `{}`; pass `--stack {used}` or set ZENML_STACK",
-                place.stack_name
-            )));
-        }
+        self.fits_recorded_run(&record, &place.stack_name)
+            .map_err(refuse)?;
         let config: ResolvedConfig =
             serde_json::from_value(record.config.clone()).map_err(|e| {
                 refuse(format!(
@@ -198,6 +186,26 @@ impl Pipeline {
                 refuse("the step ran, but its record cannot be found in the run".to_owned())
             })?;
         Ok(outcome(record, done))
+    }
+}
+
+impl Pipeline {
+    /// Whether this program may go on with the recorded run `record` on stack `stack`: its
+    /// pipeline must be the spec the run recorded, and the stack the run's. `Err` says why
+    /// not.
+    pub(crate) fn fits_recorded_run(&self, record: &RunRecord, stack: &str) -> Result<(), String> {
+        if let Some(difference) = self.spec().difference(&record.spec) {
+            return Err(format!(
+                "this program's pipeline is not the one the run was started with: {difference}"
+            ));
+        }
+        match record.stack["name"].as_str() {
+            Some(used) if used != stack => Err(format!(
+                "the run uses stack `{used}`, and this process would use stack `{stack}`; \
+                 pass `--stack {used}` or set ZENML_STACK"
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
