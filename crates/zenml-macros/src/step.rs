@@ -6,6 +6,8 @@
 //!
 //! - `Param<T>`: a parameter; the builder takes a `T` (the default in code);
 //! - `&StepContext`: the step's context; the builder does not take it;
+//! - `Collected<T>`: a collected input; the builder takes a `Vec<Output<T>>`, and the step
+//!   gets the values of all those outputs, in order;
 //! - anything else, `T`: an input artifact; the builder takes an `Output<T>`.
 
 use crate::types::single_generic;
@@ -152,6 +154,7 @@ enum ArgKind {
     Context,
     Param(Type),
     Input(Type),
+    Collected(Type),
 }
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
@@ -208,6 +211,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             ArgKind::Context
         } else if let Some(inner) = single_generic(&typed.ty, "Param") {
             ArgKind::Param(inner.clone())
+        } else if let Some(inner) = single_generic(&typed.ty, "Collected") {
+            ArgKind::Collected(inner.clone())
         } else {
             ArgKind::Input((*typed.ty).clone())
         };
@@ -258,7 +263,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         let known = outputs.iter().any(|(o, _)| *name == o.value())
             || arg_kinds
                 .iter()
-                .any(|(a, k)| matches!(k, ArgKind::Input(_)) && a == name);
+                .any(|(a, k)| matches!(k, ArgKind::Input(_) | ArgKind::Collected(_)) && a == name);
         if !known {
             return Err(syn::Error::new_spanned(
                 name,
@@ -303,6 +308,17 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 declarations.push(quote!(__builder.input::<#ty>(#key, #ident);));
                 let materializer = select(&ident.to_string(), ty);
                 loads.push(quote!(let #ident: #ty = __invocation.input(#key, &*#materializer)?;));
+                call_args.push(quote!(#ident));
+            }
+            ArgKind::Collected(ty) => {
+                builder_args.push(quote!(#ident: ::std::vec::Vec<::zenml::pipeline::Output<#ty>>));
+                declarations.push(quote!(__builder.collected::<#ty>(#key, #ident);));
+                let materializer = select(&ident.to_string(), ty);
+                loads.push(quote! {
+                    let #ident = ::zenml::pipeline::Collected::new(
+                        __invocation.collected::<#ty>(#key, &*#materializer)?,
+                    );
+                });
                 call_args.push(quote!(#ident));
             }
         }

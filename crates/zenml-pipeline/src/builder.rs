@@ -29,10 +29,24 @@ pub struct ParamSpec {
 pub struct InputSpec {
     /// The input's name (the step function's argument).
     pub name: &'static str,
+    /// For a collected input ([`Collected`](crate::Collected)), fed by several upstream
+    /// outputs: this one's position among them; `None` for an ordinary input.
+    pub index: Option<usize>,
     /// The upstream node.
     pub node: usize,
     /// The upstream output's name.
     pub output: &'static str,
+}
+
+impl InputSpec {
+    /// The name the input is recorded under: its name, or `name[index]` for one of the
+    /// artifacts of a collected input.
+    pub fn recorded_name(&self) -> String {
+        match self.index {
+            Some(index) => format!("{}[{index}]", self.name),
+            None => self.name.to_owned(),
+        }
+    }
 }
 
 /// A step output's declaration.
@@ -180,9 +194,23 @@ impl StepBuilder {
     pub fn input<T>(&mut self, name: &'static str, from: Output<T>) {
         self.node.inputs.push(InputSpec {
             name,
+            index: None,
             node: from.node,
             output: from.name,
         });
+    }
+
+    /// Declares a collected input ([`Collected`](crate::Collected)) fed by every output of
+    /// `from`, in that order: the step waits for all of their steps.
+    pub fn collected<T>(&mut self, name: &'static str, from: Vec<Output<T>>) {
+        for (index, from) in from.into_iter().enumerate() {
+            self.node.inputs.push(InputSpec {
+                name,
+                index: Some(index),
+                node: from.node,
+                output: from.name,
+            });
+        }
     }
 
     /// Declares an output.

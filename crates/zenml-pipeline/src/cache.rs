@@ -52,9 +52,9 @@ pub(crate) fn cache_key(
     field("code", &node.code_hash);
     field("parameters", &canonical_json(parameters));
     let mut inputs: Vec<_> = inputs.iter().collect();
-    inputs.sort_by_key(|(spec, _)| spec.name);
+    inputs.sort_by_key(|(spec, _)| (spec.name, spec.index));
     for (spec, artifact) in inputs {
-        field("input", spec.name);
+        field("input", &spec.recorded_name());
         field("content", &artifact.content_hash);
     }
     for output in &node.outputs {

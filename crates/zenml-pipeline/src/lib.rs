@@ -50,7 +50,7 @@ pub use pipeline::{LEASE_ENV, Pipeline, RunError, RunOptions, RunOutcome};
 pub use program::Invocation;
 pub use prune::{PruneOptions, PrunePlan, PruneReport};
 pub use spec::{InputWiring, OutputDeclaration, PipelineSpec, StepSpec};
-pub use step::{IntoStepResult, Output, Param, StepContext, StepError};
+pub use step::{Collected, IntoStepResult, Output, Param, StepContext, StepError};
 /// Formatting of times and durations for people (from `zenml_core`).
 pub use zenml_core::time;
 

@@ -72,11 +72,42 @@ impl StepInvocation<'_> {
         name: &str,
         materializer: &dyn Materializer<Value = T>,
     ) -> Result<T, StepError> {
-        let (_, artifact) = self
+        let (spec, artifact) = self
             .inputs
             .iter()
             .find(|(spec, _)| spec.name == name)
             .ok_or_else(|| StepError::new(format!("input `{name}` is not connected")))?;
+        self.load(spec, artifact, materializer)
+    }
+
+    /// Loads every artifact of the collected input `name`, in the order they were given, as
+    /// [`input`](Self::input) loads one.
+    pub fn collected<T: 'static>(
+        &self,
+        name: &str,
+        materializer: &dyn Materializer<Value = T>,
+    ) -> Result<Vec<T>, StepError> {
+        let mut parts: Vec<&(InputSpec, ArtifactRecord)> = self
+            .inputs
+            .iter()
+            .filter(|(spec, _)| spec.name == name)
+            .collect();
+        parts.sort_by_key(|(spec, _)| spec.index);
+        parts
+            .into_iter()
+            .map(|(spec, artifact)| self.load(spec, artifact, materializer))
+            .collect()
+    }
+
+    /// Loads `artifact` for input `spec` with `materializer`, verifying its hash, type and
+    /// materializer.
+    fn load<T: 'static>(
+        &self,
+        spec: &InputSpec,
+        artifact: &ArtifactRecord,
+        materializer: &dyn Materializer<Value = T>,
+    ) -> Result<T, StepError> {
+        let name = spec.recorded_name();
         let expected_type = std::any::type_name::<T>();
         if artifact.rust_type != expected_type {
             return Err(StepError::new(format!(
@@ -260,7 +291,7 @@ impl<'a> Execution<'a> {
                     .ok_or_else(|| {
                         StepError::new(format!(
                             "input `{}` needs output `{}` of step `{}`, which has not been recorded",
-                            spec.name, spec.output, self.nodes[spec.node].name
+                            spec.recorded_name(), spec.output, self.nodes[spec.node].name
                         ))
                     })?;
                 inputs.push((spec.clone(), artifact.clone()));
@@ -353,7 +384,7 @@ impl<'a> Execution<'a> {
             inputs: invocation
                 .inputs
                 .iter()
-                .map(|(spec, artifact)| (spec.name.to_owned(), artifact.id.clone()))
+                .map(|(spec, artifact)| (spec.recorded_name(), artifact.id.clone()))
                 .collect(),
             new_outputs: new_outputs.clone(),
             reused_outputs: Vec::new(),
@@ -440,7 +471,7 @@ impl<'a> Execution<'a> {
             },
             inputs: inputs
                 .iter()
-                .map(|(spec, artifact)| (spec.name.to_owned(), artifact.id.clone()))
+                .map(|(spec, artifact)| (spec.recorded_name(), artifact.id.clone()))
                 .collect(),
             new_outputs: Vec::new(),
             reused_outputs: node

@@ -77,7 +77,7 @@ impl PipelineSpec {
                         .inputs
                         .iter()
                         .map(|input| InputWiring {
-                            name: input.name.to_owned(),
+                            name: input.recorded_name(),
                             step: nodes[input.node].name.clone(),
                             output: input.output.to_owned(),
                         })

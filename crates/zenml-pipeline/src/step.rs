@@ -32,6 +32,41 @@ impl<T> Deref for Param<T> {
     }
 }
 
+/// A collected input: the values of several upstream outputs of one type, in the order the
+/// pipeline passed them (a `Vec<Output<T>>`), for a step that joins many branches.
+///
+/// ```ignore
+/// #[step]
+/// fn total(parts: Collected<u64>) -> u64 {
+///     parts.iter().sum()
+/// }
+/// // in a #[pipeline]: let parts: Vec<_> = (0..200).map(work).collect(); total(parts);
+/// ```
+///
+/// Each artifact is recorded as an input named `parts[0]`, `parts[1]`, …
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collected<T>(Vec<T>);
+
+impl<T> Collected<T> {
+    /// Wraps the values.
+    pub fn new(values: Vec<T>) -> Self {
+        Collected(values)
+    }
+
+    /// The values.
+    pub fn into_inner(self) -> Vec<T> {
+        self.0
+    }
+}
+
+impl<T> Deref for Collected<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &self.0
+    }
+}
+
 /// A handle to one output of a step in a pipeline being built. Passing it to another step
 /// makes that step consume the artifact; its type parameter makes wiring an output into an
 /// input of another type a compile error.

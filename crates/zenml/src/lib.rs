@@ -64,7 +64,7 @@ pub use zenml_macros::pipeline;
 /// What a pipeline program needs: `use zenml::prelude::*;`.
 pub mod prelude {
     pub use crate::pipeline::{
-        Client, Output, Param, Pipeline, RunConfig, RunOptions, StepContext, StepError,
+        Client, Collected, Output, Param, Pipeline, RunConfig, RunOptions, StepContext, StepError,
     };
     pub use crate::{pipeline, step};
 }

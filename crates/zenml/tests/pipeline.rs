@@ -316,3 +316,58 @@ fn a_corrupted_artifact_fails_to_load_with_a_hash_mismatch() {
     let err = make.output::<Vec<f64>>("output").unwrap_err().to_string();
     assert!(err.contains("hash"), "{err}");
 }
+
+#[step]
+fn part(index: Param<u64>) -> u64 {
+    *index * 10
+}
+
+#[step]
+fn gather(parts: Collected<u64>, bonus: u64) -> Vec<u64> {
+    let mut all = parts.into_inner();
+    all.push(bonus);
+    all
+}
+
+#[pipeline]
+fn fan_in() {
+    let parts: Vec<_> = (1..=5).map(part).collect();
+    let bonus = part(7);
+    gather(parts, bonus);
+}
+
+#[test]
+fn a_collected_input_joins_many_branches_in_order() {
+    let (dir, repo) = repo();
+    let outcome = fan_in().run(&options(dir.path())).unwrap();
+    assert_eq!(outcome.steps.len(), 7);
+    let client = Client::open(&repo, None).unwrap();
+    let run = client.run(&outcome.run.name).unwrap();
+    let gather = run.step("gather").unwrap();
+    let mut inputs: Vec<String> = gather
+        .inputs()
+        .unwrap()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    inputs.sort();
+    assert_eq!(
+        inputs,
+        [
+            "bonus", "parts[0]", "parts[1]", "parts[2]", "parts[3]", "parts[4]"
+        ]
+    );
+    assert_eq!(
+        gather.output::<Vec<u64>>("output").unwrap(),
+        [10, 20, 30, 40, 50, 70]
+    );
+    // The spec names each wiring; a second run reuses everything.
+    let spec = &run.record.spec;
+    assert!(spec.to_string().contains("parts[4]"), "{spec}");
+    let again = fan_in().run(&options(dir.path())).unwrap();
+    assert!(
+        again.steps.iter().all(|s| s.status == StepStatus::Cached),
+        "{:?}",
+        again.steps
+    );
+}

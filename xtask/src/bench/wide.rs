@@ -1,4 +1,4 @@
-//! `cargo xtask bench wide`: the `wide` example (200 independent steps) on the `local`,
+//! `cargo xtask bench wide`: the `wide` example (200 independent steps and a join) on the `local`,
 //! `process` and `slurm` orchestrators: the run's wall time, and how many steps ran at once
 //! at the peak, from the step runs' recorded start and end times.
 
@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::{ms, orchestrator_repo, release_zenml_and_example, slurm_running, stdout_of};
 
-/// How many steps the `wide` example has.
+/// How many independent steps the `wide` example has, before its join.
 const WIDTH: usize = 200;
 
 pub(super) fn wide(root: &Path) -> anyhow::Result<()> {
@@ -55,7 +55,7 @@ pub(super) fn wide(root: &Path) -> anyhow::Result<()> {
             _ => "max_parallelism 16".to_owned(),
         };
         println!(
-            "wide DAG of {WIDTH} independent steps, --no-cache, sqlite + local folder, \
+            "wide DAG of {WIDTH} independent steps and a join, --no-cache, sqlite + local folder, \
              `{orchestrator}` orchestrator ({limit}; release, 1 run): wall {:.2} s, \
              at most {} steps at once",
             wall / 1000.0,
