@@ -46,8 +46,8 @@ pub(super) fn wide(root: &Path) -> anyhow::Result<()> {
             })
             .collect();
         anyhow::ensure!(
-            spans.len() == WIDTH,
-            "{} step runs, not {WIDTH}",
+            spans.len() == WIDTH + 1,
+            "{} step runs, not {WIDTH} and a join",
             spans.len()
         );
         let limit = match orchestrator {
