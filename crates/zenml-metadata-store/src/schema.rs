@@ -143,6 +143,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "a run's pipeline spec and its driver's lease, and attempts of retried steps",
         sql: MIGRATION_4,
     },
+    Migration {
+        version: 5,
+        description: "the run status `cancelled`, and an index of runs by status",
+        sql: MIGRATION_5,
+    },
 ];
 
 /// Migration 2: the record model of [`crate::model`].
@@ -286,6 +291,18 @@ CREATE TABLE IF NOT EXISTS step_attempts (
     CONSTRAINT uq_step_attempts_run_name_attempt UNIQUE (run_id, name, attempt),
     CONSTRAINT fk_step_attempts_run FOREIGN KEY (run_id) REFERENCES pipeline_runs (id)
 )
+";
+
+/// Migration 5: cancelled runs.
+///
+/// A run can now be recorded with the status `cancelled` (`zenml run cancel`), which a
+/// program of schema 4 cannot read; the version step makes such a program refuse the
+/// database as too new instead of failing on the first cancelled run it reads.
+///
+/// - `ix_pipeline_runs_status`: the running runs (to cancel, to drive, to keep what they
+///   may still record from a prune) are found without reading every run.
+const MIGRATION_5: &str = "
+CREATE INDEX ix_pipeline_runs_status ON pipeline_runs (status)
 ";
 
 /// The schema version this program writes: the version of the last migration.
