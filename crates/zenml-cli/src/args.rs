@@ -205,6 +205,21 @@ pub(crate) enum ArtifactCommand {
         #[arg(long)]
         depth: Option<usize>,
     },
+    /// Re-hash artifacts against the hashes they were recorded with, reading every byte,
+    /// and report each that is missing, truncated or modified (exit code 1 when any is).
+    /// Artifacts recorded in another artifact store than the active stack's are listed as
+    /// not checked.
+    Verify {
+        /// The artifacts' ids.
+        #[arg(conflicts_with_all = ["run", "all"])]
+        ids: Vec<String>,
+        /// Every artifact this run (its name or id) produced or reused.
+        #[arg(long, conflicts_with = "all")]
+        run: Option<String>,
+        /// Every recorded artifact.
+        #[arg(long)]
+        all: bool,
+    },
     /// Delete what no record needs from the active stack's artifact store: folders of
     /// artifacts that were never recorded (left by failed or crashed steps) and leftovers
     /// in `.zen/staging`. Without `--yes`, only shows what would be deleted. Recorded

@@ -33,6 +33,7 @@ mod runner;
 mod select;
 mod spec;
 mod step;
+mod verify;
 
 pub use attempts::job_key;
 pub use builder::{DeclaredResources, InputSpec, OutputSpec, ParamSpec, StepNode};
@@ -51,6 +52,7 @@ pub use program::Invocation;
 pub use prune::{PruneOptions, PrunePlan, PruneReport};
 pub use spec::{InputWiring, OutputDeclaration, PipelineSpec, StepSpec};
 pub use step::{Collected, IntoStepResult, Output, Param, StepContext, StepError};
+pub use verify::{ArtifactSelection, Verification};
 /// Formatting of times and durations for people (from `zenml_core`).
 pub use zenml_core::time;
 

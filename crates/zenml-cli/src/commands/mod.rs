@@ -11,6 +11,7 @@ mod materializer;
 mod prune;
 mod runs;
 mod stack;
+mod verify;
 
 use std::path::PathBuf;
 

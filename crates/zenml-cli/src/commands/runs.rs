@@ -2,8 +2,8 @@
 
 use serde_json::{Value, json};
 use zenml::metadata_store::{ArtifactRecord, RunRecord, RunStatus, StepRunRecord};
-use zenml::pipeline::Client;
 use zenml::pipeline::time::{format_duration, format_timestamp};
+use zenml::pipeline::{ArtifactSelection, Client};
 
 use crate::args::{ArtifactCommand, PipelineCommand, PipelineRunsCommand, RunCommand, StepCommand};
 use crate::output::{Output, table};
@@ -396,6 +396,17 @@ pub(crate) fn artifact(out: Output, cmd: ArtifactCommand) -> anyhow::Result<()> 
             super::lineage::artifact_lineage(out, &client, &id, depth)?
         }
         ArtifactCommand::Prune { yes, min_age } => super::prune::prune(out, &client, yes, min_age)?,
+        ArtifactCommand::Verify { ids, run, all } => {
+            let selection = match (run, all) {
+                (Some(run), _) => ArtifactSelection::Run(run),
+                (None, true) => ArtifactSelection::All,
+                (None, false) if ids.is_empty() => anyhow::bail!(
+                    "name the artifacts to verify by id, or use `--run RUN` or `--all`"
+                ),
+                (None, false) => ArtifactSelection::Ids(ids),
+            };
+            super::verify::verify(out, &client, &selection)?
+        }
     }
     Ok(())
 }

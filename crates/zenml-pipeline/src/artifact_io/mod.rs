@@ -25,6 +25,7 @@
 //! download as its bytes arrive), and fails with [`ArtifactIoError::HashMismatch`] when the
 //! files changed.
 
+mod check;
 mod hash;
 mod publish;
 
@@ -38,6 +39,7 @@ use zenml_artifact_store::{
 };
 use zenml_materializer::{Materializer, MaterializerError};
 
+pub use check::{ArtifactCheck, check_artifact};
 use hash::{StreamingHash, hash_files};
 pub use publish::CLAIM_FILE;
 use publish::Publication;

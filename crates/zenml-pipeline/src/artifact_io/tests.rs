@@ -670,3 +670,52 @@ fn an_empty_artifact_round_trips() {
     assert!(f.store.list(None).unwrap().is_empty());
     f.read(FOLDER, &written.content_hash, &m).unwrap();
 }
+
+#[test]
+fn a_full_check_tells_intact_modified_truncated_and_missing_apart_on_every_store() {
+    let f = Fixture::new();
+    let remote = RemoteLike(f.store.clone(), None);
+    let stores: [(&str, &dyn ArtifactStore); 2] = [("local", &f.store), ("remote", &remote)];
+    for (name, store) in stores {
+        let folder = format!("pipe/{name}/output/0b9f4c1e");
+        let m = FilesMaterializer::new(&[("a.txt", b"alpha"), ("sub/b.txt", b"beta!")]);
+        let written = write_artifact(store, &f.staging(), &p(&folder), &m, &()).unwrap();
+        let check = |progress: &mut u64| {
+            check_artifact(
+                store,
+                &p(&folder),
+                &written.content_hash,
+                written.size,
+                &mut |bytes| *progress += bytes,
+            )
+            .unwrap()
+        };
+        let mut read = 0;
+        assert_eq!(
+            check(&mut read),
+            ArtifactCheck::Intact { bytes: 10 },
+            "{name}"
+        );
+        assert_eq!(read, 10, "{name}: every byte is read");
+
+        let a = f.file(&format!("{folder}/a.txt"));
+        fs::write(&a, b"alphA").unwrap();
+        assert!(
+            matches!(check(&mut 0), ArtifactCheck::Modified { bytes: 10, .. }),
+            "{name}"
+        );
+        fs::write(&a, b"al").unwrap();
+        assert_eq!(
+            check(&mut 0),
+            ArtifactCheck::Truncated {
+                bytes: 7,
+                recorded: 10
+            },
+            "{name}"
+        );
+        fs::write(&a, b"alpha").unwrap();
+        assert!(check(&mut 0).is_intact(), "{name}: restored");
+        fs::remove_dir_all(f.file(&folder)).unwrap();
+        assert_eq!(check(&mut 0), ArtifactCheck::Missing, "{name}");
+    }
+}
