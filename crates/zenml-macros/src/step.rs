@@ -164,7 +164,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     // or the `#[step(…)]` options, whose edits do not change what the step computes.
     let code = {
         let (sig, block) = (&function.sig, &function.block);
-        quote!(#sig #block).to_string()
+        let mut walked = String::new();
+        walk_tokens(quote!(#sig #block), &mut walked);
+        walked
     };
     let sig = &function.sig;
     if !sig.generics.params.is_empty() {
@@ -401,7 +403,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)]
             fn #body_ident(#original_inputs) #original_output #body
 
-            let mut __builder = ::zenml::pipeline::__private::StepBuilder::new(#name_str, #code, #version, #enable_cache);
+            let mut __builder = ::zenml::pipeline::__private::StepBuilder::new(#name_str, ::core::module_path!(), #code, #version, #enable_cache);
             #resources
             #retries
             #(#declarations)*
@@ -422,4 +424,75 @@ fn is_context(ty: &Type) -> bool {
         return false;
     };
     matches!(&*reference.elem, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "StepContext"))
+}
+
+/// Writes a canonical text of `tokens` to `out`, walking the token tree: one line per token
+/// with its kind and text (identifiers, literals as written, punctuation with its spacing)
+/// and explicit open and close lines for each group's delimiter. Unlike `TokenStream`'s
+/// `Display`, whose spacing is not specified and has changed between compiler versions,
+/// this depends only on the tokens, so that a step's code hash survives a compiler upgrade
+/// and changes with any change of its tokens.
+fn walk_tokens(tokens: TokenStream, out: &mut String) {
+    use proc_macro2::{Delimiter, Spacing, TokenTree};
+    for token in tokens {
+        match token {
+            TokenTree::Ident(ident) => {
+                out.push_str("i ");
+                out.push_str(&ident.to_string());
+            }
+            TokenTree::Literal(literal) => {
+                out.push_str("l ");
+                out.push_str(&literal.to_string());
+            }
+            TokenTree::Punct(punct) => {
+                out.push_str(match punct.spacing() {
+                    Spacing::Joint => "pj ",
+                    Spacing::Alone => "pa ",
+                });
+                out.push(punct.as_char());
+            }
+            TokenTree::Group(group) => {
+                let (open, close) = match group.delimiter() {
+                    Delimiter::Parenthesis => ("(", ")"),
+                    Delimiter::Brace => ("{", "}"),
+                    Delimiter::Bracket => ("[", "]"),
+                    Delimiter::None => ("<none", "none>"),
+                };
+                out.push_str("g ");
+                out.push_str(open);
+                out.push('\n');
+                walk_tokens(group.stream(), out);
+                out.push_str("g ");
+                out.push_str(close);
+            }
+        }
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walked(source: &str) -> String {
+        let tokens: TokenStream = source.parse().unwrap_or_else(|e| panic!("{e}"));
+        let mut out = String::new();
+        walk_tokens(tokens, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_code_text_depends_on_tokens_not_on_layout() {
+        let compact = walked("fn f(a: u32) -> u32 { a+1 }");
+        let spaced = walked("fn  f ( a : u32 )\n -> u32 {\n    a + 1 // one more\n}");
+        assert_eq!(compact, spaced);
+        assert_ne!(compact, walked("fn f(a: u32) -> u32 { a+2 }"));
+        assert_ne!(compact, walked("fn f(a: u32) -> u32 { (a+1) }"));
+        // Spacing of punctuation is part of a token: `->` is not `- >`.
+        assert_ne!(walked("a -> b"), walked("a - > b"));
+        assert!(
+            compact.contains("i fn\n") && compact.contains("g {\n"),
+            "{compact}"
+        );
+    }
 }

@@ -419,7 +419,7 @@ fn staging_dir(path: &Path) -> &Path {
 }
 
 fn check_type<T: 'static>(artifact: &ArtifactRecord) -> Result<(), ClientError> {
-    if artifact.rust_type == std::any::type_name::<T>() {
+    if crate::type_key::same_type(&artifact.rust_type, std::any::type_name::<T>()) {
         Ok(())
     } else {
         Err(wrong_type::<T>(artifact))

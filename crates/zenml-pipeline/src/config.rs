@@ -211,15 +211,36 @@ pub(crate) fn resolve(
                         }
                     )));
                 };
+                if let Some(path) = crate::finite::non_finite_path(value) {
+                    return Err(ConfigError::InvalidValue {
+                        key: format!("steps.{}.parameters.{name}{path}", node.name),
+                        message: "NaN and infinity cannot be recorded: a run's parameters \
+                                  are kept as JSON, which holds neither"
+                            .to_owned(),
+                    });
+                }
                 let value = serde_json::to_value(value).map_err(|e| ConfigError::InvalidValue {
                     key: format!("steps.{}.parameters.{name}", node.name),
                     message: e.to_string(),
                 })?;
-                (param.check)(&value).map_err(|message| ConfigError::InvalidValue {
-                    key: format!("steps.{}.parameters.{name}", node.name),
-                    message: format!("{message} (the parameter is a `{}`)", param.rust_type),
-                })?;
+                let value =
+                    (param.normalize)(&value).map_err(|message| ConfigError::InvalidValue {
+                        key: format!("steps.{}.parameters.{name}", node.name),
+                        message: format!("{message} (the parameter is a `{}`)", param.rust_type),
+                    })?;
                 parameters.insert(name.clone(), value);
+            }
+        }
+        for param in &node.params {
+            let overridden = overrides.is_some_and(|o| o.parameters.contains_key(param.name));
+            if let (Some(error), false) = (&param.default_error, overridden) {
+                return Err(ConfigError::InvalidValue {
+                    key: format!("steps.{}.parameters.{}", node.name, param.name),
+                    message: format!(
+                        "the default in the pipeline's code cannot be recorded: {error}; give \
+                         the parameter a value the run configuration can hold"
+                    ),
+                });
             }
         }
         let resources = resolve_resources(node, overrides.and_then(|o| o.resources.as_ref()))?;

@@ -14,7 +14,7 @@ use zenml_orchestrator::StepOutcome;
 
 use crate::config::ResolvedConfig;
 use crate::logs::install_logger;
-use crate::pipeline::{Pipeline, RunError, RunOptions, RunOutcome, RunPlace};
+use crate::pipeline::{Pipeline, RunError, RunOptions, RunOutcome, RunPlace, fail_run};
 use crate::runner::{Execution, Progress, StepProcesses, now_millis, run_status};
 
 /// The command-line option that, with `--zenml-run RUN`, drives the recorded run RUN to
@@ -119,13 +119,12 @@ impl Pipeline {
             Ok(report) => report,
             Err(e) => {
                 let message = e.to_string();
-                stack.metadata_store.finish_run(
+                return Err(fail_run(
+                    stack.metadata_store.as_ref(),
                     &run.id,
-                    run_status(false),
-                    now_millis(),
-                    Some(&message),
-                )?;
-                return Err(e.into());
+                    e.into(),
+                    &message,
+                ));
             }
         };
         let failures: Vec<(String, String)> = report
@@ -143,12 +142,29 @@ impl Pipeline {
                 .collect::<Vec<_>>()
                 .join("; ")
         });
-        stack.metadata_store.finish_run(
+        if let Err(finishing) = stack.metadata_store.finish_run(
             &run.id,
             run_status(report.is_success()),
             now_millis(),
             error.as_deref(),
-        )?;
+        ) {
+            // The steps' failures are the news; the record's failure comes with them.
+            if failures.is_empty() {
+                return Err(RunError::MetadataStore(finishing));
+            }
+            return Err(RunError::NotFinished {
+                error: Box::new(RunError::StepsFailed {
+                    run: run.name.clone(),
+                    failures,
+                    outcome: Box::new(RunOutcome {
+                        run: run.clone(),
+                        steps: Vec::new(),
+                        detached: None,
+                    }),
+                }),
+                finishing,
+            });
+        }
         let outcome = RunOutcome {
             run: stack.metadata_store.get_run(&run.id)?,
             steps: stack.metadata_store.step_runs(&run.id)?,

@@ -24,6 +24,7 @@ pub mod compare;
 mod config;
 mod drive;
 mod entrypoint;
+mod finite;
 pub mod lineage;
 pub mod logs;
 mod pipeline;
@@ -33,6 +34,7 @@ mod runner;
 mod select;
 mod spec;
 mod step;
+pub mod type_key;
 mod verify;
 
 pub use attempts::job_key;

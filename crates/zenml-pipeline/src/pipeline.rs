@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use zenml_core::{ComponentKind, ConfigError};
 use zenml_metadata_store::{
-    MetadataEntry, MetadataStoreError, NewRun, Resource, RunRecord, RunStatus, StepRunRecord,
+    MetadataEntry, MetadataStore, MetadataStoreError, NewRun, Resource, RunRecord, RunStatus,
+    StepRunRecord,
 };
 use zenml_orchestrator::{DetachedDriver, StepCommand};
 use zenml_stack::{
@@ -154,6 +155,15 @@ pub enum RunError {
         /// The run as it ended.
         outcome: Box<RunOutcome>,
     },
+    /// The run failed with `error`, and recording its end failed too: the run stays
+    /// recorded as running until its lease expires (then it reads as interrupted).
+    #[error("{error}; and the run could not be recorded as finished: {finishing}")]
+    NotFinished {
+        /// Why the run failed.
+        error: Box<RunError>,
+        /// Why its end could not be recorded.
+        finishing: MetadataStoreError,
+    },
     /// The run finished, but steps failed: they are recorded, and so is every artifact of
     /// the steps that completed.
     #[error("run `{run}` failed: {}", failures.iter().map(|(s, e)| format!("step `{s}`: {e}")).collect::<Vec<_>>().join("; "))]
@@ -230,7 +240,11 @@ impl Pipeline {
             pipeline_name: config.pipeline.clone(),
             name: config.run_name.clone(),
             started_at: now_millis(),
-            config: serde_json::to_value(&config).unwrap_or(Value::Null),
+            config: serde_json::to_value(&config).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "the run's configuration cannot be recorded as JSON: {e}"
+                ))
+            })?,
             stack: snapshot,
             spec: self.spec().to_json(),
             lease_expires_at: Some(lease_deadline(first_lease)),
@@ -309,13 +323,8 @@ fn detach(place: &RunPlace, run: RunRecord, options: &RunOptions) -> Result<RunO
     let detached = match place.stack.orchestrator.submit_driver(&driver) {
         Ok(detached) => detached,
         Err(e) => {
-            store.finish_run(
-                &run.id,
-                RunStatus::Failed,
-                now_millis(),
-                Some(&e.to_string()),
-            )?;
-            return Err(e.into());
+            let message = e.to_string();
+            return Err(fail_run(store, &run.id, e.into(), &message));
         }
     };
     let mut entries = vec![MetadataEntry {
@@ -341,6 +350,23 @@ fn detach(place: &RunPlace, run: RunRecord, options: &RunOptions) -> Result<RunO
         steps: Vec::new(),
         detached: Some(detached),
     })
+}
+
+/// Records run `run_id` as failed with `message`, and returns `error`, the reason; when
+/// the record fails too, the error says both, never the second alone.
+pub(crate) fn fail_run(
+    store: &dyn MetadataStore,
+    run_id: &str,
+    error: RunError,
+    message: &str,
+) -> RunError {
+    match store.finish_run(run_id, RunStatus::Failed, now_millis(), Some(message)) {
+        Ok(_) => error,
+        Err(finishing) => RunError::NotFinished {
+            error: Box::new(error),
+            finishing,
+        },
+    }
 }
 
 /// Where a run happens: the repository, the stack (opened) and the staging folder.

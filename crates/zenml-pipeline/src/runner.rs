@@ -4,8 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
@@ -109,7 +109,7 @@ impl StepInvocation<'_> {
     ) -> Result<T, StepError> {
         let name = spec.recorded_name();
         let expected_type = std::any::type_name::<T>();
-        if artifact.rust_type != expected_type {
+        if !crate::type_key::same_type(&artifact.rust_type, expected_type) {
             return Err(StepError::new(format!(
                 "input `{name}` expects a `{expected_type}`, but artifact {} holds a `{}`",
                 artifact.id, artifact.rust_type
@@ -165,9 +165,10 @@ impl StepInvocation<'_> {
             output_name: name.to_owned(),
             created_at: now_millis(),
         };
-        if let Ok(mut outputs) = self.outputs.lock() {
-            outputs.push(record);
-        }
+        self.outputs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(record);
         Ok(())
     }
 }
@@ -279,10 +280,7 @@ impl<'a> Execution<'a> {
         }
         let mut inputs = Vec::new();
         {
-            let outputs = self
-                .outputs
-                .lock()
-                .map_err(|_| StepError::new("internal state poisoned"))?;
+            let outputs = self.outputs.lock().unwrap_or_else(PoisonError::into_inner);
             for spec in &node.inputs {
                 let artifact = outputs
                     .get(spec.node)
@@ -322,6 +320,7 @@ impl<'a> Execution<'a> {
                 pipeline_name: self.pipeline.to_owned(),
                 step_metadata: Mutex::new(Vec::new()),
                 output_metadata: Mutex::new(Vec::new()),
+                metadata_errors: Mutex::new(Vec::new()),
             },
             parameters,
             inputs,
@@ -331,13 +330,36 @@ impl<'a> Execution<'a> {
             outputs: Mutex::new(Vec::new()),
         };
         (node.run)(&invocation)?;
+        let metadata_errors = invocation
+            .context
+            .metadata_errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join("; ");
+        if !metadata_errors.is_empty() {
+            return Err(StepError::new(metadata_errors));
+        }
 
-        let new_outputs = invocation.outputs.into_inner().unwrap_or_default();
+        // A lock poisoned by a panic elsewhere still holds every value pushed before it.
+        let new_outputs = invocation
+            .outputs
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(missing) = node
+            .outputs
+            .iter()
+            .find(|spec| !new_outputs.iter().any(|a| a.output_name == spec.name))
+        {
+            return Err(StepError::new(format!(
+                "output `{}` of step `{}` was not written; the step is not recorded as completed",
+                missing.name, node.name
+            )));
+        }
         let mut metadata: Vec<MetadataEntry> = invocation
             .context
             .step_metadata
             .into_inner()
-            .unwrap_or_default()
+            .unwrap_or_else(PoisonError::into_inner)
             .into_iter()
             .map(|(key, value)| MetadataEntry {
                 resource: Resource::StepRun(invocation.step_run_id.clone()),
@@ -349,7 +371,7 @@ impl<'a> Execution<'a> {
             .context
             .output_metadata
             .into_inner()
-            .unwrap_or_default()
+            .unwrap_or_else(PoisonError::into_inner)
         {
             let artifact = new_outputs
                 .iter()
@@ -394,7 +416,8 @@ impl<'a> Execution<'a> {
             .metadata_store
             .record_step_run(&write)
             .map_err(StepError::from_error)?;
-        if let Ok(mut outputs) = self.outputs.lock() {
+        {
+            let mut outputs = self.outputs.lock().unwrap_or_else(PoisonError::into_inner);
             outputs[index] = Some(
                 new_outputs
                     .into_iter()
@@ -492,9 +515,7 @@ impl<'a> Execution<'a> {
         if let Ok(mut cached) = self.cached.lock() {
             cached.insert(index);
         }
-        if let Ok(mut all) = self.outputs.lock() {
-            all[index] = Some(outputs);
-        }
+        self.outputs.lock().unwrap_or_else(PoisonError::into_inner)[index] = Some(outputs);
         Ok(())
     }
 

@@ -137,6 +137,8 @@ pub struct StepContext {
     pub(crate) pipeline_name: String,
     pub(crate) step_metadata: Mutex<Vec<(String, Value)>>,
     pub(crate) output_metadata: Mutex<Vec<(String, String, Value)>>,
+    /// Metadata that could not be recorded faithfully, worded; the step fails with them.
+    pub(crate) metadata_errors: Mutex<Vec<String>>,
 }
 
 impl StepContext {
@@ -157,25 +159,58 @@ impl StepContext {
 
     /// Records a metric or other metadata about this step run (e.g. `accuracy`). A later
     /// value for the same key replaces the earlier one.
+    ///
+    /// A value JSON cannot hold faithfully (a NaN or infinite float anywhere in it, a value
+    /// that fails to serialize) is not recorded as `null`: the step fails when it returns,
+    /// naming the key. Log such a value as text if it is meant to be kept.
     pub fn log_metadata(&self, key: impl Into<String>, value: impl serde::Serialize) {
-        let value = serde_json::to_value(value).unwrap_or(Value::Null);
-        if let Ok(mut entries) = self.step_metadata.lock() {
-            entries.push((key.into(), value));
+        let key = key.into();
+        if let Some(value) = self.recordable(&key, &value) {
+            lock(&self.step_metadata).push((key, value));
         }
     }
 
-    /// Records metadata about one of this step's outputs, by output name.
+    /// Records metadata about one of this step's outputs, by output name; values are
+    /// checked as [`log_metadata`](Self::log_metadata) checks them.
     pub fn log_output_metadata(
         &self,
         output: impl Into<String>,
         key: impl Into<String>,
         value: impl serde::Serialize,
     ) {
-        let value = serde_json::to_value(value).unwrap_or(Value::Null);
-        if let Ok(mut entries) = self.output_metadata.lock() {
-            entries.push((output.into(), key.into(), value));
+        let (output, key) = (output.into(), key.into());
+        if let Some(value) = self.recordable(&format!("{output}.{key}"), &value) {
+            lock(&self.output_metadata).push((output, key, value));
         }
     }
+
+    /// `value` as JSON, or `None` after noting why it cannot be recorded faithfully.
+    fn recordable(&self, key: &str, value: &impl serde::Serialize) -> Option<Value> {
+        let problem = match crate::finite::non_finite_path(value) {
+            Some(path) => format!(
+                "metadata `{key}` of step `{}` cannot be recorded: `{key}{path}` is NaN or \
+                 infinite, which JSON cannot hold; log it as text to keep it",
+                self.step_name
+            ),
+            None => match serde_json::to_value(value) {
+                Ok(value) => return Some(value),
+                Err(e) => format!(
+                    "metadata `{key}` of step `{}` cannot be recorded: {e}",
+                    self.step_name
+                ),
+            },
+        };
+        lock(&self.metadata_errors).push(problem);
+        None
+    }
+}
+
+/// The guarded value, also when a panic elsewhere poisoned the lock: every value pushed
+/// before the panic is still there.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Turns what a step function returned into a result: steps may return a value, or a
@@ -193,5 +228,58 @@ impl<T, E: fmt::Display> IntoStepResult for Result<T, E> {
     type Value = T;
     fn into_step_result(self) -> Result<T, StepError> {
         self.map_err(|e| StepError::new(format!("{e:#}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> StepContext {
+        StepContext {
+            step_name: "train".to_owned(),
+            run_name: "r".to_owned(),
+            pipeline_name: "p".to_owned(),
+            step_metadata: Mutex::new(Vec::new()),
+            output_metadata: Mutex::new(Vec::new()),
+            metadata_errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[test]
+    fn a_poisoned_lock_keeps_and_takes_metadata() {
+        let ctx = context();
+        ctx.log_metadata("before", 1);
+        std::thread::scope(|scope| {
+            let _ = scope
+                .spawn(|| {
+                    let _guard = ctx.step_metadata.lock();
+                    panic!("poisoning the lock on purpose");
+                })
+                .join();
+        });
+        assert!(ctx.step_metadata.is_poisoned());
+        ctx.log_metadata("after", 2);
+        let keys: Vec<String> = lock(&ctx.step_metadata)
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(keys, ["before", "after"]);
+    }
+
+    #[test]
+    fn values_json_cannot_hold_are_noted_not_nulled() {
+        let ctx = context();
+        ctx.log_metadata("loss", f64::NAN);
+        ctx.log_output_metadata("model", "norms", vec![1.0, f64::INFINITY]);
+        assert!(lock(&ctx.step_metadata).is_empty());
+        assert!(lock(&ctx.output_metadata).is_empty());
+        let errors = lock(&ctx.metadata_errors).clone();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("`loss` is NaN or infinite"),
+            "{errors:?}"
+        );
+        assert!(errors[1].contains("`model.norms[1]`"), "{errors:?}");
     }
 }
