@@ -197,10 +197,12 @@ fn a_writer_waits_for_a_transaction_of_another_process() {
     // Another connection holds the write lock for a while, as another process would.
     let blocker = Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // That it waits at all is shown by `a_busy_database_past_the_timeout_is_an_error_not_a_hang`
+    // (it fails only after its whole timeout); here, that the wait ends in success once the
+    // other transaction commits, whenever the write started: a write that did not wait would
+    // fail at once with "database is locked".
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| store.create_run(&new_run("patient")));
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(!writer.is_finished(), "the write did not wait for the lock");
         blocker.execute_batch("COMMIT").unwrap();
         writer.join().unwrap().unwrap();
     });
@@ -216,9 +218,18 @@ fn a_busy_database_past_the_timeout_is_an_error_not_a_hang() {
     let blocker = Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
     let started = std::time::Instant::now();
-    let err = store.create_run(&new_run("impatient")).unwrap_err();
-    assert!(matches!(err, MetadataStoreError::Backend { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // On a thread, so that a hang fails the test instead of stalling it.
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| done.send(store.create_run(&new_run("impatient"))));
+        let err = result
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the write hangs past its busy timeout")
+            .unwrap_err();
+        assert!(matches!(err, MetadataStoreError::Backend { .. }), "{err:?}");
+    });
+    // It waited its whole timeout before giving up: a lower bound, which sleeps guarantee.
+    assert!(started.elapsed() >= Duration::from_millis(200));
     blocker.execute_batch("ROLLBACK").unwrap();
     store.create_run(&new_run("impatient")).unwrap();
 }
