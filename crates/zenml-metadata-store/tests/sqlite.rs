@@ -221,7 +221,9 @@ fn a_busy_database_past_the_timeout_is_an_error_not_a_hang() {
     // On a thread, so that a hang fails the test instead of stalling it.
     let (done, result) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
-        scope.spawn(|| done.send(store.create_run(&new_run("impatient"))));
+        scope.spawn(|| {
+            let _ = done.send(store.create_run(&new_run("impatient")));
+        });
         let err = result
             .recv_timeout(Duration::from_secs(120))
             .expect("the write hangs past its busy timeout")

@@ -500,7 +500,9 @@ fn a_server_that_stays_down_fails_the_operation_within_the_connect_timeout() {
     // it; how long the budget is, is the unit tests' business (they count attempts).
     let (done, result) = std::sync::mpsc::channel();
     let err = std::thread::scope(|scope| {
-        scope.spawn(|| done.send(store.record_step_run(&step_with_three_outputs(&run_id, 0))));
+        scope.spawn(|| {
+            let _ = done.send(store.record_step_run(&step_with_three_outputs(&run_id, 0)));
+        });
         result
             .recv_timeout(Duration::from_secs(120))
             .expect("the write never gives up on a server that stays down")
