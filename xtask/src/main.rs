@@ -39,7 +39,7 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(&project_root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <tidy | bench [all | cli | chain | chain-flavors | chain-orchestrators | record-rate | lineage | artifact | bucket] | test-flavors [--private-mysql] | ci>"
+                "usage: cargo xtask <tidy | bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact | bucket] | test-flavors [--private-mysql] | ci>"
             );
             bail!("unknown or missing command")
         }

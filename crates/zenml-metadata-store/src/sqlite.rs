@@ -6,7 +6,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ErrorCode, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, flavor};
 
@@ -32,6 +32,9 @@ const MAX_ATTEMPTS: u32 = 8;
 /// The pause before the second attempt; each further pause doubles, up to
 /// [`MAX_RETRY_PAUSE`], plus a random part so that processes do not retry in step.
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(5);
+
+/// How many idle read-only connections a store keeps for reuse.
+const MAX_IDLE_READERS: usize = 8;
 
 /// The longest pause between two attempts of a transaction.
 const MAX_RETRY_PAUSE: Duration = Duration::from_millis(500);
@@ -118,13 +121,18 @@ impl MetadataStoreFlavor for SqliteMetadataStoreConfig {
 /// keys enforced. Writers from several processes take turns: every write is one
 /// `BEGIN IMMEDIATE` transaction, which waits up to the busy timeout for the others, and
 /// which is attempted again from the start (a few times, while within the busy timeout) if
-/// SQLite still reports the database busy or locked. The store keeps one connection, used by
-/// one thread at a time.
+/// SQLite still reports the database busy or locked. The store keeps one connection for
+/// writes, used by one thread at a time and never held while a write waits to try again,
+/// and read-only connections for reads, one per thread reading at the same moment (kept for
+/// reuse): in WAL mode readers see the last commit without waiting for the writer, and
+/// never block it.
 #[derive(Debug)]
 pub struct SqliteMetadataStore {
     path: PathBuf,
     busy_timeout: Duration,
     connection: Mutex<Connection>,
+    /// Idle read-only connections.
+    readers: Mutex<Vec<Connection>>,
 }
 
 impl SqliteMetadataStore {
@@ -181,7 +189,44 @@ impl SqliteMetadataStore {
             path,
             busy_timeout,
             connection: Mutex::new(connection),
+            readers: Mutex::new(Vec::new()),
         })
+    }
+
+    /// A read-only connection: an idle one, or a new one.
+    fn reader(&self) -> Result<Connection, MetadataStoreError> {
+        if let Some(idle) = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+        {
+            return Ok(idle);
+        }
+        let connect_err = |source: rusqlite::Error| MetadataStoreError::Connect {
+            uri: sqlite_uri(&self.path),
+            source: Box::new(source),
+        };
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(connect_err)?;
+        connection
+            .busy_timeout(self.busy_timeout)
+            .map_err(connect_err)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
+        Ok(connection)
+    }
+
+    /// Keeps `connection` for the next read, unless enough are idle already.
+    fn return_reader(&self, connection: Connection) {
+        let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(connection);
+        }
     }
 
     /// The absolute path of the database file.
@@ -203,8 +248,10 @@ impl SqliteMetadataStore {
         &self,
         mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
     ) -> Result<T, MetadataStoreError> {
-        let mut connection = self.lock();
+        // The connection is taken for one attempt at a time: while a write waits to try
+        // again, other threads of this process may write.
         self.retry(|| {
+            let mut connection = self.lock();
             let transaction = connection
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(backend)?;
@@ -214,13 +261,16 @@ impl SqliteMetadataStore {
         })
     }
 
-    /// Runs `body` on the connection, outside a transaction; see [`Self::retry`].
+    /// Runs `body` on a read-only connection of its own, outside a transaction; see
+    /// [`Self::retry`].
     fn read<T>(
         &self,
         mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
     ) -> Result<T, MetadataStoreError> {
-        let connection = self.lock();
-        self.retry(|| body(&mut Session(&connection)))
+        let connection = self.reader()?;
+        let result = self.retry(|| body(&mut Session(&connection)));
+        self.return_reader(connection);
+        result
     }
 
     /// Runs `attempt` until it does not fail with `SQLITE_BUSY` or `SQLITE_LOCKED`, at most
@@ -619,6 +669,39 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(attempts, 1);
+    }
+
+    #[test]
+    fn reads_go_on_while_a_write_transaction_of_this_store_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("m.db"), TIMEOUT).unwrap();
+        let (started, write_started) = std::sync::mpsc::channel();
+        let (finish, may_finish) = std::sync::mpsc::channel::<()>();
+        let (read, read_done) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let store = &store;
+            let writer = scope.spawn(move || {
+                store.write(|_conn| {
+                    let _ = started.send(());
+                    let _ = may_finish.recv();
+                    Ok(())
+                })
+            });
+            write_started.recv().unwrap();
+            scope.spawn(move || {
+                let _ = read.send(store.list_pipelines().map(|p| p.len()));
+            });
+            // The read answers while the write transaction is still open.
+            let listed = read_done
+                .recv_timeout(Duration::from_secs(120))
+                .expect("the read waited for the write transaction");
+            assert_eq!(listed.unwrap(), 0);
+            finish.send(()).unwrap();
+            writer.join().unwrap().unwrap();
+        });
+        // Read connections are kept for reuse, read-only.
+        let reader = store.reader().unwrap();
+        assert!(reader.execute_batch("CREATE TABLE t (a)").is_err());
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod wide;
 
 use anyhow::{Context, bail};
 
-/// `cargo xtask bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | lineage | artifact |
+/// `cargo xtask bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact |
 /// bucket]`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
@@ -25,6 +25,7 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             wide::wide(root)?;
             record_rate(root)?;
             lineage(root)?;
+            read_rate(root)?;
             artifact::artifact(root)?;
             bucket::bucket(root)
         }
@@ -35,13 +36,30 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "wide" => wide::wide(root),
         "record-rate" => record_rate(root),
         "lineage" => lineage(root),
+        "read-rate" => read_rate(root),
         "artifact" => artifact::artifact(root),
         "bucket" => bucket::bucket(root),
         other => bail!(
-            "unknown benchmark `{other}`; known: cli, chain, chain-flavors, chain-orchestrators, wide, record-rate, \
+            "unknown benchmark `{other}`; known: cli, chain, chain-flavors, chain-orchestrators, wide, record-rate, read-rate, \
              lineage, artifact, bucket"
         ),
     }
+}
+
+/// Queries per second from 8 threads of one process on one SQLite store while another
+/// thread records runs.
+fn read_rate(root: &Path) -> anyhow::Result<()> {
+    super::cargo(
+        root,
+        &[
+            "run",
+            "--release",
+            "-p",
+            "zenml-pipeline",
+            "--example",
+            "read_rate",
+        ],
+    )
 }
 
 /// Lineage of an artifact 10 steps deep in a SQLite store of 100,000 step runs.
