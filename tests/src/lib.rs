@@ -483,6 +483,12 @@ impl Started {
         self.child.id()
     }
 
+    /// Kills the command with `SIGKILL` (if it still runs) and returns its outcome.
+    pub fn kill(mut self) -> Run {
+        let _ = self.child.kill();
+        self.wait()
+    }
+
     /// Waits for the command to end and returns its outcome.
     pub fn wait(self) -> Run {
         let output = self
