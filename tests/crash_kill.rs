@@ -31,8 +31,11 @@ impl Moments {
     }
 }
 
-/// Every run's status and its steps' (status, output count), by run name.
-fn recorded(zen: &Zenml) -> BTreeMap<String, (String, Vec<(String, String, usize)>)> {
+/// A step as recorded: name, status, number of outputs.
+type StepSeen = (String, String, usize);
+
+/// Every run's status and its steps, by run name.
+fn recorded(zen: &Zenml) -> BTreeMap<String, (String, Vec<StepSeen>)> {
     let mut found = BTreeMap::new();
     for run in zen
         .json(&["run", "list"])
