@@ -133,6 +133,23 @@ pub struct SqliteMetadataStore {
     connection: Mutex<Connection>,
     /// Idle read-only connections.
     readers: Mutex<Vec<Connection>>,
+    /// The database file's identity (device and inode) when it was opened.
+    file_id: Option<(u64, u64)>,
+}
+
+/// The device and inode of the file at `path`, on systems that have them.
+fn file_id(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
+    let meta = fs::metadata(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Ok(Some((meta.dev(), meta.ino())))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        Ok(None)
+    }
 }
 
 impl SqliteMetadataStore {
@@ -185,12 +202,34 @@ impl SqliteMetadataStore {
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(connect_err)?;
         migrate(&mut connection)?;
+        let file_id = file_id(&path).map_err(|source| MetadataStoreError::Io {
+            action: "cannot inspect the database file",
+            path: path.clone(),
+            source,
+        })?;
         Ok(SqliteMetadataStore {
             path,
             busy_timeout,
             connection: Mutex::new(connection),
             readers: Mutex::new(Vec::new()),
+            file_id,
         })
+    }
+
+    /// Fails when the database file was deleted or replaced since the store opened it: an
+    /// open connection would go on writing into the deleted file, and every record would
+    /// be lost without a word.
+    fn check_file(&self) -> Result<(), MetadataStoreError> {
+        let gone = |detail: String| MetadataStoreError::Io {
+            action: "the database file was deleted or replaced while in use; nothing more is recorded in",
+            path: self.path.clone(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, detail),
+        };
+        match file_id(&self.path) {
+            Ok(now) if now == self.file_id => Ok(()),
+            Ok(_) => Err(gone("another file is at its path now".to_owned())),
+            Err(e) => Err(gone(e.to_string())),
+        }
     }
 
     /// A read-only connection: an idle one, or a new one.
@@ -248,6 +287,7 @@ impl SqliteMetadataStore {
         &self,
         mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
     ) -> Result<T, MetadataStoreError> {
+        self.check_file()?;
         // The connection is taken for one attempt at a time: while a write waits to try
         // again, other threads of this process may write.
         self.retry(|| {
@@ -702,6 +742,28 @@ mod tests {
         // Read connections are kept for reuse, read-only.
         let reader = store.reader().unwrap();
         assert!(reader.execute_batch("CREATE TABLE t (a)").is_err());
+    }
+
+    #[test]
+    fn a_deleted_or_replaced_database_file_fails_writes_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let store = SqliteMetadataStore::open(&path, TIMEOUT).unwrap();
+        store.write(|_| Ok(())).unwrap();
+        fs::remove_file(&path).unwrap();
+        let err = store.write(|_| Ok(())).unwrap_err();
+        assert!(
+            err.to_string().contains("deleted or replaced while in use")
+                && err.to_string().contains("m.db"),
+            "{err}"
+        );
+        // Another database at the same path is not this store's either.
+        drop(SqliteMetadataStore::open(&path, TIMEOUT).unwrap());
+        let err = store.write(|_| Ok(())).unwrap_err();
+        assert!(
+            err.to_string().contains("another file is at its path"),
+            "{err}"
+        );
     }
 
     #[test]
