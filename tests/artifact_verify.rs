@@ -124,16 +124,9 @@ fn edited_truncated_and_deleted_artifacts_are_reported() {
 
     // A cache hit refuses them: the next run recomputes every step whose output changed.
     zen.example("diamond", &["--run-name", "second"]).ok();
-    let statuses: Vec<(String, String)> = zen.json(&["run", "describe", "second"])["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| {
-            (
-                s["step"]["name"].as_str().unwrap_or_default().to_owned(),
-                s["step"]["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
+    let statuses: Vec<(String, String)> = zen
+        .step_statuses("second")
+        .into_iter()
         .filter(|(name, _)| name != "source")
         .collect();
     assert!(

@@ -18,20 +18,7 @@ fn process_stack(zen: &Zenml) {
 
 /// Each step's status in `run`, by name.
 fn statuses(zen: &Zenml, run: &str) -> Vec<(String, String)> {
-    let described = zen.json(&["run", "describe", run]);
-    let mut steps: Vec<(String, String)> = described["steps"]
-        .as_array()
-        .expect("steps")
-        .iter()
-        .map(|s| {
-            (
-                s["step"]["name"].as_str().unwrap_or_default().to_owned(),
-                s["step"]["status"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    steps.sort();
-    steps
+    zen.step_statuses(run)
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

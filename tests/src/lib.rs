@@ -192,6 +192,25 @@ impl Zenml {
         self.cmd(args).run()
     }
 
+    /// Each step of run `run` with its status, sorted by step name, from `run describe`.
+    pub fn step_statuses(&self, run: &str) -> Vec<(String, String)> {
+        let described = self.json(&["run", "describe", run]);
+        let mut steps: Vec<(String, String)> = described["steps"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| {
+                (
+                    s["step"]["name"].as_str().unwrap_or_default().to_owned(),
+                    s["step"]["status"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        steps.sort();
+        steps
+    }
+
     /// Runs `zenml ARGS` and asserts that it succeeded.
     pub fn ok(&self, args: &[&str]) -> Run {
         self.cmd(args).ok()

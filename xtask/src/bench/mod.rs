@@ -49,6 +49,11 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
 /// Queries per second from 8 threads of one process on one SQLite store while another
 /// thread records runs.
 fn read_rate(root: &Path) -> anyhow::Result<()> {
+    pipeline_example(root, "read_rate")
+}
+
+/// Runs an example of the zenml-pipeline crate from a release build.
+fn pipeline_example(root: &Path, name: &str) -> anyhow::Result<()> {
     super::cargo(
         root,
         &[
@@ -57,24 +62,14 @@ fn read_rate(root: &Path) -> anyhow::Result<()> {
             "-p",
             "zenml-pipeline",
             "--example",
-            "read_rate",
+            name,
         ],
     )
 }
 
 /// Lineage of an artifact 10 steps deep in a SQLite store of 100,000 step runs.
 fn lineage(root: &Path) -> anyhow::Result<()> {
-    super::cargo(
-        root,
-        &[
-            "run",
-            "--release",
-            "-p",
-            "zenml-pipeline",
-            "--example",
-            "lineage_scale",
-        ],
-    )
+    pipeline_example(root, "lineage_scale")
 }
 
 /// The 20-step chain pipeline from a release build: the whole process's wall time and the
