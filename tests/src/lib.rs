@@ -235,7 +235,20 @@ impl Zenml {
     /// `zenml config metadata set mysql` for the MariaDB on 127.0.0.1:3306 as root, with
     /// the password read from the environment variable `password_var`; must succeed.
     pub fn set_mysql_metadata(&self, database: &str, password_var: &str) -> Run {
-        self.ok(&[
+        self.set_mysql_metadata_at(3306, database, Some(password_var))
+    }
+
+    /// `zenml config metadata set mysql` for a MariaDB on 127.0.0.1:`port` as root, with
+    /// the password (if any) read from the environment variable `password_var`; must
+    /// succeed.
+    pub fn set_mysql_metadata_at(
+        &self,
+        port: u16,
+        database: &str,
+        password_var: Option<&str>,
+    ) -> Run {
+        let port = port.to_string();
+        let mut args = vec![
             "config",
             "metadata",
             "set",
@@ -243,14 +256,16 @@ impl Zenml {
             "--host",
             "127.0.0.1",
             "--port",
-            "3306",
+            &port,
             "--username",
             "root",
             "--database",
             database,
-            "--password-env",
-            password_var,
-        ])
+        ];
+        if let Some(var) = password_var {
+            args.extend(["--password-env", var]);
+        }
+        self.ok(&args)
     }
 
     /// `zenml config artifacts set s3://<bucket>/<prefix>` on the S3 test server (moto),

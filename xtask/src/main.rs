@@ -8,10 +8,12 @@
 //!   `cp`).
 //! - `test-flavors`: every linked flavor against its kind's conformance suite (zenml-testkit),
 //!   printing the flavor matrix; finds or starts MariaDB for the `mysql` flavor.
+//! - `fuzz`: the coverage-guided fuzzers of `fuzz/` for N seconds each (nightly toolchain).
 //! - `ci`: everything CI enforces, in order.
 
 mod bench;
 mod flavors;
+mod fuzz;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -36,10 +38,11 @@ fn main() -> anyhow::Result<()> {
         }
         Some("bench") => bench::run(&project_root(), &args[1..]),
         Some("test-flavors") => flavors::run(&project_root(), &args[1..]),
+        Some("fuzz") => fuzz::run(&project_root(), &args[1..]),
         Some("ci") => ci(&project_root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <tidy | bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact | bucket] | test-flavors [--private-mysql] | ci>"
+                "usage: cargo xtask <tidy | bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact | bucket] | test-flavors [--private-mysql] | fuzz [--seconds N] [--merge] [--if-nightly] [--target-dir DIR] [TARGET...] | ci>"
             );
             bail!("unknown or missing command")
         }

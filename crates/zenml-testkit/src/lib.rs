@@ -43,6 +43,7 @@
 
 pub mod artifact_store;
 pub mod fault_proxy;
+pub mod mariadb;
 pub mod materializer;
 pub mod matrix;
 pub mod metadata_store;

@@ -9,9 +9,7 @@
 //! pass, except in CI (`CI=true`), where they fail.
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -23,11 +21,9 @@ use zenml_metadata_store::{
     StepStatus,
 };
 use zenml_mysql::{MysqlMetadataStore, MysqlMetadataStoreConfig};
+use zenml_testkit::mariadb::PrivateMariaDb;
 
 const PORT: u16 = 3306;
-
-/// The server binary the restart test starts.
-const MARIADBD: &str = "/usr/sbin/mariadbd";
 
 /// Fails under `CI=true`, otherwise says why the test is skipped.
 fn skip(message: &str) {
@@ -343,119 +339,20 @@ fn connections_killed_while_recording_never_leave_half_a_step_run() {
     assert!(failed.is_empty(), "{} calls failed", failed.len());
 }
 
-/// A private `mariadbd` in a temporary folder, killed when dropped.
-struct PrivateServer {
-    dir: tempfile::TempDir,
-    port: u16,
-    child: Option<Child>,
-}
-
-impl PrivateServer {
-    /// Starts one on a free port; `None` (after saying why) when there is no `mariadbd`.
-    fn start() -> Option<PrivateServer> {
-        if !Path::new(MARIADBD).exists() {
-            skip(&format!(
-                "{MARIADBD} is missing; install MariaDB (`bash .ci/services`)"
-            ));
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("cannot create a temporary folder");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("no free port")
-            .port();
-        let mut server = PrivateServer {
-            dir,
-            port,
-            child: None,
-        };
-        server.launch();
-        Some(server)
-    }
-
-    fn data_dir(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    /// Starts the server process and waits until it answers.
-    fn launch(&mut self) {
-        let data = self.data_dir();
-        std::fs::create_dir_all(&data).expect("cannot create the data folder");
-        let mut command = Command::new(MARIADBD);
-        command
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!(
-                "--socket={}",
-                self.dir.path().join("sock").display()
-            ))
-            .arg(format!(
-                "--pid-file={}",
-                self.dir.path().join("pid").display()
-            ))
-            .arg(format!("--port={}", self.port))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--skip-grant-tables",
-                "--innodb-buffer-pool-size=16M",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if running_as_root() {
-            command.arg("--user=root");
-        }
-        self.child = Some(command.spawn().expect("cannot start mariadbd"));
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while on_server(self.port, async |conn| conn.query_drop("SELECT 1").await).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the private mariadbd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Shuts the server down cleanly and waits until its process has ended.
-    fn shutdown(&mut self) {
-        on_server(self.port, async |conn| conn.query_drop("SHUTDOWN").await)
-            .expect("cannot shut the private server down");
-        if let Some(mut child) = self.child.take() {
-            child.wait().expect("cannot wait for mariadbd");
-        }
-    }
-}
-
-impl Drop for PrivateServer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _killed = child.kill();
-            let _reaped = child.wait();
-        }
-    }
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
 #[test]
 fn operations_after_a_server_restart_succeed() {
-    let Some(mut server) = PrivateServer::start() else {
+    let Some(mut server) = PrivateMariaDb::for_test("server restart") else {
         return;
     };
-    let store = open(server.port, "zenml_restart");
+    let store = open(server.port(), "zenml_restart");
     let run_id = new_run(&store);
     store
         .record_step_run(&step_with_three_outputs(&run_id, 0))
         .unwrap();
 
     // Down and up again between two operations.
-    server.shutdown();
-    server.launch();
+    server.stop().unwrap();
+    server.launch().unwrap();
     store
         .record_step_run(&step_with_three_outputs(&run_id, 1))
         .unwrap();
@@ -464,7 +361,7 @@ fn operations_after_a_server_restart_succeed() {
     // Down while an operation starts: it is refused, retried, and succeeds once the server
     // is back (within the connect timeout). The server comes back only once the store has
     // seen it gone and is retrying.
-    server.shutdown();
+    server.stop().unwrap();
     let before = store.lost_connections();
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| store.record_step_run(&step_with_three_outputs(&run_id, 2)));
@@ -474,7 +371,7 @@ fn operations_after_a_server_restart_succeed() {
             assert!(Instant::now() < deadline, "the write never retried");
             std::thread::yield_now();
         }
-        server.launch();
+        server.launch().unwrap();
         writer.join().unwrap().unwrap();
     });
     assert!(store.lost_connections() > before);
@@ -484,17 +381,19 @@ fn operations_after_a_server_restart_succeed() {
 
 #[test]
 fn a_server_that_stays_down_fails_the_operation_within_the_connect_timeout() {
-    let Some(mut server) = PrivateServer::start() else {
+    let Some(mut server) = PrivateMariaDb::for_test(
+        "a_server_that_stays_down_fails_the_operation_within_the_connect_timeout",
+    ) else {
         return;
     };
     let config = MysqlMetadataStoreConfig {
         connect_timeout_secs: 2,
-        ..config(server.port, "zenml_down")
+        ..config(server.port(), "zenml_down")
     };
     let store =
         MysqlMetadataStore::open(&config, &ComponentContext::new(std::env::temp_dir())).unwrap();
     let run_id = new_run(&store);
-    server.shutdown();
+    server.stop().unwrap();
     let started = Instant::now();
     // On a thread, so that a write that never gives up fails the test instead of stalling
     // it; how long the budget is, is the unit tests' business (they count attempts).

@@ -6,18 +6,14 @@
 //! Without `/usr/sbin/mariadbd`, `mariadb-install-db` or `openssl` the server tests say what
 //! is missing and pass, except in CI (`CI=true`), where they fail.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 use mysql_async::prelude::Queryable;
 use zenml_core::ComponentContext;
 use zenml_metadata_store::{MetadataStore, MetadataStoreError};
 use zenml_mysql::{MysqlMetadataStore, MysqlMetadataStoreConfig};
-
-/// The server binary.
-const MARIADBD: &str = "/usr/sbin/mariadbd";
+use zenml_testkit::mariadb::{MARIADBD, MariaDbSetup, PrivateMariaDb, running_as_root};
 
 /// The user that must connect over TLS.
 const TLS_USER: &str = "zen_tls";
@@ -43,13 +39,6 @@ fn runnable(program: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok()
-}
-
-fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
 /// Runs `command` and fails the test, with its output, unless it succeeds.
@@ -139,9 +128,8 @@ fn make_certificates(dir: &Path) {
 /// A `mariadbd` of its own with TLS, on a free port in a temporary folder; killed when
 /// dropped, also when the test fails.
 struct TlsServer {
-    dir: tempfile::TempDir,
+    server: PrivateMariaDb,
     port: u16,
-    child: Option<Child>,
 }
 
 impl TlsServer {
@@ -160,61 +148,36 @@ impl TlsServer {
                 return None;
             }
         }
-        let dir = tempfile::tempdir().expect("cannot create a temporary folder");
-        make_certificates(dir.path());
-        let data = dir.path().join("data");
-        let mut install = Command::new("mariadb-install-db");
-        install
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .args([
-                "--auth-root-authentication-method=normal",
-                "--skip-test-db",
-                "--skip-name-resolve",
-            ]);
-        if running_as_root() {
-            install.arg("--user=root");
-        }
-        run(&mut install);
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("no free port")
-            .port();
-        let file = |name: &str| dir.path().join(name).display().to_string();
-        let mut command = Command::new(MARIADBD);
-        command
-            .arg("--no-defaults")
-            .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--socket={}", file("sock")))
-            .arg(format!("--pid-file={}", file("pid")))
-            .arg(format!("--port={}", port))
-            .arg(format!("--ssl-ca={}", file("ca.pem")))
-            .arg(format!("--ssl-cert={}", file("server.pem")))
-            .arg(format!("--ssl-key={}", file("server-key.pem")))
-            .args([
-                "--bind-address=127.0.0.1",
-                "--skip-name-resolve",
-                "--innodb-buffer-pool-size=16M",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if running_as_root() {
-            command.arg("--user=root");
-        }
+        let server = PrivateMariaDb::start_with(|dir| {
+            make_certificates(dir);
+            let mut install = Command::new("mariadb-install-db");
+            install
+                .arg("--no-defaults")
+                .arg(format!("--datadir={}", dir.join("data").display()))
+                .args([
+                    "--auth-root-authentication-method=normal",
+                    "--skip-test-db",
+                    "--skip-name-resolve",
+                ]);
+            if running_as_root() {
+                install.arg("--user=root");
+            }
+            run(&mut install);
+            let file = |name: &str| dir.join(name).display().to_string();
+            Ok(MariaDbSetup {
+                grant_tables: true,
+                args: vec![
+                    format!("--ssl-ca={}", file("ca.pem")),
+                    format!("--ssl-cert={}", file("server.pem")),
+                    format!("--ssl-key={}", file("server-key.pem")),
+                ],
+            })
+        })
+        .expect("the private mariadbd starts");
         let server = TlsServer {
-            child: Some(command.spawn().expect("cannot start mariadbd")),
-            dir,
-            port,
+            port: server.port(),
+            server,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while server.as_root("SELECT 1").is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the private mariadbd did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
         for statement in [
             format!("CREATE USER {TLS_USER}@'127.0.0.1' REQUIRE SSL"),
             format!("GRANT ALL ON *.* TO {TLS_USER}@'127.0.0.1'"),
@@ -227,7 +190,7 @@ impl TlsServer {
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.server.dir().join(name)
     }
 
     /// Runs `statement` as `root` over plain TCP.
@@ -268,15 +231,6 @@ impl TlsServer {
     }
 }
 
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _killed = child.kill();
-            let _reaped = child.wait();
-        }
-    }
-}
-
 /// The cipher of a connection made with the store's own options for `config`, empty when
 /// the connection is not encrypted.
 fn session_cipher(config: &MysqlMetadataStoreConfig, context: &ComponentContext) -> String {
@@ -311,7 +265,7 @@ fn tls_connections_verify_the_server_and_present_client_certificates() {
     let Some(server) = TlsServer::start() else {
         return;
     };
-    let context = ComponentContext::new(server.dir.path().to_path_buf());
+    let context = ComponentContext::new(server.server.dir().to_path_buf());
 
     // (1) The test CA verifies the server: the store opens, over an encrypted session.
     let trusted = server.config(TLS_USER);
