@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use zenml_e2e::{Started, Zenml, eventually};
+use zenml_e2e::{Started, Zenml, eventually, pairs};
 use zenml_testkit::mariadb::PrivateMariaDb;
 
 /// Fails under `CI=true`, otherwise says why the test is skipped.
@@ -124,15 +124,8 @@ fn files_below(dir: &Path) -> Vec<String> {
     found
 }
 
-fn statuses(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect()
-}
-
 fn all_completed() -> Vec<(String, String)> {
-    statuses(&[
+    pairs(&[
         ("join", "completed"),
         ("left", "completed"),
         ("right", "completed"),
@@ -187,7 +180,7 @@ fn a_full_artifact_store_fails_the_step_keeps_nothing_partial_and_the_next_run_s
     eprintln!("the run on a full artifact store ended:\n{run}");
     assert_eq!(
         zen.step_statuses("full"),
-        statuses(&[
+        pairs(&[
             ("join", "skipped"),
             ("left", "skipped"),
             ("right", "skipped"),
@@ -254,6 +247,70 @@ fn a_metadata_disk_that_fills_mid_run_fails_the_run_cleanly_and_loses_nothing() 
         .ok();
     assert_eq!(zen.step_statuses("after"), all_completed());
     zen.ok(&["artifact", "verify", "--all"]);
+}
+
+#[test]
+fn a_metadata_database_made_read_only_mid_run_fails_the_steps_clearly() {
+    let Some(disk) = Tmpfs::mount("16m") else {
+        return;
+    };
+    let zen = Zenml::init();
+    let database = disk.path().join("metadata.db");
+    zen.ok(&[
+        "config",
+        "metadata",
+        "set",
+        "sqlite",
+        "--path",
+        database.to_str().expect("a UTF-8 path"),
+    ]);
+    zen.use_process_stack();
+    write_hold_config(&zen);
+    let started = start_held(&zen);
+    // The folder becomes read-only for every process that opens the database from now on
+    // (a read-only bind mount over it); the driver's open connection keeps writing.
+    let mount = |args: &[&str]| {
+        let status = Command::new("mount")
+            .args(args)
+            .arg(disk.path())
+            .status()
+            .expect("cannot run mount");
+        assert!(status.success(), "mount {args:?} failed");
+    };
+    mount(&["--bind", disk.path().to_str().expect("a UTF-8 path")]);
+    mount(&["-o", "remount,bind,ro"]);
+    fs::write(zen.path("go"), b"go").expect("the hold file");
+    let run = started.wait();
+    let status = Command::new("umount")
+        .arg(disk.path())
+        .status()
+        .expect("cannot run umount");
+    assert!(status.success(), "the read-only bind mount stays");
+    run.assert_failure();
+    run.never_shows("panicked");
+    eprintln!("the run whose database became read-only ended:\n{run}");
+    let described = zen.json(&["run", "describe", "held"]);
+    assert_eq!(described["run"]["status"], "failed");
+    let mut failed = 0;
+    for step in described["steps"].as_array().cloned().unwrap_or_default() {
+        match step["step"]["status"].as_str() {
+            Some("failed") => {
+                failed += 1;
+                let error = step["step"]["error"].as_str().unwrap_or_default();
+                assert!(
+                    error.contains("readonly database"),
+                    "the recorded error says why: {error}"
+                );
+            }
+            Some("completed" | "skipped") => {}
+            other => panic!("unexpected status {other:?}: {step}"),
+        }
+    }
+    assert!(failed >= 1, "a step failed: {described}");
+    assert_whole(&zen, "held");
+    zen.example("diamond", &["--config", "hold.toml", "--run-name", "after"])
+        .ok();
+    assert_eq!(zen.step_statuses("after"), all_completed());
 }
 
 /// Starts the diamond as run `held` with `hold.toml`, which holds its source step until the

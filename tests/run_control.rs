@@ -6,15 +6,6 @@ use std::time::Duration;
 use serde_json::Value;
 use zenml_e2e::{Zenml, eventually};
 
-/// Registers a `process` orchestrator and makes a stack of it (and the default stores)
-/// active.
-fn process_stack(zen: &Zenml) {
-    zen.ok(&["orchestrator", "register", "procs", "--flavor", "process"]);
-    zen.ok(&[
-        "stack", "register", "procs", "-o", "procs", "-m", "default", "-a", "default", "--set",
-    ]);
-}
-
 /// Each step's (name, status, error) in `run`, sorted by name.
 fn steps(zen: &Zenml, run: &str) -> Vec<(String, String, String)> {
     let described = zen.json(&["run", "describe", run]);
@@ -83,7 +74,7 @@ fn step_logs_are_kept_on_every_orchestrator() {
         .stderr_has(&["step `nope` not found", "source", "left", "right", "join"]);
 
     // In a process of its own, everything the process wrote.
-    process_stack(&zen);
+    zen.use_process_stack();
     zen.example("diamond", &["--run-name", "procs", "--no-cache"])
         .ok();
     zen.ok(&["step", "logs", "procs", "right"])
@@ -114,7 +105,7 @@ fn a_detached_run_completes_without_the_process_that_started_it() {
     let zen = Zenml::init();
     for (stack, run) in [("default", "detached-threads"), ("procs", "detached-procs")] {
         if stack == "procs" {
-            process_stack(&zen);
+            zen.use_process_stack();
         }
         zen.example("diamond", &["--detach", "--run-name", run, "--no-cache"])
             .ok()
@@ -154,7 +145,7 @@ fn a_detached_run_completes_without_the_process_that_started_it() {
 #[test]
 fn a_cancelled_run_stops_its_running_step_and_starts_no_more() {
     let zen = Zenml::init();
-    process_stack(&zen);
+    zen.use_process_stack();
     let release = zen.path("release");
     hold_config(&zen, &release);
     zen.example(

@@ -5,32 +5,17 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde_json::Value;
-use zenml_e2e::{Zenml, eventually};
-
-/// Registers a `process` orchestrator and makes a stack of it (and the default stores)
-/// active.
-fn process_stack(zen: &Zenml) {
-    zen.ok(&["orchestrator", "register", "procs", "--flavor", "process"]);
-    zen.ok(&[
-        "stack", "register", "procs", "-o", "procs", "-m", "default", "-a", "default", "--set",
-    ]);
-}
+use zenml_e2e::{Zenml, eventually, pairs};
 
 /// Each step's status in `run`, by name.
 fn statuses(zen: &Zenml, run: &str) -> Vec<(String, String)> {
     zen.step_statuses(run)
 }
 
-fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
-        .collect()
-}
-
 #[test]
 fn every_step_runs_in_a_process_of_its_own_and_a_rerun_is_cached() {
     let zen = Zenml::init();
-    process_stack(&zen);
+    zen.use_process_stack();
     zen.example("diamond", &["--run-name", "first"])
         .ok()
         .stdout_has(&["Run `first` of pipeline `diamond` completed: 4 steps."]);
@@ -88,7 +73,7 @@ fn every_step_runs_in_a_process_of_its_own_and_a_rerun_is_cached() {
 #[test]
 fn a_step_that_crashes_fails_alone_and_the_run_says_how() {
     let zen = Zenml::init();
-    process_stack(&zen);
+    zen.use_process_stack();
     let cases = [
         ("error", "left refused to go on"),
         ("panic", "the step panicked: left panicked"),
@@ -150,7 +135,7 @@ fn a_step_that_crashes_fails_alone_and_the_run_says_how() {
 #[test]
 fn a_killed_step_process_is_tried_again_when_the_step_has_retries() {
     let zen = Zenml::init();
-    process_stack(&zen);
+    zen.use_process_stack();
     let marker = zen.path("crashed-once");
     zen.write(
         "retry.toml",
@@ -211,7 +196,7 @@ fn a_killed_step_process_is_tried_again_when_the_step_has_retries() {
 #[test]
 fn a_run_whose_driver_is_killed_is_interrupted_and_its_running_step_still_records() {
     let zen = Zenml::init();
-    process_stack(&zen);
+    zen.use_process_stack();
     let release = zen.path("release");
     zen.write(
         "hold.toml",

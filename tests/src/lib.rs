@@ -232,6 +232,15 @@ impl Zenml {
         self.cmd(args).refused()
     }
 
+    /// Registers a `process` orchestrator `procs` and makes the stack `procs` of it and the
+    /// default stores active.
+    pub fn use_process_stack(&self) {
+        self.ok(&["orchestrator", "register", "procs", "--flavor", "process"]);
+        self.ok(&[
+            "stack", "register", "procs", "-o", "procs", "-m", "default", "-a", "default", "--set",
+        ]);
+    }
+
     /// `zenml config metadata set mysql` for the MariaDB on 127.0.0.1:3306 as root, with
     /// the password read from the environment variable `password_var`; must succeed.
     pub fn set_mysql_metadata(&self, database: &str, password_var: &str) -> Run {
@@ -719,6 +728,13 @@ pub fn mariadb_available(test: &str) -> bool {
     );
     eprintln!("skipped: {advice}");
     false
+}
+
+/// Owned string pairs, e.g. (step, status), from literals.
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
 }
 
 /// A uniquely named MariaDB database for one test, dropped (if it was created) when this

@@ -20,6 +20,7 @@ use zenml_orchestrator::{
 use zenml_stack::{REPOSITORY_PATH_ENV, STACK_ENV};
 
 use crate::entrypoint::{ATTEMPT_OPTION, RUN_OPTION, STEP_OPTION};
+use crate::last_error::LastErrorLine;
 use crate::runner::{Execution, now_millis};
 use crate::step::StepError;
 
@@ -173,7 +174,10 @@ impl Execution<'_> {
             None if exit.success() => {
                 "the step's process exited successfully without recording the step".to_owned()
             }
-            None => format!("the step's process {exit}"),
+            None => match self.take_last_error(index) {
+                Some(line) => format!("the step's process {exit}: {line}"),
+                None => format!("the step's process {exit}"),
+            },
         };
         if attempt > self.retries(index) {
             // The last attempt died before it could record itself: `on_event` records it.
@@ -218,6 +222,21 @@ impl Execution<'_> {
         cancelled
     }
 
+    /// Remembers the last error line of node `index`'s process output (or that it had none)
+    /// until [`read_process_outcome`](Self::read_process_outcome) needs it.
+    fn note_last_error(&self, index: usize, line: Option<String>) {
+        if let Ok(mut errors) = self.last_errors.lock() {
+            match line {
+                Some(line) => errors.insert(index, line),
+                None => errors.remove(&index),
+            };
+        }
+    }
+
+    fn take_last_error(&self, index: usize) -> Option<String> {
+        self.last_errors.lock().ok()?.remove(&index)
+    }
+
     /// Keeps `logs` as the logs of attempt `attempt` of node `index`.
     fn keep_logs(&self, index: usize, attempt: u32, logs: &mut dyn Read) {
         crate::logs::keep_logs(
@@ -239,7 +258,9 @@ impl StepExecutor for Execution<'_> {
     fn step_output(&self, node: usize, output: &mut dyn Read) {
         let attempt = self.attempt(node);
         if !self.progress.enabled() {
-            self.keep_logs(node, attempt, output);
+            let mut watched = LastErrorLine::new(output);
+            self.keep_logs(node, attempt, &mut watched);
+            self.note_last_error(node, watched.finish());
             return;
         }
         // On a terminal the step's output is shown too, once its process has ended.
@@ -254,6 +275,7 @@ impl StepExecutor for Execution<'_> {
             eprintln!("    {} │ {line}", self.nodes[node].name);
         }
         self.keep_logs(node, attempt, &mut text.as_slice());
+        self.note_last_error(node, LastErrorLine::new(text.as_slice()).finish());
     }
 
     fn execute(&self, node: usize, _name: &str) -> Result<(), StepFailure> {

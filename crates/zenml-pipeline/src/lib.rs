@@ -25,6 +25,7 @@ mod config;
 mod drive;
 mod entrypoint;
 mod finite;
+mod last_error;
 pub mod lineage;
 pub mod logs;
 mod pipeline;

@@ -204,6 +204,8 @@ pub(crate) struct Execution<'a> {
     pub(crate) step_processes: Option<StepProcesses>,
     /// Set once the run is known to be cancelled: no step starts any more.
     pub(crate) cancelled: AtomicBool,
+    /// The last `error:` line of each node's process output, until its outcome is read.
+    pub(crate) last_errors: Mutex<HashMap<usize, String>>,
     /// Whether steps run in this process keep the `log` records they emit as their logs
     /// (the driver), or leave that to the orchestrator that captures the whole process's
     /// output (a step's own process).
@@ -248,6 +250,7 @@ impl<'a> Execution<'a> {
             progress,
             step_processes: None,
             cancelled: AtomicBool::new(false),
+            last_errors: Mutex::new(HashMap::new()),
             keeps_logs: false,
         }
     }

@@ -184,7 +184,7 @@ impl SqliteMetadataStore {
 
         let connect_err = |source: rusqlite::Error| MetadataStoreError::Connect {
             uri: sqlite_uri(&path),
-            source: Box::new(source),
+            source: Box::new(SqliteError(source)),
         };
         let busy_timeout = busy_timeout.min(Duration::from_millis(MAX_BUSY_TIMEOUT_MS));
         let mut connection = Connection::open(&path).map_err(connect_err)?;
@@ -244,7 +244,7 @@ impl SqliteMetadataStore {
         }
         let connect_err = |source: rusqlite::Error| MetadataStoreError::Connect {
             uri: sqlite_uri(&self.path),
-            source: Box::new(source),
+            source: Box::new(SqliteError(source)),
         };
         let connection = Connection::open_with_flags(
             &self.path,
@@ -442,8 +442,8 @@ fn sqlite_failure(error: &MetadataStoreError) -> Option<&rusqlite::ffi::Error> {
         MetadataStoreError::Backend {
             store: STORE,
             source,
-        } => match source.downcast_ref::<rusqlite::Error>() {
-            Some(rusqlite::Error::SqliteFailure(failure, _)) => Some(failure),
+        } => match source.downcast_ref::<SqliteError>() {
+            Some(SqliteError(rusqlite::Error::SqliteFailure(failure, _))) => Some(failure),
             _ => None,
         },
         _ => None,
@@ -472,7 +472,29 @@ fn sqlite_uri(path: &Path) -> String {
 fn backend(source: rusqlite::Error) -> MetadataStoreError {
     MetadataStoreError::Backend {
         store: STORE,
-        source: Box::new(source),
+        source: Box::new(SqliteError(source)),
+    }
+}
+
+/// A rusqlite error as this flavor reports it. SQLite's own message says what its result
+/// code says, so a failure that has a message does not also give the code as its source:
+/// error chains would print the same words twice (`…readonly database: Error code 8:
+/// attempt to write a readonly database`).
+#[derive(Debug)]
+struct SqliteError(rusqlite::Error);
+
+impl std::fmt::Display for SqliteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SqliteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            rusqlite::Error::SqliteFailure(_, Some(_)) => None,
+            other => other.source(),
+        }
     }
 }
 
