@@ -214,19 +214,9 @@ fn a_full_artifact_store_fails_the_step_keeps_nothing_partial_and_the_next_run_s
 
 #[test]
 fn a_metadata_disk_that_fills_mid_run_fails_the_run_cleanly_and_loses_nothing() {
-    let Some(disk) = Tmpfs::mount("16m") else {
+    let Some((disk, zen)) = metadata_on_tmpfs() else {
         return;
     };
-    let zen = Zenml::init();
-    let database = disk.path().join("metadata.db");
-    zen.ok(&[
-        "config",
-        "metadata",
-        "set",
-        "sqlite",
-        "--path",
-        database.to_str().expect("a UTF-8 path"),
-    ]);
     zen.example("diamond", &["--run-name", "before"]).ok();
     let hold = zen.path("go");
     write_hold_config(&zen);
@@ -251,19 +241,9 @@ fn a_metadata_disk_that_fills_mid_run_fails_the_run_cleanly_and_loses_nothing() 
 
 #[test]
 fn a_metadata_database_made_read_only_mid_run_fails_the_steps_clearly() {
-    let Some(disk) = Tmpfs::mount("16m") else {
+    let Some((disk, zen)) = metadata_on_tmpfs() else {
         return;
     };
-    let zen = Zenml::init();
-    let database = disk.path().join("metadata.db");
-    zen.ok(&[
-        "config",
-        "metadata",
-        "set",
-        "sqlite",
-        "--path",
-        database.to_str().expect("a UTF-8 path"),
-    ]);
     zen.use_process_stack();
     write_hold_config(&zen);
     let started = start_held(&zen);
@@ -311,6 +291,22 @@ fn a_metadata_database_made_read_only_mid_run_fails_the_steps_clearly() {
     zen.example("diamond", &["--config", "hold.toml", "--run-name", "after"])
         .ok();
     assert_eq!(zen.step_statuses("after"), all_completed());
+}
+
+/// A 16 MiB tmpfs, and a repository whose SQLite database is on it.
+fn metadata_on_tmpfs() -> Option<(Tmpfs, Zenml)> {
+    let disk = Tmpfs::mount("16m")?;
+    let zen = Zenml::init();
+    let database = disk.path().join("metadata.db");
+    zen.ok(&[
+        "config",
+        "metadata",
+        "set",
+        "sqlite",
+        "--path",
+        database.to_str().expect("a UTF-8 path"),
+    ]);
+    Some((disk, zen))
 }
 
 /// Starts the diamond as run `held` with `hold.toml`, which holds its source step until the
