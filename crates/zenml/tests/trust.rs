@@ -191,3 +191,50 @@ fn a_metric_json_cannot_hold_fails_the_step_naming_it() {
     );
     assert_eq!(status(outcome, "diverge"), StepStatus::Failed);
 }
+
+/// A value whose serialization panics, as a buggy `Serialize` implementation may.
+struct Exploding;
+
+impl serde::Serialize for Exploding {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("the value blew up while it was serialized")
+    }
+}
+
+/// Logs metadata from a thread of its own that panics while logging, and goes on.
+#[step]
+fn shaken(ctx: &StepContext) -> u32 {
+    ctx.log_metadata("before", 1);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            ctx.log_metadata("from_thread", 2);
+            ctx.log_metadata("exploding", Exploding);
+        });
+        assert!(worker.join().is_err(), "the worker panicked");
+    });
+    ctx.log_metadata("after", 3);
+    7
+}
+
+#[pipeline]
+fn shaking() {
+    shaken();
+}
+
+#[test]
+fn a_panic_in_a_steps_thread_while_logging_loses_no_metadata() {
+    let (dir, repo) = repo();
+    let outcome = run(shaking(), dir.path(), RunConfig::default()).unwrap();
+    assert_eq!(status(&outcome, "shaken"), StepStatus::Completed);
+    let client = zenml::pipeline::Client::open(&repo, None).unwrap();
+    let recorded = client.run(&outcome.run.name).unwrap();
+    let step = recorded.step("shaken").unwrap();
+    assert_eq!(step.output::<u32>("output").unwrap(), 7);
+    let keys: Vec<String> = step
+        .metadata()
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, ["after", "before", "from_thread"]);
+}
