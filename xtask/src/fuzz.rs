@@ -274,11 +274,11 @@ fn crash_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Adds the inputs found in `target/fuzz/corpus/<target>` that reach code the committed
-/// corpus does not to `fuzz/corpus/<target>` (libFuzzer's `-merge=1`).
+/// corpus does not to `fuzz/corpus/<target>` (libFuzzer's `-set_cover_merge=1`: a small set that covers as much).
 fn merge(root: &Path, out: &Path, target: &str) -> anyhow::Result<()> {
     let committed = root.join("fuzz/corpus").join(target);
     let status = Command::new(binary(out, target))
-        .arg("-merge=1")
+        .arg("-set_cover_merge=1")
         .arg(&committed)
         .arg(out.join("corpus").join(target))
         .stdout(Stdio::null())

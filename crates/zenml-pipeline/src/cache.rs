@@ -121,6 +121,7 @@ mod tests {
                 parameters: Default::default(),
                 resources: Default::default(),
                 retries: 0,
+                declared_retries: None,
                 retry_delay_secs: None,
                 settings: Default::default(),
             },

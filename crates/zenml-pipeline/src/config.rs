@@ -120,6 +120,11 @@ pub struct ResolvedStep {
     /// How many times the step is tried again after a failure.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u32,
+    /// What the code declares (`#[step(retries = N)]`), if anything: an export writes
+    /// `retries` whenever the run's value differs from it, so that `retries = 0` in a run
+    /// configuration survives an export even where the code says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_retries: Option<u32>,
     /// Seconds before the first retry (each later one waits twice as long); `None`: 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_delay_secs: Option<f64>,
@@ -264,6 +269,7 @@ pub(crate) fn resolve(
                     .and_then(|o| o.retries)
                     .or(node.retries)
                     .unwrap_or(0),
+                declared_retries: node.retries,
                 retry_delay_secs,
                 settings: resolve_settings(node, overrides)?,
             },
@@ -379,7 +385,7 @@ impl ResolvedConfig {
                     !step.parameters.is_empty()
                         || step.enable_cache.is_some()
                         || !step.resources.is_empty()
-                        || step.retries > 0
+                        || step.retries != step.declared_retries.unwrap_or(0)
                         || step.retry_delay_secs.is_some()
                         || !step.settings.is_empty()
                 })
@@ -399,7 +405,8 @@ impl ResolvedConfig {
                                 memory: step.resources.memory_mib.map(format_memory),
                                 gpus: step.resources.gpus,
                             }),
-                            retries: (step.retries > 0).then_some(step.retries),
+                            retries: (step.retries != step.declared_retries.unwrap_or(0))
+                                .then_some(step.retries),
                             retry_delay_secs: step.retry_delay_secs,
                             settings: step
                                 .settings
