@@ -25,7 +25,7 @@ pub use model::{
     PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord, StepRunRecord,
     StepRunWrite, StepStatus,
 };
-pub use sqlite::{SqliteMetadataStore, SqliteMetadataStoreConfig};
+pub use sqlite::{SqliteDialect, SqliteMetadataStore, SqliteMetadataStoreConfig};
 
 /// A database that records pipelines, runs, steps and their artifacts.
 ///

@@ -2,24 +2,27 @@
 //! `zenml-mysql`).
 //!
 //! The schema is the ordered list [`MIGRATIONS`]; [`SCHEMA_VERSION`] is the version of the
-//! last one. Every SQL flavor opens its database the same way:
+//! last one. Every SQL flavor opens its database with the one runner,
+//! [`crate::sql::migrate`]:
 //!
 //! 1. Read the recorded version: 0 when [`Dialect::table_exists_sql`] says that
 //!    [`MIGRATIONS_TABLE`] does not exist, otherwise the result of [`CURRENT_VERSION_SQL`].
 //! 2. Ask [`pending`] for the migrations to apply; it refuses a database newer than this
 //!    program ([`MetadataStoreError::SchemaTooNew`]).
 //! 3. Apply each pending migration in its own transaction, taking the database's write lock
-//!    first and re-reading the version inside it (another process may have migrated in the
-//!    meantime): run its statements as [`Migration::statements_in`] gives them for the
-//!    flavor's dialect, then record it with [`RECORD_MIGRATION_SQL`].
+//!    (and the dialect's migration lock, if it has one) first and re-reading the version
+//!    inside it (another process may have migrated in the meantime): run its statements as
+//!    [`Migration::statements_in`] gives them for the flavor's dialect, then record it with
+//!    [`RECORD_MIGRATION_SQL`].
 //!
 //! # Writing migrations
 //!
 //! - The SQL must be accepted by SQLite 3.35+, MySQL 5.7+ and MariaDB 10.6+. The few
-//!   fragments that differ between them live in [`Dialect`], nowhere else.
+//!   fragments that differ between them live in each flavor's [`Dialect`], nowhere else;
+//!   `LONGTEXT` stands for the dialect's [long text type](Dialect::long_text_type).
 //! - Statements are separated by `;`; a `;` inside a string literal is not supported.
 //! - Values are never spliced into SQL: migrations are constant text, and queries use `?`
-//!   parameters, which both SQLite and MySQL accept.
+//!   parameters, which a dialect may number ([`Dialect::placeholder`]).
 //! - A released migration is never edited; change the schema by appending one.
 //! - MySQL and MariaDB commit DDL statements implicitly, so there a migration is not atomic.
 //!   Write each statement so that running it again after a partial failure is harmless
@@ -38,6 +41,7 @@ use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::MetadataStoreError;
+use crate::sql::Dialect;
 
 /// One step of the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,19 +61,35 @@ impl Migration {
     }
 
     /// The migration's statements as `dialect` runs them: [`statements`](Self::statements),
-    /// with the dialect's [`table_options`](Dialect::table_options) appended to every
-    /// `CREATE TABLE`.
-    pub fn statements_in(&self, dialect: Dialect) -> impl Iterator<Item = Cow<'static, str>> {
-        self.statements().map(move |statement| {
-            let options = dialect.table_options();
-            if options.is_empty() || !is_create_table(statement) {
-                Cow::Borrowed(statement)
-            } else {
-                Cow::Owned(format!("{statement} {options}"))
-            }
-        })
+    /// with each `LONGTEXT` written as the dialect's
+    /// [`long_text_type`](Dialect::long_text_type) and the dialect's
+    /// [`table_options`](Dialect::table_options) appended to every `CREATE TABLE`.
+    pub fn statements_in<'d>(
+        &self,
+        dialect: &'d dyn Dialect,
+    ) -> impl Iterator<Item = Cow<'static, str>> + 'd {
+        let sql: &'static str = self.sql;
+        sql.split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(move |statement| {
+                let mut statement = Cow::Borrowed(statement);
+                let long_text = dialect.long_text_type();
+                if long_text != LONG_TEXT && statement.contains(LONG_TEXT) {
+                    statement = Cow::Owned(statement.replace(LONG_TEXT, long_text));
+                }
+                let options = dialect.table_options();
+                if !options.is_empty() && is_create_table(&statement) {
+                    statement = Cow::Owned(format!("{statement} {options}"));
+                }
+                statement
+            })
     }
 }
+
+/// The type name migrations use for JSON documents and free text; each dialect writes it
+/// as its [`long_text_type`](Dialect::long_text_type).
+pub const LONG_TEXT: &str = "LONGTEXT";
 
 /// Whether `statement` is a `CREATE TABLE` statement.
 fn is_create_table(statement: &str) -> bool {
@@ -317,82 +337,6 @@ pub const CURRENT_VERSION_SQL: &str =
 pub const RECORD_MIGRATION_SQL: &str =
     "INSERT INTO zenml_schema_migrations (version, description, applied_at) VALUES (?, ?, ?)";
 
-/// The SQL dialects of the SQL flavors. Every difference between them is a method here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Dialect {
-    /// SQLite 3.35 or later.
-    Sqlite,
-    /// MySQL 5.7 or later, or MariaDB 10.6 or later.
-    Mysql,
-}
-
-impl Dialect {
-    /// A query with one `?` parameter, a table name, that returns one integer column: 1 when
-    /// the current database has that table, 0 otherwise.
-    pub fn table_exists_sql(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => {
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
-            }
-            Dialect::Mysql => {
-                "SELECT COUNT(*) FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND table_name = ?"
-            }
-        }
-    }
-
-    /// Table options appended to every `CREATE TABLE` of a migration.
-    ///
-    /// MySQL: InnoDB, whatever the server's default engine, since other engines ignore
-    /// foreign keys and transactions; and the binary collation, whatever the database's
-    /// default, so that names compare and sort byte for byte as in SQLite (`Run` and `run`
-    /// are two names).
-    pub fn table_options(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "",
-            Dialect::Mysql => "ENGINE = InnoDB DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-        }
-    }
-
-    /// Inserts a pipeline unless one with the same name exists, without failing and without
-    /// changing the existing one; parameters: id, name, created-at.
-    pub fn insert_pipeline_if_absent_sql(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => {
-                "INSERT INTO pipelines (id, name, created_at) VALUES (?, ?, ?) \
-                 ON CONFLICT (name) DO NOTHING"
-            }
-            // Not `INSERT IGNORE`, which would also turn other errors into warnings.
-            Dialect::Mysql => {
-                "INSERT INTO pipelines (id, name, created_at) VALUES (?, ?, ?) \
-                 ON DUPLICATE KEY UPDATE id = id"
-            }
-        }
-    }
-
-    /// Inserts a metadata entry or replaces the value (and time) of the entry with the same
-    /// resource type, resource id and key; parameters: resource type, resource id, key,
-    /// value (JSON text), created-at.
-    pub fn upsert_metadata_sql(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => {
-                "INSERT INTO run_metadata (resource_type, resource_id, meta_key, value, created_at) \
-                 VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (resource_type, resource_id, meta_key) \
-                 DO UPDATE SET value = excluded.value, created_at = excluded.created_at"
-            }
-            // `VALUES(column)` is deprecated in MySQL 8.0.20+ but still accepted, and it is
-            // the only form that MySQL 5.7 and MariaDB accept.
-            Dialect::Mysql => {
-                "INSERT INTO run_metadata (resource_type, resource_id, meta_key, value, created_at) \
-                 VALUES (?, ?, ?, ?, ?) \
-                 ON DUPLICATE KEY UPDATE value = VALUES(value), created_at = VALUES(created_at)"
-            }
-        }
-    }
-}
-
 /// The migrations a database at version `found` still needs, or
 /// [`MetadataStoreError::SchemaTooNew`] when it is newer than [`SCHEMA_VERSION`].
 pub fn pending(found: u32) -> Result<&'static [Migration], MetadataStoreError> {
@@ -426,6 +370,7 @@ pub fn timestamp_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sql::dialect::test_dialects::{Custom, Plain};
 
     #[test]
     fn migrations_are_numbered_in_order_and_well_formed() {
@@ -459,19 +404,22 @@ mod tests {
     #[test]
     fn dialects_add_their_table_options_to_create_table_only() {
         let migration = &MIGRATIONS[1];
-        let sqlite: Vec<_> = migration.statements_in(Dialect::Sqlite).collect();
+        let sqlite: Vec<_> = migration.statements_in(&Plain).collect();
         assert!(
             sqlite
                 .iter()
                 .zip(migration.statements())
                 .all(|(a, b)| a == b)
         );
-        for (statement, original) in migration
-            .statements_in(Dialect::Mysql)
-            .zip(migration.statements())
-        {
+        for (statement, original) in migration.statements_in(&Custom).zip(migration.statements()) {
             if original.starts_with("CREATE TABLE") {
                 assert!(statement.ends_with("COLLATE utf8mb4_bin"), "{statement}");
+                assert!(!statement.contains(LONG_TEXT), "{statement}");
+                assert_eq!(
+                    statement.matches(" TEXT ").count(),
+                    original.matches(" LONGTEXT ").count(),
+                    "{statement}"
+                );
             } else {
                 assert_eq!(statement, original);
                 assert!(is_create_index(&statement), "{statement}");

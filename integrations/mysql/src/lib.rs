@@ -25,7 +25,9 @@
 //! e.g. with `use zenml_mysql as _;`.
 
 mod config;
+mod dialect;
 mod store;
 
 pub use config::MysqlMetadataStoreConfig;
+pub use dialect::MysqlDialect;
 pub use store::MysqlMetadataStore;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use zenml_core::{ComponentContext, SecretString};
-use zenml_metadata_store::schema::{Dialect, MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
+use zenml_metadata_store::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
 use zenml_metadata_store::{MetadataStore, MetadataStoreError, MetadataStoreFlavor};
 use zenml_mysql::{MysqlMetadataStore, MysqlMetadataStoreConfig};
 use zenml_testkit::metadata_store as conformance;
@@ -309,7 +309,7 @@ fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
     });
     with_server(Some(&database.0), async |conn| {
         for migration in &MIGRATIONS[..2] {
-            for statement in migration.statements_in(Dialect::Mysql) {
+            for statement in migration.statements_in(&zenml_mysql::MysqlDialect) {
                 conn.query_drop(statement.as_ref()).await?;
             }
             conn.exec_drop(

@@ -3,8 +3,10 @@
 //! A flavor provides a [`SqlConnection`]: something that runs `?`-parameterized statements
 //! and returns rows of [`SqlValue`]s. The functions here implement every
 //! [`MetadataStore`](crate::MetadataStore) operation on such a connection, with one query
-//! text and one row mapping for every dialect; the few fragments that differ come from
-//! [`Dialect`]. Values are always passed as parameters, never spliced into SQL.
+//! text and one row mapping for every dialect; the few fragments that differ come from the
+//! flavor's [`Dialect`], a trait each flavor implements for its database. [`migrate`] is the
+//! one migration runner of every SQL flavor. Values are always passed as parameters, never
+//! spliced into SQL.
 //!
 //! The flavor owns transactions and retries:
 //!
@@ -30,7 +32,12 @@ use crate::model::{
     PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord, StepRunRecord,
     StepRunWrite, StepStatus,
 };
-use crate::schema::Dialect;
+
+pub(crate) mod dialect;
+mod migrate;
+
+pub use dialect::{Dialect, MigrationLock, bind_placeholders};
+pub use migrate::{MIGRATION_LOCK_TIMEOUT_SECS, current_version, migrate};
 
 /// A value passed to or read from a statement: the only three kinds the schema uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,8 +77,10 @@ impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
 /// A database connection as a SQL flavor lends it to the functions of this module: inside a
 /// transaction for the write functions, inside or outside one for the read functions.
 pub trait SqlConnection {
-    /// The connection's dialect.
-    fn dialect(&self) -> Dialect;
+    /// The connection's dialect. Statements reach [`execute`](Self::execute) and
+    /// [`query`](Self::query) with `?` parameters; a dialect that numbers its parameters
+    /// rewrites them there ([`bind_placeholders`]).
+    fn dialect(&self) -> &'static dyn Dialect;
 
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, MetadataStoreError>;

@@ -30,55 +30,11 @@ pub(super) fn enable_wal(connection: &Connection, busy_timeout: Duration) -> rus
 
 /// The version recorded in the database, 0 for a new one.
 pub(super) fn current_version(connection: &Connection) -> Result<u32, MetadataStoreError> {
-    let exists: i64 = connection
-        .query_row(
-            Dialect::Sqlite.table_exists_sql(),
-            [MIGRATIONS_TABLE],
-            |row| row.get(0),
-        )
-        .map_err(backend)?;
-    if exists == 0 {
-        return Ok(0);
-    }
-    let raw: i64 = connection
-        .query_row(CURRENT_VERSION_SQL, [], |row| row.get(0))
-        .map_err(backend)?;
-    schema::recorded_version(raw, STORE)
+    sql::current_version(&mut Session(connection), STORE)
 }
 
-/// Applies the pending migrations, each in its own `BEGIN IMMEDIATE` transaction.
+/// Applies the pending migrations with the shared runner: each in its own
+/// `BEGIN IMMEDIATE` transaction, which is SQLite's database-wide write lock.
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), MetadataStoreError> {
-    // This first read takes no lock, so a newer database is refused without waiting.
-    let pending = schema::pending(current_version(connection)?)?;
-    for migration in pending {
-        let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        // Holding the write lock now, read again: another process may have migrated while
-        // this one waited. Dropping the transaction rolls it back.
-        let found = current_version(&transaction)?;
-        schema::pending(found)?;
-        if found >= migration.version {
-            continue;
-        }
-        let failed = |e: rusqlite::Error| MetadataStoreError::Migration {
-            version: migration.version,
-            message: format!("{}: {e}", migration.description),
-        };
-        for statement in migration.statements_in(Dialect::Sqlite) {
-            transaction.execute_batch(&statement).map_err(failed)?;
-        }
-        transaction
-            .execute(
-                RECORD_MIGRATION_SQL,
-                params![
-                    migration.version,
-                    migration.description,
-                    schema::timestamp_now()
-                ],
-            )
-            .map_err(failed)?;
-        transaction.commit().map_err(failed)?;
-    }
-    Ok(())
+    sql::migrate(&mut Session(connection), STORE, "")
 }

@@ -6,11 +6,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params, params_from_iter};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params_from_iter};
 use serde::{Deserialize, Serialize};
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, flavor};
 
-use crate::schema::{self, CURRENT_VERSION_SQL, Dialect, MIGRATIONS_TABLE, RECORD_MIGRATION_SQL};
+use crate::sql::Dialect;
 use crate::sql::{self, SqlConnection, SqlValue};
 use crate::{
     MetadataStore, MetadataStoreError, MetadataStoreFlavor, NewRun, RunRecord, StepRunWrite,
@@ -368,8 +368,8 @@ impl MetadataStore for SqliteMetadataStore {
 struct Session<'c>(&'c Connection);
 
 impl SqlConnection for Session<'_> {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
+    fn dialect(&self) -> &'static dyn Dialect {
+        &SqliteDialect
     }
 
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, MetadataStoreError> {
@@ -498,8 +498,10 @@ impl std::error::Error for SqliteError {
     }
 }
 
+mod dialect;
 mod migrate;
 #[cfg(test)]
 mod tests;
 
+pub use dialect::SqliteDialect;
 use migrate::{current_version, enable_wal, migrate};

@@ -3,8 +3,9 @@
 use zenml_core::{ComponentKind, FlavorRegistry};
 
 use super::*;
-use crate::schema::{MIGRATIONS, SCHEMA_VERSION};
+use crate::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
 use crate::{CacheFilter, StepStatus};
+use rusqlite::params;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -9,14 +9,11 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, TxOpts, Value};
 use tokio::runtime::{Handle, Runtime};
 use zenml_core::{ComponentContext, ValidateConfig};
-use zenml_metadata_store::schema::{
-    self, CURRENT_VERSION_SQL, Dialect, MIGRATIONS_TABLE, Migration, RECORD_MIGRATION_SQL,
-};
-use zenml_metadata_store::sql::{self, SqlConnection, SqlValue};
+use zenml_metadata_store::sql::{self, Dialect, SqlConnection, SqlValue};
 use zenml_metadata_store::{MetadataStore, MetadataStoreError, NewRun, RunRecord, StepRunWrite};
 use zenml_runtime::RuntimeError;
 
-use crate::MysqlMetadataStoreConfig;
+use crate::{MysqlDialect, MysqlMetadataStoreConfig};
 
 /// The flavor's name in errors.
 const STORE: &str = "mysql";
@@ -27,20 +24,11 @@ const ER_DBACCESS_DENIED_ERROR: u16 = 1044;
 /// The server's error for a refused login (wrong password, unknown user, missing TLS).
 const ER_ACCESS_DENIED_ERROR: u16 = 1045;
 
-/// How long a process waits for another one that is migrating the same database.
-const MIGRATION_LOCK_TIMEOUT_SECS: u32 = 300;
-
 /// How long dropping the store waits for its connections to close.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The server's error for a duplicate value in a `UNIQUE` or `PRIMARY KEY` index.
 const ER_DUP_ENTRY: u16 = 1062;
-
-/// The server's error for an `ALTER TABLE … ADD COLUMN` whose column exists.
-const ER_DUP_FIELDNAME: u16 = 1060;
-
-/// The server's error for a `CREATE INDEX` whose index exists.
-const ER_DUP_KEYNAME: u16 = 1061;
 
 /// The server's error for a transaction it rolled back to break a deadlock.
 const ER_LOCK_DEADLOCK: u16 = 1213;
@@ -145,15 +133,15 @@ impl MysqlMetadataStore {
             );
 
         let runtime = zenml_runtime::runtime().map_err(runtime_error)?;
-        runtime
-            .block_on(prepare(
-                base,
-                &config.database,
-                &config.username,
-                &uri,
-                connect_timeout,
-            ))
-            .map_err(|e| hint_tls(e, config.tls))?;
+        prepare(
+            runtime,
+            base,
+            &config.database,
+            &config.username,
+            &uri,
+            connect_timeout,
+        )
+        .map_err(|e| hint_tls(e, config.tls))?;
         Ok(MysqlMetadataStore {
             uri,
             database: config.database.clone(),
@@ -280,10 +268,14 @@ impl MetadataStore for MysqlMetadataStore {
     fn schema_version(&self) -> Result<u32, MetadataStoreError> {
         let runtime = self.runtime()?;
         retry_transient(self.connect_timeout, &self.lost_connections, || {
-            runtime.block_on(async {
-                let mut conn = self.connection().await?;
-                current_version(&mut conn).await
-            })
+            let mut conn = runtime.block_on(self.connection())?;
+            sql::current_version(
+                &mut Session {
+                    runtime,
+                    conn: &mut conn,
+                },
+                STORE,
+            )
         })
     }
 
@@ -384,18 +376,27 @@ struct Session<'a, Q: Queryable> {
 }
 
 impl<Q: Queryable> SqlConnection for Session<'_, Q> {
-    fn dialect(&self) -> Dialect {
-        Dialect::Mysql
+    fn dialect(&self) -> &'static dyn Dialect {
+        &MysqlDialect
     }
 
+    /// A statement without parameters goes over the text protocol: transaction control and
+    /// DDL need no preparing, and not every server prepares every such statement.
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, MetadataStoreError> {
         let conn = &mut *self.conn;
         self.runtime
             .block_on(async move {
-                let result = conn.exec_iter(sql, mysql_params(params)).await?;
-                let affected = result.affected_rows();
-                result.drop_result().await?;
-                Ok(affected)
+                if params.is_empty() {
+                    let result = conn.query_iter(sql).await?;
+                    let affected = result.affected_rows();
+                    result.drop_result().await?;
+                    Ok(affected)
+                } else {
+                    let result = conn.exec_iter(sql, mysql_params(params)).await?;
+                    let affected = result.affected_rows();
+                    result.drop_result().await?;
+                    Ok(affected)
+                }
             })
             .map_err(backend)
     }
@@ -451,7 +452,8 @@ fn sql_value(value: Value) -> Result<SqlValue, MetadataStoreError> {
 }
 
 /// The server's error code behind a [`MetadataStoreError::Backend`] error of this flavor.
-fn server_error_code(error: &MetadataStoreError) -> Option<u16> {
+/// The server's error code behind a `Backend` error of this flavor.
+pub(crate) fn server_error_code(error: &MetadataStoreError) -> Option<u16> {
     match error {
         MetadataStoreError::Backend {
             store: STORE,
@@ -626,22 +628,35 @@ async fn with_timeout(
     }
 }
 
-/// Creates and selects the database, then migrates it, on one connection of its own.
-async fn prepare(
+/// Creates and selects the database, then migrates it with the shared runner, on one
+/// connection of its own.
+fn prepare(
+    runtime: &Runtime,
     base: OptsBuilder,
     database: &str,
     username: &str,
     uri: &str,
     connect_timeout: Duration,
 ) -> Result<(), MetadataStoreError> {
-    let mut conn = with_timeout(connect_timeout, uri, Conn::new(base)).await?;
-    let result = create_and_migrate(&mut conn, database, username, uri).await;
+    let mut conn = runtime.block_on(with_timeout(connect_timeout, uri, Conn::new(base)))?;
+    let result = runtime
+        .block_on(create_and_select(&mut conn, database, username, uri))
+        .and_then(|()| {
+            sql::migrate(
+                &mut Session {
+                    runtime,
+                    conn: &mut conn,
+                },
+                STORE,
+                &format!("zenml:{database}"),
+            )
+        });
     // The outcome does not depend on a polite goodbye.
-    let _closed = conn.disconnect().await;
+    let _closed = runtime.block_on(conn.disconnect());
     result
 }
 
-async fn create_and_migrate(
+async fn create_and_select(
     conn: &mut Conn,
     database: &str,
     username: &str,
@@ -674,101 +689,6 @@ async fn create_and_migrate(
             uri: uri.to_owned(),
             source,
         });
-    }
-    migrate(conn, database).await
-}
-
-/// The version recorded in the selected database, 0 for a new one.
-async fn current_version(conn: &mut Conn) -> Result<u32, MetadataStoreError> {
-    let exists: Option<i64> = conn
-        .exec_first(Dialect::Mysql.table_exists_sql(), (MIGRATIONS_TABLE,))
-        .await
-        .map_err(backend)?;
-    if exists.unwrap_or(0) == 0 {
-        return Ok(0);
-    }
-    let raw: Option<i64> = conn
-        .exec_first(CURRENT_VERSION_SQL, ())
-        .await
-        .map_err(backend)?;
-    schema::recorded_version(raw.unwrap_or(0), STORE)
-}
-
-/// Applies the pending migrations under a server-wide lock named after the database, so
-/// that processes opening the store at the same time apply each migration once.
-async fn migrate(conn: &mut Conn, database: &str) -> Result<(), MetadataStoreError> {
-    // This first read takes no lock, so a newer database is refused without waiting.
-    let pending = schema::pending(current_version(conn).await?)?;
-    if pending.is_empty() {
-        return Ok(());
-    }
-    // MySQL 5.7 accepts lock names of at most 64 characters.
-    let lock: String = format!("zenml:{database}").chars().take(64).collect();
-    let locked: Option<Option<i64>> = conn
-        .exec_first(
-            "SELECT GET_LOCK(?, ?)",
-            (&lock, MIGRATION_LOCK_TIMEOUT_SECS),
-        )
-        .await
-        .map_err(backend)?;
-    if locked.flatten() != Some(1) {
-        return Err(MetadataStoreError::Backend {
-            store: STORE,
-            source: format!(
-                "another process has been migrating database `{database}` for \
-                 {MIGRATION_LOCK_TIMEOUT_SECS} seconds; try again later"
-            )
-            .into(),
-        });
-    }
-    let result = apply(conn, pending).await;
-    let released = conn
-        .exec_drop("SELECT RELEASE_LOCK(?)", (&lock,))
-        .await
-        .map_err(backend);
-    result.and(released)
-}
-
-/// Applies `pending` in order, each in its own transaction, re-reading the version first:
-/// another process may have applied some while this one waited for the lock.
-async fn apply(conn: &mut Conn, pending: &[Migration]) -> Result<(), MetadataStoreError> {
-    for migration in pending {
-        let found = current_version(conn).await?;
-        schema::pending(found)?;
-        if found >= migration.version {
-            continue;
-        }
-        let failed = |e: mysql_async::Error| MetadataStoreError::Migration {
-            version: migration.version,
-            message: format!("{}: {e}", migration.description),
-        };
-        let mut transaction = conn
-            .start_transaction(TxOpts::default())
-            .await
-            .map_err(failed)?;
-        for statement in migration.statements_in(Dialect::Mysql) {
-            match transaction.query_drop(statement.as_ref()).await {
-                Ok(()) => {}
-                // DDL commits at once here: an index or a column made by an earlier,
-                // interrupted attempt at this migration is done.
-                Err(mysql_async::Error::Server(e))
-                    if (e.code == ER_DUP_KEYNAME && schema::is_create_index(&statement))
-                        || (e.code == ER_DUP_FIELDNAME && schema::is_add_column(&statement)) => {}
-                Err(e) => return Err(failed(e)),
-            }
-        }
-        transaction
-            .exec_drop(
-                RECORD_MIGRATION_SQL,
-                (
-                    migration.version,
-                    migration.description,
-                    schema::timestamp_now(),
-                ),
-            )
-            .await
-            .map_err(failed)?;
-        transaction.commit().await.map_err(failed)?;
     }
     Ok(())
 }
