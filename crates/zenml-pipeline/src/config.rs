@@ -121,8 +121,8 @@ pub struct ResolvedStep {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u32,
     /// What the code declares (`#[step(retries = N)]`), if anything: an export writes
-    /// `retries` whenever the run's value differs from it, so that `retries = 0` in a run
-    /// configuration survives an export even where the code says otherwise.
+    /// `retries` also when the run's 0 differs from it, so that `retries = 0` in a run
+    /// configuration survives an export where the code says otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declared_retries: Option<u32>,
     /// Seconds before the first retry (each later one waits twice as long); `None`: 1.
@@ -137,6 +137,15 @@ pub struct ResolvedStep {
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(600);
 
 impl ResolvedStep {
+    /// Whether an export writes `retries`: when there are any, and when there are none
+    /// although the code declares some.
+    fn exports_retries(&self) -> bool {
+        self.retries > 0
+            || self
+                .declared_retries
+                .is_some_and(|declared| declared != self.retries)
+    }
+
     /// How long to wait before attempt `next` (2 or more): the retry delay, doubled for
     /// each retry before, at most ten minutes.
     pub fn retry_delay(&self, next: u32) -> Duration {
@@ -385,7 +394,7 @@ impl ResolvedConfig {
                     !step.parameters.is_empty()
                         || step.enable_cache.is_some()
                         || !step.resources.is_empty()
-                        || step.retries != step.declared_retries.unwrap_or(0)
+                        || step.exports_retries()
                         || step.retry_delay_secs.is_some()
                         || !step.settings.is_empty()
                 })
@@ -405,8 +414,7 @@ impl ResolvedConfig {
                                 memory: step.resources.memory_mib.map(format_memory),
                                 gpus: step.resources.gpus,
                             }),
-                            retries: (step.retries != step.declared_retries.unwrap_or(0))
-                                .then_some(step.retries),
+                            retries: step.exports_retries().then_some(step.retries),
                             retry_delay_secs: step.retry_delay_secs,
                             settings: step
                                 .settings

@@ -172,6 +172,8 @@ const INSERT_RUN: &str = "INSERT INTO pipeline_runs \
 
 const SELECT_RUN_NAME: &str = "SELECT name FROM pipeline_runs WHERE id = ?";
 
+const SELECT_RUN_ID_BY_NAME: &str = "SELECT id FROM pipeline_runs WHERE name = ?";
+
 const COUNT_RUNS_WITH_ID: &str = "SELECT COUNT(*) FROM pipeline_runs WHERE id = ?";
 
 /// Finishes a run that is still recorded as running.

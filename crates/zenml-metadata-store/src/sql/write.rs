@@ -45,6 +45,30 @@ pub fn create_run(
             ),
         })?;
 
+    // Checked before the insert: no statement follows a failed one in a transaction
+    // (PostgreSQL aborts the whole transaction at the first failure).
+    if !conn
+        .query(SELECT_RUN_ID_BY_NAME, &[run.name.as_str().into()])?
+        .is_empty()
+    {
+        return Err(MetadataStoreError::DuplicateRunName {
+            name: run.name.clone(),
+        });
+    }
+    if let Some(row) = conn
+        .query(SELECT_RUN_NAME, &[run.id.as_str().into()])?
+        .into_iter()
+        .next()
+    {
+        return Err(MetadataStoreError::InvalidRecord {
+            what: WHAT,
+            message: format!(
+                "id `{}` is already the id of run `{}`",
+                run.id,
+                Columns::new(row, "run").text()?
+            ),
+        });
+    }
     let inserted = conn.execute(
         INSERT_RUN,
         &[
@@ -60,8 +84,9 @@ pub fn create_run(
         ],
     );
     if let Err(error) = inserted {
-        // The violated constraint is the name's, unless another run already has this id.
-        if conn.is_unique_violation(&error) && !id_taken_by_other_run(conn, run)? {
+        // The id was free: a unique violation now is a run of the same name that another
+        // writer recorded since the check.
+        if conn.is_unique_violation(&error) {
             return Err(MetadataStoreError::DuplicateRunName {
                 name: run.name.clone(),
             });
@@ -82,18 +107,6 @@ pub fn create_run(
         spec: run.spec.clone(),
         lease_expires_at: run.lease_expires_at,
     })
-}
-
-/// Whether a run other than `run` (by name) has `run`'s id.
-fn id_taken_by_other_run(
-    conn: &mut dyn SqlConnection,
-    run: &NewRun,
-) -> Result<bool, MetadataStoreError> {
-    let rows = conn.query(SELECT_RUN_NAME, &[run.id.as_str().into()])?;
-    match rows.into_iter().next() {
-        Some(row) => Ok(Columns::new(row, "run").text()? != run.name),
-        None => Ok(false),
-    }
 }
 
 /// [`MetadataStore::finish_run`](crate::MetadataStore::finish_run). A write function.
@@ -241,6 +254,17 @@ pub fn record_step_run(
     if count(conn, COUNT_RUNS_WITH_ID, &step.run_id)? == 0 {
         return Err(not_found("run", &step.run_id));
     }
+    // The artifacts it links but does not create must exist: checked before anything is
+    // written, so that no statement follows a failed one.
+    let linked: Vec<&str> = write
+        .inputs
+        .iter()
+        .map(|(_, id)| id.as_str())
+        .chain(write.reused_outputs.iter().map(|(_, id)| id.as_str()))
+        .collect();
+    if let Some(missing) = first_missing_artifact(conn, &linked)? {
+        return Err(not_found("artifact", &missing));
+    }
     conn.execute(
         INSERT_STEP_RUN,
         &[
@@ -294,8 +318,7 @@ pub fn record_step_run(
     upsert_metadata(conn, &write.metadata)
 }
 
-/// Links an artifact to a step run as an input or output; an artifact that does not exist
-/// (refused by the foreign key) is [`MetadataStoreError::NotFound`].
+/// Links an artifact to a step run as an input or output.
 fn link(
     conn: &mut dyn SqlConnection,
     sql: &str,
@@ -303,16 +326,35 @@ fn link(
     name: &str,
     artifact_id: &str,
 ) -> Result<(), MetadataStoreError> {
-    match conn.execute(sql, &[step_run_id.into(), name.into(), artifact_id.into()]) {
-        Ok(_) => Ok(()),
-        Err(error) => {
-            if matches!(count(conn, COUNT_ARTIFACTS_WITH_ID, artifact_id), Ok(0)) {
-                Err(not_found("artifact", artifact_id))
-            } else {
-                Err(error)
-            }
+    conn.execute(sql, &[step_run_id.into(), name.into(), artifact_id.into()])
+        .map(drop)
+}
+
+/// The first of `ids` that names no artifact, if any: one query per [`IN_LIST_CHUNK`]
+/// distinct ids.
+fn first_missing_artifact(
+    conn: &mut dyn SqlConnection,
+    ids: &[&str],
+) -> Result<Option<String>, MetadataStoreError> {
+    let mut distinct: Vec<&str> = ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    for chunk in distinct.chunks(IN_LIST_CHUNK) {
+        let sql = format!(
+            "SELECT id FROM artifacts WHERE id IN {}",
+            super::read::in_list(chunk.len())
+        );
+        let params: Vec<SqlValue> = chunk.iter().map(|id| (*id).into()).collect();
+        let found: HashSet<String> = conn
+            .query(&sql, &params)?
+            .into_iter()
+            .map(|row| Columns::new(row, "artifact").text())
+            .collect::<Result<_, _>>()?;
+        if let Some(missing) = chunk.iter().find(|id| !found.contains(**id)) {
+            return Ok(Some((*missing).to_owned()));
         }
     }
+    Ok(None)
 }
 
 /// [`MetadataStore::log_metadata`](crate::MetadataStore::log_metadata). A write function.
