@@ -245,9 +245,3 @@ pub trait MetadataStoreFlavor: fmt::Debug + Send + Sync {
 impl FlavorKind for dyn MetadataStoreFlavor {
     const KIND: ComponentKind = ComponentKind::MetadataStore;
 }
-
-/// What [`forward_sql_operations!`] expands into; not a stable API.
-#[doc(hidden)]
-pub mod __private {
-    pub use serde_json;
-}

@@ -8,7 +8,10 @@
 //! one migration runner of every SQL flavor. Values are always passed as parameters, never
 //! spliced into SQL.
 //!
-//! The flavor owns transactions and retries:
+//! A flavor implements [`SqlStore`] (how it lends connections, inside or outside a
+//! transaction), and a blanket implementation makes it a
+//! [`MetadataStore`](crate::MetadataStore) running the functions here. The flavor owns
+//! transactions and retries:
 //!
 //! - It runs each **write** function ([`create_run`], [`finish_run`], [`record_step_run`],
 //!   [`log_metadata`], [`invalidate_cache`]) inside one transaction of its own, which it
@@ -35,9 +38,11 @@ use crate::model::{
 
 pub(crate) mod dialect;
 mod migrate;
+mod store;
 
 pub use dialect::{Dialect, MigrationLock, bind_placeholders};
 pub use migrate::{MIGRATION_LOCK_TIMEOUT_SECS, current_version, migrate};
+pub use store::SqlStore;
 
 /// A value passed to or read from a statement: the only three kinds the schema uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -350,172 +355,6 @@ fn now_millis() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| {
         Millis::try_from(d.as_millis()).unwrap_or(Millis::MAX)
     })
-}
-
-/// Implements the methods of [`MetadataStore`](crate::MetadataStore) that a SQL flavor
-/// forwards unchanged to this module: every read, and the writes `finish_run`,
-/// `renew_run_lease`, `record_failed_attempt`, `log_metadata` and `invalidate_cache`. Invoke it inside `impl MetadataStore for …` of
-/// a type with `read` and `write` methods that run a closure over a [`SqlConnection`]
-/// (reads on a connection, writes in a transaction); write the remaining methods
-/// (`uri`, `schema_version`, `create_run`, `record_step_run`) by hand.
-#[macro_export]
-macro_rules! forward_sql_operations {
-    () => {
-        fn finish_run(
-            &self,
-            run_id: &str,
-            status: $crate::RunStatus,
-            ended_at: $crate::Millis,
-            error: Option<&str>,
-        ) -> Result<bool, $crate::MetadataStoreError> {
-            self.write(|conn| $crate::sql::finish_run(conn, run_id, status, ended_at, error))
-        }
-
-        fn renew_run_lease(
-            &self,
-            run_id: &str,
-            expires_at: $crate::Millis,
-        ) -> Result<bool, $crate::MetadataStoreError> {
-            self.write(|conn| $crate::sql::renew_run_lease(conn, run_id, expires_at))
-        }
-
-        fn record_failed_attempt(
-            &self,
-            attempt: &$crate::StepAttemptRecord,
-        ) -> Result<(), $crate::MetadataStoreError> {
-            self.write(|conn| $crate::sql::record_failed_attempt(conn, attempt))
-        }
-
-        fn step_attempts(
-            &self,
-            run_id: &str,
-        ) -> Result<Vec<$crate::StepAttemptRecord>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::step_attempts(conn, run_id))
-        }
-
-        fn log_metadata(
-            &self,
-            entries: &[$crate::MetadataEntry],
-        ) -> Result<(), $crate::MetadataStoreError> {
-            self.write(|conn| $crate::sql::log_metadata(conn, entries))
-        }
-
-        fn invalidate_cache(
-            &self,
-            filter: &$crate::CacheFilter,
-            at: $crate::Millis,
-        ) -> Result<usize, $crate::MetadataStoreError> {
-            self.write(|conn| $crate::sql::invalidate_cache(conn, filter, at))
-        }
-
-        fn list_pipelines(
-            &self,
-        ) -> Result<Vec<$crate::PipelineSummary>, $crate::MetadataStoreError> {
-            self.read($crate::sql::list_pipelines)
-        }
-
-        fn list_runs(
-            &self,
-            pipeline: Option<&str>,
-        ) -> Result<Vec<$crate::RunRecord>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::list_runs(conn, pipeline))
-        }
-
-        fn get_run(
-            &self,
-            name_or_id: &str,
-        ) -> Result<$crate::RunRecord, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::get_run(conn, name_or_id))
-        }
-
-        fn step_runs(
-            &self,
-            run_id: &str,
-        ) -> Result<Vec<$crate::StepRunRecord>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::step_runs(conn, run_id))
-        }
-
-        fn step_inputs(
-            &self,
-            step_run_id: &str,
-        ) -> Result<Vec<(String, $crate::ArtifactRecord)>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::step_inputs(conn, step_run_id))
-        }
-
-        fn step_outputs(
-            &self,
-            step_run_id: &str,
-        ) -> Result<Vec<(String, $crate::ArtifactRecord)>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::step_outputs(conn, step_run_id))
-        }
-
-        fn get_artifact(
-            &self,
-            id: &str,
-        ) -> Result<$crate::ArtifactRecord, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::get_artifact(conn, id))
-        }
-
-        fn list_artifacts(
-            &self,
-        ) -> Result<Vec<$crate::ArtifactRecord>, $crate::MetadataStoreError> {
-            self.read($crate::sql::list_artifacts)
-        }
-
-        fn metadata(
-            &self,
-            resource: &$crate::Resource,
-        ) -> Result<Vec<(String, $crate::__private::serde_json::Value)>, $crate::MetadataStoreError>
-        {
-            self.read(|conn| $crate::sql::metadata(conn, resource))
-        }
-
-        fn get_step_run(
-            &self,
-            id: &str,
-        ) -> Result<$crate::StepRunRecord, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::get_step_run(conn, id))
-        }
-
-        fn artifact_consumers(
-            &self,
-            artifact_id: &str,
-        ) -> Result<Vec<(String, $crate::StepRunRecord)>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::artifact_consumers(conn, artifact_id))
-        }
-
-        fn artifact_ids_in_store(
-            &self,
-            artifact_store_uri: &str,
-        ) -> Result<Vec<String>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::artifact_ids_in_store(conn, artifact_store_uri))
-        }
-
-        fn step_metadata_bulk(
-            &self,
-            step_run_ids: &[String],
-        ) -> Result<
-            Vec<(String, String, $crate::__private::serde_json::Value)>,
-            $crate::MetadataStoreError,
-        > {
-            self.read(|conn| $crate::sql::step_metadata_bulk(conn, step_run_ids))
-        }
-
-        fn cache_candidates(
-            &self,
-            cache_key: &str,
-            limit: usize,
-        ) -> Result<Vec<$crate::StepRunRecord>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::cache_candidates(conn, cache_key, limit))
-        }
-
-        fn cache_entries(
-            &self,
-            filter: &$crate::CacheFilter,
-        ) -> Result<Vec<$crate::CacheEntry>, $crate::MetadataStoreError> {
-            self.read(|conn| $crate::sql::cache_entries(conn, filter))
-        }
-    };
 }
 
 #[cfg(test)]

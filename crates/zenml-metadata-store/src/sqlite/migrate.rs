@@ -28,11 +28,6 @@ pub(super) fn enable_wal(connection: &Connection, busy_timeout: Duration) -> rus
     }
 }
 
-/// The version recorded in the database, 0 for a new one.
-pub(super) fn current_version(connection: &Connection) -> Result<u32, MetadataStoreError> {
-    sql::current_version(&mut Session(connection), STORE)
-}
-
 /// Applies the pending migrations with the shared runner: each in its own
 /// `BEGIN IMMEDIATE` transaction, which is SQLite's database-wide write lock.
 pub(super) fn migrate(connection: &mut Connection) -> Result<(), MetadataStoreError> {

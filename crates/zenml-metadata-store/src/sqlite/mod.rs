@@ -11,10 +11,8 @@ use serde::{Deserialize, Serialize};
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, flavor};
 
 use crate::sql::Dialect;
-use crate::sql::{self, SqlConnection, SqlValue};
-use crate::{
-    MetadataStore, MetadataStoreError, MetadataStoreFlavor, NewRun, RunRecord, StepRunWrite,
-};
+use crate::sql::{self, SqlConnection, SqlStore, SqlValue};
+use crate::{MetadataStore, MetadataStoreError, MetadataStoreFlavor};
 
 /// The flavor's name in errors.
 const STORE: &str = "sqlite";
@@ -282,37 +280,6 @@ impl SqliteMetadataStore {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction and commits it; see [`Self::retry`].
-    fn write<T>(
-        &self,
-        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
-    ) -> Result<T, MetadataStoreError> {
-        self.check_file()?;
-        // The connection is taken for one attempt at a time: while a write waits to try
-        // again, other threads of this process may write.
-        self.retry(|| {
-            let mut connection = self.lock();
-            let transaction = connection
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let value = body(&mut Session(&transaction))?;
-            transaction.commit().map_err(backend)?;
-            Ok(value)
-        })
-    }
-
-    /// Runs `body` on a read-only connection of its own, outside a transaction; see
-    /// [`Self::retry`].
-    fn read<T>(
-        &self,
-        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
-    ) -> Result<T, MetadataStoreError> {
-        let connection = self.reader()?;
-        let result = self.retry(|| body(&mut Session(&connection)));
-        self.return_reader(connection);
-        result
-    }
-
     /// Runs `attempt` until it does not fail with `SQLITE_BUSY` or `SQLITE_LOCKED`, at most
     /// [`MAX_ATTEMPTS`] times and, after the first, only while the busy timeout has not
     /// passed since the first began.
@@ -344,24 +311,47 @@ impl SqliteMetadataStore {
     }
 }
 
-impl MetadataStore for SqliteMetadataStore {
-    fn uri(&self) -> String {
+impl SqlStore for SqliteMetadataStore {
+    fn flavor(&self) -> &'static str {
+        STORE
+    }
+
+    fn database_uri(&self) -> String {
         sqlite_uri(&self.path)
     }
 
-    fn schema_version(&self) -> Result<u32, MetadataStoreError> {
-        current_version(&self.lock())
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction and commits it; see [`Self::retry`].
+    /// A local `COMMIT` is never lost with a connection: `committed` is never asked.
+    fn write<T>(
+        &self,
+        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+        _committed: impl FnMut(&mut dyn SqlConnection) -> Result<Option<T>, MetadataStoreError>,
+    ) -> Result<T, MetadataStoreError> {
+        self.check_file()?;
+        // The connection is taken for one attempt at a time: while a write waits to try
+        // again, other threads of this process may write.
+        self.retry(|| {
+            let mut connection = self.lock();
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let value = body(&mut Session(&transaction))?;
+            transaction.commit().map_err(backend)?;
+            Ok(value)
+        })
     }
 
-    fn create_run(&self, run: &NewRun) -> Result<RunRecord, MetadataStoreError> {
-        self.write(|conn| sql::create_run(conn, run))
+    /// Runs `body` on a read-only connection of its own, outside a transaction; see
+    /// [`Self::retry`].
+    fn read<T>(
+        &self,
+        mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
+    ) -> Result<T, MetadataStoreError> {
+        let connection = self.reader()?;
+        let result = self.retry(|| body(&mut Session(&connection)));
+        self.return_reader(connection);
+        result
     }
-
-    fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError> {
-        self.write(|conn| sql::record_step_run(conn, write))
-    }
-
-    crate::forward_sql_operations!();
 }
 
 /// A connection (or a transaction on it) lent to the shared queries of [`crate::sql`].
@@ -504,4 +494,4 @@ mod migrate;
 mod tests;
 
 pub use dialect::SqliteDialect;
-use migrate::{current_version, enable_wal, migrate};
+use migrate::{enable_wal, migrate};

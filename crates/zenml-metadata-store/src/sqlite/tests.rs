@@ -162,11 +162,14 @@ fn reads_go_on_while_a_write_transaction_of_this_store_is_open() {
     std::thread::scope(|scope| {
         let store = &store;
         let writer = scope.spawn(move || {
-            store.write(|_conn| {
-                let _ = started.send(());
-                let _ = may_finish.recv();
-                Ok(())
-            })
+            store.write(
+                |_conn| {
+                    let _ = started.send(());
+                    let _ = may_finish.recv();
+                    Ok(())
+                },
+                |_| Ok(None),
+            )
         });
         write_started.recv().unwrap();
         scope.spawn(move || {
@@ -190,9 +193,9 @@ fn a_deleted_or_replaced_database_file_fails_writes_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.db");
     let store = SqliteMetadataStore::open(&path, TIMEOUT).unwrap();
-    store.write(|_| Ok(())).unwrap();
+    store.write(|_| Ok(()), |_| Ok(None)).unwrap();
     fs::remove_file(&path).unwrap();
-    let err = store.write(|_| Ok(())).unwrap_err();
+    let err = store.write(|_| Ok(()), |_| Ok(None)).unwrap_err();
     assert!(
         err.to_string().contains("deleted or replaced while in use")
             && err.to_string().contains("m.db"),
@@ -200,7 +203,7 @@ fn a_deleted_or_replaced_database_file_fails_writes_clearly() {
     );
     // Another database at the same path is not this store's either.
     drop(SqliteMetadataStore::open(&path, TIMEOUT).unwrap());
-    let err = store.write(|_| Ok(())).unwrap_err();
+    let err = store.write(|_| Ok(()), |_| Ok(None)).unwrap_err();
     assert!(
         err.to_string().contains("another file is at its path"),
         "{err}"

@@ -9,8 +9,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, TxOpts, Value};
 use tokio::runtime::{Handle, Runtime};
 use zenml_core::{ComponentContext, ValidateConfig};
-use zenml_metadata_store::sql::{self, Dialect, SqlConnection, SqlValue};
-use zenml_metadata_store::{MetadataStore, MetadataStoreError, NewRun, RunRecord, StepRunWrite};
+use zenml_metadata_store::MetadataStoreError;
+use zenml_metadata_store::sql::{self, Dialect, SqlConnection, SqlStore, SqlValue};
 use zenml_runtime::RuntimeError;
 
 use crate::{MysqlDialect, MysqlMetadataStoreConfig};
@@ -193,21 +193,27 @@ impl MysqlMetadataStore {
         Ok(self.runtime)
     }
 
-    /// Runs `body` in a transaction on a pooled connection and commits it, retrying (see
-    /// [`retry_transient`]) on a fresh connection when the attempt meets a lock conflict or
-    /// loses its connection. The write must be idempotent when run again after a commit
-    /// whose outcome is unknown.
-    fn write<T>(
-        &self,
-        body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
-    ) -> Result<T, MetadataStoreError> {
-        self.write_checked(body, |_| Ok(None))
+    /// A pooled connection, waiting at most the connect timeout.
+    async fn connection(&self) -> Result<Conn, MetadataStoreError> {
+        with_timeout(self.connect_timeout, &self.uri, self.pool.get_conn()).await
+    }
+}
+
+impl SqlStore for MysqlMetadataStore {
+    fn flavor(&self) -> &'static str {
+        STORE
     }
 
-    /// [`write`](Self::write) for a write that must not be run twice: when a `COMMIT` lost
-    /// its connection, the next attempt first asks `committed` (on a fresh connection)
-    /// whether the write is in the database after all, and returns its answer if so.
-    fn write_checked<T>(
+    fn database_uri(&self) -> String {
+        self.uri.clone()
+    }
+
+    /// Runs `body` in a transaction on a pooled connection and commits it, retrying (see
+    /// [`retry_transient`]) on a fresh connection when the attempt meets a lock conflict or
+    /// loses its connection. When a `COMMIT` lost its connection, the next attempt first
+    /// asks `committed` (on a fresh connection) whether the write is in the database after
+    /// all, and returns its answer if so.
+    fn write<T>(
         &self,
         mut body: impl FnMut(&mut dyn SqlConnection) -> Result<T, MetadataStoreError>,
         mut committed: impl FnMut(&mut dyn SqlConnection) -> Result<Option<T>, MetadataStoreError>,
@@ -253,56 +259,6 @@ impl MysqlMetadataStore {
             })
         })
     }
-
-    /// A pooled connection, waiting at most the connect timeout.
-    async fn connection(&self) -> Result<Conn, MetadataStoreError> {
-        with_timeout(self.connect_timeout, &self.uri, self.pool.get_conn()).await
-    }
-}
-
-impl MetadataStore for MysqlMetadataStore {
-    fn uri(&self) -> String {
-        self.uri.clone()
-    }
-
-    fn schema_version(&self) -> Result<u32, MetadataStoreError> {
-        let runtime = self.runtime()?;
-        retry_transient(self.connect_timeout, &self.lost_connections, || {
-            let mut conn = runtime.block_on(self.connection())?;
-            sql::current_version(
-                &mut Session {
-                    runtime,
-                    conn: &mut conn,
-                },
-                STORE,
-            )
-        })
-    }
-
-    fn create_run(&self, run: &NewRun) -> Result<RunRecord, MetadataStoreError> {
-        self.write_checked(
-            |conn| sql::create_run(conn, run),
-            |conn| match sql::get_run(conn, &run.id) {
-                Ok(found) if found.name == run.name => Ok(Some(found)),
-                Ok(_) | Err(MetadataStoreError::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            },
-        )
-    }
-
-    fn record_step_run(&self, write: &StepRunWrite) -> Result<(), MetadataStoreError> {
-        self.write_checked(
-            |conn| sql::record_step_run(conn, write),
-            // The step run, its artifacts and links are committed together or not at all.
-            |conn| match sql::get_step_run(conn, &write.step.id) {
-                Ok(found) if found.run_id == write.step.run_id => Ok(Some(())),
-                Ok(_) | Err(MetadataStoreError::NotFound { .. }) => Ok(None),
-                Err(e) => Err(e),
-            },
-        )
-    }
-
-    zenml_metadata_store::forward_sql_operations!();
 }
 
 /// Runs `attempt` until it succeeds or fails for good. A deadlock or a lock wait timeout is
