@@ -351,11 +351,11 @@ fn version_names_the_version_and_the_linked_flavors() {
     let crates = strings(&json["flavor_crates"], None);
     for expected in [
         "zenml-artifact-store",
-        "zenml-metadata-store",
         "zenml-mysql",
         "zenml-object-store",
         "zenml-orchestrator",
         "zenml-slurm",
+        "zenml-sqlite",
     ] {
         assert!(crates.iter().any(|c| c == expected), "{crates:?}");
     }

@@ -2,9 +2,9 @@
 //!
 //! [`MetadataStore`] is the contract every flavor implements; [`MetadataStoreFlavor`] is the
 //! trait a flavor's configuration implements to open one. The SQL flavors share one schema,
-//! kept in [`schema`] as an ordered list of migrations that every SQL dialect accepts. This
-//! crate ships the `sqlite` flavor ([`SqliteMetadataStore`]), a database file on this
-//! machine; the `mysql` flavor lives in the `zenml-mysql` integration crate.
+//! kept in [`schema`] as an ordered list of migrations that every SQL dialect accepts. The
+//! flavors are crates of their own, drivers in sqlx's shape: `sqlite` (`zenml-sqlite`, a
+//! database file on this machine, the default stack's store) and `mysql` (`zenml-mysql`).
 //!
 //! What a store records is in [`model`]. The SQL flavors share their queries too: [`sql`]
 //! implements every operation on a connection that a flavor provides.
@@ -13,7 +13,6 @@ mod error;
 pub mod model;
 pub mod schema;
 pub mod sql;
-mod sqlite;
 
 use std::fmt;
 
@@ -25,7 +24,6 @@ pub use model::{
     PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord, StepRunRecord,
     StepRunWrite, StepStatus,
 };
-pub use sqlite::{SqliteDialect, SqliteMetadataStore, SqliteMetadataStoreConfig};
 
 /// A database that records pipelines, runs, steps and their artifacts.
 ///

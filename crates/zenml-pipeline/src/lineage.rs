@@ -542,7 +542,8 @@ pub(crate) mod tests {
     use std::time::Duration;
 
     use serde_json::json;
-    use zenml_metadata_store::{NewRun, SqliteMetadataStore, StepRunWrite};
+    use zenml_metadata_store::{NewRun, StepRunWrite};
+    use zenml_sqlite::SqliteMetadataStore;
 
     use super::*;
 

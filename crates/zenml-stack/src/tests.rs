@@ -1,6 +1,7 @@
 //! Unit tests of the repository, with a test-only artifact store flavor that has a secret.
 
 use serde::{Deserialize, Serialize};
+// Links the default stack's `sqlite` flavor, which `init` and the stack checks look up.
 use zenml_artifact_store::{
     ArtifactStore, ArtifactStoreError, ArtifactStoreFlavor, LocalArtifactStore,
 };
@@ -8,6 +9,7 @@ use zenml_core::{
     ComponentContext, ComponentKind, ConfigError, ConfigFields, Name, SecretString, ValidateConfig,
     flavor,
 };
+use zenml_sqlite as _;
 
 use crate::{
     ActiveStackSource, Repository, RepositoryError, StackDefinition, StackExport, open_stack,

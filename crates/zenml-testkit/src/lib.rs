@@ -20,7 +20,8 @@
 //! // tests/testkit.rs of a metadata store flavor crate, in a `#[test]` function:
 //! # use std::sync::Arc;
 //! # use std::time::Duration;
-//! # use zenml_metadata_store::{MetadataStore, SqliteMetadataStore};
+//! # use zenml_metadata_store::MetadataStore;
+//! # use zenml_sqlite::SqliteMetadataStore;
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("metadata.db");
 //! let open = || -> Arc<dyn MetadataStore> {

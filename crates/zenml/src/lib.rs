@@ -76,6 +76,9 @@ pub use zenml_object_store as object_store;
 /// The `slurm` orchestrator flavor (feature `slurm`).
 #[cfg(feature = "slurm")]
 pub use zenml_slurm as slurm;
+/// The `sqlite` metadata store flavor (feature `sqlite`, on by default).
+#[cfg(feature = "sqlite")]
+pub use zenml_sqlite as sqlite;
 
 /// The flavor crates linked into this build, sorted. Calling it keeps their registrations.
 pub fn linked_flavor_crates() -> &'static [&'static str] {
@@ -89,12 +92,14 @@ pub fn linked_flavor_crates() -> &'static [&'static str] {
     #[cfg(feature = "slurm")]
     #[allow(unused_imports)]
     use zenml_slurm as _;
+    #[cfg(feature = "sqlite")]
     #[allow(unused_imports)]
-    use {zenml_artifact_store as _, zenml_metadata_store as _, zenml_orchestrator as _};
+    use zenml_sqlite as _;
+    #[allow(unused_imports)]
+    use {zenml_artifact_store as _, zenml_orchestrator as _};
 
     &[
         "zenml-artifact-store",
-        "zenml-metadata-store",
         #[cfg(feature = "mysql")]
         "zenml-mysql",
         #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
@@ -102,5 +107,7 @@ pub fn linked_flavor_crates() -> &'static [&'static str] {
         "zenml-orchestrator",
         #[cfg(feature = "slurm")]
         "zenml-slurm",
+        #[cfg(feature = "sqlite")]
+        "zenml-sqlite",
     ]
 }

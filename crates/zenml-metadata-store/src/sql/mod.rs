@@ -240,20 +240,22 @@ const SELECT_RUN_BY_ID: &str = concat!(select_runs!(), " WHERE r.id = ?");
 
 const SELECT_RUN_BY_NAME: &str = concat!(select_runs!(), " WHERE r.name = ?");
 
-pub(crate) const LIST_STEP_RUNS: &str = concat!(
+/// A run's step runs; parameter: run id.
+pub const LIST_STEP_RUNS: &str = concat!(
     "SELECT ",
     step_run_columns!(),
     " FROM step_runs s WHERE s.run_id = ? ORDER BY s.ended_at, s.started_at, s.name"
 );
 
-pub(crate) const SELECT_STEP_RUN: &str = concat!(
+/// One step run; parameter: its id. Served by the primary key of `step_runs`.
+pub const SELECT_STEP_RUN: &str = concat!(
     "SELECT ",
     step_run_columns!(),
     " FROM step_runs s WHERE s.id = ?"
 );
 
 /// Parameters: cache key, status `completed`, limit. Served by `ix_step_runs_cache_lookup`.
-pub(crate) const CACHE_CANDIDATES: &str = concat!(
+pub const CACHE_CANDIDATES: &str = concat!(
     "SELECT ",
     step_run_columns!(),
     " FROM step_runs s \
@@ -284,7 +286,7 @@ const IN_RUNS_OF_PIPELINE: &str = " AND run_id IN (SELECT r.id FROM pipeline_run
 
 /// The step runs that consumed an artifact, oldest first; parameter: artifact id. Served by
 /// `ix_step_run_inputs_artifact` and the primary key of `step_runs`.
-pub(crate) const ARTIFACT_CONSUMERS: &str = concat!(
+pub const ARTIFACT_CONSUMERS: &str = concat!(
     "SELECT i.input_name, ",
     step_run_columns!(),
     " FROM step_run_inputs i JOIN step_runs s ON s.id = i.step_run_id \
@@ -299,14 +301,18 @@ const ARTIFACT_IDS_IN_STORE: &str =
 const SELECT_METADATA_BULK: &str = "SELECT resource_id, meta_key, value FROM run_metadata \
      WHERE resource_type = ? AND resource_id IN ";
 
-pub(crate) const SELECT_STEP_INPUTS: &str = concat!(
+/// A step run's inputs with their artifacts; parameter: step run id. Served by the
+/// primary keys of `step_run_inputs` and `artifacts`.
+pub const SELECT_STEP_INPUTS: &str = concat!(
     "SELECT i.input_name, ",
     artifact_columns!(),
     " FROM step_run_inputs i JOIN artifacts a ON a.id = i.artifact_id \
      WHERE i.step_run_id = ? ORDER BY i.input_name"
 );
 
-pub(crate) const SELECT_STEP_OUTPUTS: &str = concat!(
+/// A step run's outputs with their artifacts; parameter: step run id. Served by the
+/// primary keys of `step_run_outputs` and `artifacts`.
+pub const SELECT_STEP_OUTPUTS: &str = concat!(
     "SELECT o.output_name, ",
     artifact_columns!(),
     " FROM step_run_outputs o JOIN artifacts a ON a.id = o.artifact_id \

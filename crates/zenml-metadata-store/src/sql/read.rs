@@ -195,7 +195,7 @@ pub fn cache_entries(
 }
 
 /// The query of [`cache_entries`] and its parameters.
-pub(crate) fn cache_entries_sql(filter: &CacheFilter) -> (String, Vec<SqlValue>) {
+pub fn cache_entries_sql(filter: &CacheFilter) -> (String, Vec<SqlValue>) {
     let mut params = vec![StepStatus::Completed.as_str().into()];
     let mut sql = CACHE_ENTRIES.to_owned();
     if let Some(pipeline) = &filter.pipeline {
@@ -298,7 +298,7 @@ pub fn step_metadata_bulk(
 }
 
 /// The query of [`step_metadata_bulk`] for `n` ids.
-pub(crate) fn step_metadata_bulk_sql(n: usize) -> String {
+pub fn step_metadata_bulk_sql(n: usize) -> String {
     format!(
         "{SELECT_METADATA_BULK}{} ORDER BY resource_id, meta_key",
         in_list(n)

@@ -383,7 +383,7 @@ pub fn invalidate_cache(
 }
 
 /// The statement of [`invalidate_cache`] and its parameters.
-pub(crate) fn invalidate_cache_sql(filter: &CacheFilter, at: Millis) -> (String, Vec<SqlValue>) {
+pub fn invalidate_cache_sql(filter: &CacheFilter, at: Millis) -> (String, Vec<SqlValue>) {
     let mut params = vec![at.into(), StepStatus::Completed.as_str().into()];
     let mut sql = INVALIDATE_CACHE.to_owned();
     if let Some(pipeline) = &filter.pipeline {

@@ -25,7 +25,8 @@
 //! ```no_run
 //! # use std::sync::Arc;
 //! # use std::time::Duration;
-//! # use zenml_metadata_store::{MetadataStore, SqliteMetadataStore};
+//! # use zenml_metadata_store::MetadataStore;
+//! # use zenml_sqlite::SqliteMetadataStore;
 //! # use zenml_testkit::metadata_store;
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("m.db");

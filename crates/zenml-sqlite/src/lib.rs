@@ -1,4 +1,7 @@
-//! The `sqlite` flavor: metadata in a database file on this machine.
+//! The `sqlite` metadata store flavor of zenml-rs: metadata in a database file on this
+//! machine, the store of the default stack. A driver crate in sqlx's shape: the kind crate
+//! (`zenml-metadata-store`) holds the contract, the model, the schema and the shared SQL;
+//! this crate holds what is SQLite's own (the connection, WAL, busy handling, its dialect).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,9 +13,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params_fro
 use serde::{Deserialize, Serialize};
 use zenml_core::{ComponentContext, ConfigError, ConfigFields, ValidateConfig, flavor};
 
-use crate::sql::Dialect;
-use crate::sql::{self, SqlConnection, SqlStore, SqlValue};
-use crate::{MetadataStore, MetadataStoreError, MetadataStoreFlavor};
+use zenml_metadata_store::sql::{self, Dialect, SqlConnection, SqlStore, SqlValue};
+use zenml_metadata_store::{MetadataStore, MetadataStoreError, MetadataStoreFlavor};
 
 /// The flavor's name in errors.
 const STORE: &str = "sqlite";
@@ -354,7 +356,7 @@ impl SqlStore for SqliteMetadataStore {
     }
 }
 
-/// A connection (or a transaction on it) lent to the shared queries of [`crate::sql`].
+/// A connection (or a transaction on it) lent to the shared queries of [`zenml_metadata_store::sql`].
 struct Session<'c>(&'c Connection);
 
 impl SqlConnection for Session<'_> {
@@ -365,7 +367,7 @@ impl SqlConnection for Session<'_> {
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, MetadataStoreError> {
         let mut statement = self.0.prepare_cached(sql).map_err(backend)?;
         let changed = statement
-            .execute(params_from_iter(params))
+            .execute(params_from_iter(params.iter().map(Param)))
             .map_err(backend)?;
         Ok(u64::try_from(changed).unwrap_or(u64::MAX))
     }
@@ -377,7 +379,9 @@ impl SqlConnection for Session<'_> {
     ) -> Result<Vec<Vec<SqlValue>>, MetadataStoreError> {
         let mut statement = self.0.prepare_cached(sql).map_err(backend)?;
         let width = statement.column_count();
-        let mut rows = statement.query(params_from_iter(params)).map_err(backend)?;
+        let mut rows = statement
+            .query(params_from_iter(params.iter().map(Param)))
+            .map_err(backend)?;
         let mut result = Vec::new();
         while let Some(row) = rows.next().map_err(backend)? {
             let values = (0..width)
@@ -399,9 +403,12 @@ impl SqlConnection for Session<'_> {
     }
 }
 
-impl ToSql for SqlValue {
+/// A parameter of a shared statement, as rusqlite binds it.
+struct Param<'v>(&'v SqlValue);
+
+impl ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(match self {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
             SqlValue::Null => ValueRef::Null,
             SqlValue::Int(n) => ValueRef::Integer(*n),
             SqlValue::Text(text) => ValueRef::Text(text.as_bytes()),

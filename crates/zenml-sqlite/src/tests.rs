@@ -3,9 +3,9 @@
 use zenml_core::{ComponentKind, FlavorRegistry};
 
 use super::*;
-use crate::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
-use crate::{CacheFilter, StepStatus};
 use rusqlite::params;
+use zenml_metadata_store::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
+use zenml_metadata_store::{CacheFilter, StepStatus};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -283,7 +283,9 @@ fn query_plan(connection: &Connection, sql: &str) -> Vec<String> {
         .unwrap();
     let nulls = vec![SqlValue::Null; statement.parameter_count()];
     statement
-        .query_map(params_from_iter(&nulls), |row| row.get::<_, String>(3))
+        .query_map(params_from_iter(nulls.iter().map(Param)), |row| {
+            row.get::<_, String>(3)
+        })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()

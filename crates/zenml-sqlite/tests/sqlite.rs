@@ -8,7 +8,8 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use serde_json::json;
 use zenml_metadata_store::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
-use zenml_metadata_store::{MetadataStore, MetadataStoreError, NewRun, SqliteMetadataStore};
+use zenml_metadata_store::{MetadataStore, MetadataStoreError, NewRun};
+use zenml_sqlite::SqliteMetadataStore;
 use zenml_testkit::metadata_store as conformance;
 
 const TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,6 +1,6 @@
 //! SQLite's dialect.
 
-use crate::sql::Dialect;
+use zenml_metadata_store::sql::Dialect;
 
 /// SQLite 3.35 or later: `?` parameters, `LONGTEXT` (text affinity), `ON CONFLICT` upserts,
 /// and `BEGIN IMMEDIATE`, which takes the database-wide write lock at once and so also
