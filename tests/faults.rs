@@ -247,8 +247,17 @@ fn a_metadata_database_made_read_only_mid_run_fails_the_steps_clearly() {
     zen.use_process_stack();
     write_hold_config(&zen);
     let started = start_held(&zen);
+    // The held source step's process has the database open (as the driver has) before the
+    // folder changes: a read-only remount is refused while a file is open for writing
+    // through the new mount.
+    let database = disk.path().join("metadata.db");
+    eventually(
+        Duration::from_secs(60),
+        "the source step's process opens the database",
+        || step_process_has_open(zenml::pipeline::STEP_OPTION, "source", &database).then_some(()),
+    );
     // The folder becomes read-only for every process that opens the database from now on
-    // (a read-only bind mount over it); the driver's open connection keeps writing.
+    // (a read-only bind mount over it); the open connections keep writing.
     let mount = |args: &[&str]| {
         let status = Command::new("mount")
             .args(args)
@@ -291,6 +300,26 @@ fn a_metadata_database_made_read_only_mid_run_fails_the_steps_clearly() {
     zen.example("diamond", &["--config", "hold.toml", "--run-name", "after"])
         .ok();
     assert_eq!(zen.step_statuses("after"), all_completed());
+}
+
+/// Whether a process started with `option step` among its arguments (a step's process)
+/// has `file` open, from `/proc`.
+fn step_process_has_open(option: &str, step: &str, file: &Path) -> bool {
+    let Ok(processes) = fs::read_dir("/proc") else {
+        return false;
+    };
+    processes.flatten().any(|process| {
+        let arguments = fs::read(process.path().join("cmdline")).unwrap_or_default();
+        let arguments: Vec<&[u8]> = arguments.split(|b| *b == 0).collect();
+        let is_step = arguments
+            .windows(2)
+            .any(|pair| pair[0] == option.as_bytes() && pair[1] == step.as_bytes());
+        is_step
+            && fs::read_dir(process.path().join("fd")).is_ok_and(|fds| {
+                fds.flatten()
+                    .any(|fd| fs::read_link(fd.path()).is_ok_and(|target| target == file))
+            })
+    })
 }
 
 /// A 16 MiB tmpfs, and a repository whose SQLite database is on it.
