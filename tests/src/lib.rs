@@ -532,6 +532,32 @@ impl Started {
         self.wait()
     }
 
+    /// Waits for the command to end, but at most `limit`: then kills it with `SIGKILL`.
+    /// Returns its outcome (without an exit code when the kill ended it). It waits on the
+    /// process's exit, so a command that ends sooner returns at once.
+    pub fn kill_after(self, limit: std::time::Duration) -> Run {
+        let pid = self.child.id().to_string();
+        let (done, outcome) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let _ = done.send(self.wait());
+            });
+            match outcome.recv_timeout(limit) {
+                Ok(run) => run,
+                Err(_) => {
+                    // The waiting thread still owns the child, so it is not reaped yet
+                    // and its pid cannot have been reused.
+                    let _ = std::process::Command::new("kill")
+                        .args(["-KILL", &pid])
+                        .status();
+                    outcome
+                        .recv()
+                        .expect("the waiting thread reports the outcome")
+                }
+            }
+        })
+    }
+
     /// Waits for the command to end and returns its outcome.
     pub fn wait(self) -> Run {
         let output = self

@@ -35,7 +35,7 @@ impl<T> Deref for Param<T> {
 /// A collected input: the values of several upstream outputs of one type, in the order the
 /// pipeline passed them (a `Vec<Output<T>>`), for a step that joins many branches.
 ///
-/// ```ignore
+/// ```text
 /// #[step]
 /// fn total(parts: Collected<u64>) -> u64 {
 ///     parts.iter().sum()
