@@ -56,15 +56,15 @@ fn unknown_flavors_list_the_known_ones() {
         &[
             "metadata-store",
             "register",
-            "pg",
+            "ora",
             "--flavor",
-            "postgres",
+            "oracle",
             "--host",
             "h",
         ],
         &[
-            "unknown metadata store flavor `postgres`",
-            "known metadata store flavors: mysql, sqlite",
+            "unknown metadata store flavor `oracle`",
+            "known metadata store flavors: mysql, postgres, sqlite",
         ],
     );
     refused_with(

@@ -484,6 +484,23 @@ fn the_ready_stack_definitions_in_stacks_import() {
         Some("default")
     );
 
+    // postgres.toml likewise: the password is a variable's name, TLS libpq's default.
+    let postgres = stacks_dir().join("postgres.toml");
+    zen.ok(&["stack", "import", postgres.to_str().unwrap()])
+        .stdout_has(&[
+            "Registered metadata store `postgres`.",
+            "Imported stack `postgres`",
+        ]);
+    let config = zen.config();
+    let store = config["metadata_stores"]["postgres"].as_table().unwrap();
+    assert_eq!(store["flavor"].as_str(), Some("postgres"));
+    assert_eq!(
+        store["password_env"].as_str(),
+        Some("ZENML_POSTGRES_PASSWORD")
+    );
+    assert_eq!(store["sslmode"].as_str(), Some("prefer"));
+    assert!(!store.contains_key("password"));
+
     // s3.toml: mysql metadata and an s3 bucket; importing needs no server either.
     let fresh = Zenml::init();
     fresh

@@ -344,7 +344,7 @@ fn version_names_the_version_and_the_linked_flavors() {
         json["flavors"],
         json!({
             "orchestrator": ["local", "process", "slurm"],
-            "metadata_store": ["mysql", "sqlite"],
+            "metadata_store": ["mysql", "postgres", "sqlite"],
             "artifact_store": ["azure", "gcs", "local", "s3"],
         })
     );
@@ -354,6 +354,7 @@ fn version_names_the_version_and_the_linked_flavors() {
         "zenml-mysql",
         "zenml-object-store",
         "zenml-orchestrator",
+        "zenml-postgres",
         "zenml-slurm",
         "zenml-sqlite",
     ] {
@@ -366,7 +367,7 @@ fn the_linked_flavors_are_exactly_these() {
     let zen = Zenml::new();
     for (kind, expected) in [
         ("orchestrator", &["local", "process", "slurm"][..]),
-        ("metadata-store", &["mysql", "sqlite"]),
+        ("metadata-store", &["mysql", "postgres", "sqlite"]),
         ("artifact-store", &["azure", "gcs", "local", "s3"]),
     ] {
         let flavors = zen.json(&[kind, "flavor", "list"]);

@@ -10,6 +10,10 @@
 //!   reports the mysql flavor skipped, saying how to start a server. `--private-mysql` starts
 //!   the private instance even when a server runs on 3306. A server named by the caller in
 //!   `ZENML_TEST_MYSQL_HOST` (with `_PORT`, `_USER`, `_PASSWORD`) is used as it is.
+//! - PostgreSQL: the server on 127.0.0.1:5432 (role `postgres`, trust) that
+//!   `bash .ci/services` starts, or the one named in `ZENML_TEST_POSTGRES_HOST` (with
+//!   `_PORT`, `_USER`, `_PASSWORD`); without one the runner reports the postgres flavor
+//!   skipped, saying how to start it.
 //! - Buckets: the `s3`, `gcs` and `azure` flavors run against the local test servers that
 //!   `bash .ci/services` installs and starts (moto, tools/gcs-emulator, Azurite; see
 //!   `zenml_testkit::services`); a flavor whose server is down is reported skipped, saying so.

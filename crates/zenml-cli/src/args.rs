@@ -464,8 +464,10 @@ pub(crate) enum ConfigCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum MetadataConfigCommand {
-    /// Point the active stack at a metadata store: `set sqlite [--path P]` or
-    /// `set mysql --host H --database D [--port --username --password-env]`.
+    /// Point the active stack at a metadata store: `set sqlite [--path P]`,
+    /// `set mysql --host H --database D [--port --username --password-env]` or
+    /// `set postgres --host H --database D [--port --username --password-env --schema
+    /// --sslmode]`.
     Set(Box<MetadataSetArgs>),
     /// Show the active stack's metadata store.
     Get,
@@ -473,7 +475,7 @@ pub(crate) enum MetadataConfigCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct MetadataSetArgs {
-    /// The flavor: `sqlite`, `mysql`, or another linked metadata store flavor.
+    /// The flavor: `sqlite`, `mysql`, `postgres`, or another linked metadata store flavor.
     pub(crate) flavor: String,
     /// SQLite: the database file (default `.zen/metadata.db`).
     #[arg(long)]
@@ -499,6 +501,13 @@ pub(crate) struct MetadataSetArgs {
     /// The password itself (discouraged: visible to other users; kept in .zen/secrets.toml).
     #[arg(long)]
     pub(crate) password: Option<String>,
+    /// PostgreSQL: the schema that holds the tables (default: the role's, `public`).
+    #[arg(long)]
+    pub(crate) schema: Option<String>,
+    /// PostgreSQL: TLS as libpq's `sslmode` (`disable`, `prefer`, `require`, `verify-ca`,
+    /// `verify-full`). Other settings: `zenml metadata-store update NAME --KEY=VALUE`.
+    #[arg(long)]
+    pub(crate) sslmode: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,7 +4,8 @@
 //! trait a flavor's configuration implements to open one. The SQL flavors share one schema,
 //! kept in [`schema`] as an ordered list of migrations that every SQL dialect accepts. The
 //! flavors are crates of their own, drivers in sqlx's shape: `sqlite` (`zenml-sqlite`, a
-//! database file on this machine, the default stack's store) and `mysql` (`zenml-mysql`).
+//! database file on this machine, the default stack's store), `mysql` (`zenml-mysql`) and
+//! `postgres` (`zenml-postgres`); [`server`] holds what the flavors of database servers share.
 //!
 //! What a store records is in [`model`]. The SQL flavors share their queries too: [`sql`]
 //! implements every operation on a connection that a flavor provides.
@@ -12,6 +13,7 @@
 mod error;
 pub mod model;
 pub mod schema;
+pub mod server;
 pub mod sql;
 
 use std::fmt;

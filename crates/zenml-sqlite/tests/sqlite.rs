@@ -159,6 +159,41 @@ fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
 }
 
 #[test]
+fn a_database_of_the_previous_version_is_upgraded_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metadata.db");
+    {
+        let connection = Connection::open(&path).unwrap();
+        for migration in &MIGRATIONS[..4] {
+            for statement in migration.statements() {
+                connection.execute_batch(statement).unwrap();
+            }
+            connection
+                .execute(
+                    RECORD_MIGRATION_SQL,
+                    params![
+                        migration.version,
+                        migration.description,
+                        "2026-06-01T00:00:00Z"
+                    ],
+                )
+                .unwrap();
+        }
+        connection
+            .execute_batch(conformance::VERSION_2_ROWS)
+            .unwrap();
+        connection
+            .execute_batch(conformance::VERSION_4_ROWS)
+            .unwrap();
+    }
+
+    let store = open(&path);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    conformance::check_version_4_rows_upgraded(&store);
+    conformance::check_store(&store);
+}
+
+#[test]
 fn unknown_statuses_are_reported_as_corrupt() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metadata.db");

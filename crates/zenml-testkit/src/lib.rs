@@ -43,12 +43,14 @@
 //! [`matrix`].
 
 pub mod artifact_store;
+pub mod certificates;
 pub mod fault_proxy;
 pub mod mariadb;
 pub mod materializer;
 pub mod matrix;
 pub mod metadata_store;
 pub mod orchestrator;
+pub mod postgres;
 mod report;
 pub mod services;
 

@@ -2,7 +2,7 @@
 //!
 //! This is the crate users depend on. It re-exports the component crates and decides which
 //! flavor crates are linked: the built-in flavors always, the integrations behind cargo
-//! features (`mysql`; `s3`, `gcs`, `azure`).
+//! features (`mysql`, `postgres`; `s3`, `gcs`, `azure`; `slurm`).
 //!
 //! # Linked flavors
 //!
@@ -73,6 +73,9 @@ pub mod prelude {
 pub use zenml_mysql as mysql;
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
 pub use zenml_object_store as object_store;
+/// The `postgres` metadata store flavor (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use zenml_postgres as postgres;
 /// The `slurm` orchestrator flavor (feature `slurm`).
 #[cfg(feature = "slurm")]
 pub use zenml_slurm as slurm;
@@ -89,6 +92,9 @@ pub fn linked_flavor_crates() -> &'static [&'static str] {
     #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
     #[allow(unused_imports)]
     use zenml_object_store as _;
+    #[cfg(feature = "postgres")]
+    #[allow(unused_imports)]
+    use zenml_postgres as _;
     #[cfg(feature = "slurm")]
     #[allow(unused_imports)]
     use zenml_slurm as _;
@@ -105,6 +111,8 @@ pub fn linked_flavor_crates() -> &'static [&'static str] {
         #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]
         "zenml-object-store",
         "zenml-orchestrator",
+        #[cfg(feature = "postgres")]
+        "zenml-postgres",
         #[cfg(feature = "slurm")]
         "zenml-slurm",
         #[cfg(feature = "sqlite")]

@@ -40,6 +40,7 @@ fn exactly_the_expected_flavors_are_linked() {
     assert_eq!(names(ComponentKind::ArtifactStore), artifact_stores);
     let metadata_stores: Vec<&str> = [
         (cfg!(feature = "mysql"), "mysql"),
+        (cfg!(feature = "postgres"), "postgres"),
         (cfg!(feature = "sqlite"), "sqlite"),
     ]
     .into_iter()

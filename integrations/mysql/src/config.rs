@@ -1,6 +1,5 @@
 //! The `mysql` flavor's configuration and where its password comes from.
 
-use std::fs;
 use std::path::PathBuf;
 
 use mysql_async::{ClientIdentity, SslOpts};
@@ -8,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use zenml_core::{
     ComponentContext, ConfigError, ConfigFields, SecretString, ValidateConfig, flavor,
 };
+use zenml_metadata_store::server::{self, PasswordSettings};
 use zenml_metadata_store::{MetadataStore, MetadataStoreError, MetadataStoreFlavor};
 
 use crate::MysqlMetadataStore;
@@ -128,38 +128,7 @@ impl ValidateConfig for MysqlMetadataStoreConfig {
             return Err(invalid("username", "the user name cannot be empty"));
         }
         validate_database(&self.database)?;
-        let sources: Vec<&str> = [
-            ("password", self.password.is_some()),
-            ("password_env", self.password_env.is_some()),
-            ("password_file", self.password_file.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(key, given)| given.then_some(key))
-        .collect();
-        if let [first, second, ..] = sources[..] {
-            return Err(ConfigError::Invalid(format!(
-                "both `{first}` and `{second}` are set for the mysql metadata store; give the \
-                 password in one way only"
-            )));
-        }
-        if let Some(name) = &self.password_env
-            && (name.is_empty() || name.contains(['=', '\0']))
-        {
-            return Err(invalid(
-                "password_env",
-                format!("`{name}` is not an environment variable name"),
-            ));
-        }
-        if self
-            .password_file
-            .as_ref()
-            .is_some_and(|p| p.as_os_str().is_empty())
-        {
-            return Err(invalid(
-                "password_file",
-                "the password file cannot be empty",
-            ));
-        }
+        self.password_settings().validate()?;
         if self.pool_size == 0 {
             return Err(invalid("pool_size", "the pool needs at least 1 connection"));
         }
@@ -251,25 +220,13 @@ impl MysqlMetadataStoreConfig {
         if !self.tls {
             return Ok(None);
         }
-        let read = |key: &str, file: &PathBuf| -> Result<Vec<u8>, MetadataStoreError> {
-            let path = context.resolve(file);
-            let data = fs::read(&path).map_err(|source| MetadataStoreError::Io {
-                action: match key {
-                    "tls_ca" => "cannot read the TLS root certificate file (`tls_ca`)",
-                    "tls_cert" => "cannot read the TLS client certificate file (`tls_cert`)",
-                    _ => "cannot read the TLS client key file (`tls_key`)",
-                },
-                path: path.clone(),
-                source,
-            })?;
-            if !data.windows(11).any(|w| w == b"-----BEGIN ") {
-                return Err(MetadataStoreError::Config(format!(
-                    "the file `{}` given as `{key}` holds no PEM block (`-----BEGIN …`); give \
-                     a PEM file",
-                    path.display()
-                )));
-            }
-            Ok(data)
+        let read = |key: &str, file: &PathBuf| {
+            let action = match key {
+                "tls_ca" => "cannot read the TLS root certificate file (`tls_ca`)",
+                "tls_cert" => "cannot read the TLS client certificate file (`tls_cert`)",
+                _ => "cannot read the TLS client key file (`tls_key`)",
+            };
+            server::read_pem_file(context, key, file, action)
         };
         let mut opts = SslOpts::default()
             .with_danger_accept_invalid_certs(!self.tls_verify)
@@ -288,73 +245,26 @@ impl MysqlMetadataStoreConfig {
         Ok(Some(opts))
     }
 
+    /// Where the password comes from.
+    fn password_settings(&self) -> PasswordSettings<'_> {
+        PasswordSettings {
+            flavor: "mysql",
+            database: "MySQL",
+            username: &self.username,
+            password: self.password.as_ref(),
+            password_env: self.password_env.as_deref(),
+            password_file: self.password_file.as_deref(),
+        }
+    }
+
     /// The password from whichever source is configured: `None` when none is, so the store
     /// connects without one. Errors name the variable or file that could not be used.
     pub fn resolve_password(
         &self,
         context: &ComponentContext,
     ) -> Result<Option<SecretString>, MetadataStoreError> {
-        if let Some(password) = &self.password {
-            return Ok(Some(password.clone()));
-        }
-        if let Some(name) = &self.password_env {
-            return match std::env::var(name) {
-                Ok(value) => Ok(Some(SecretString::new(value))),
-                Err(std::env::VarError::NotPresent) => Err(MetadataStoreError::Config(format!(
-                    "the environment variable `{name}` named by `password_env` is not set; set \
-                     it to the MySQL password of `{}`",
-                    self.username
-                ))),
-                Err(std::env::VarError::NotUnicode(_)) => Err(MetadataStoreError::Config(format!(
-                    "the environment variable `{name}` named by `password_env` is not valid \
-                         UTF-8"
-                ))),
-            };
-        }
-        if let Some(file) = &self.password_file {
-            let path = context.resolve(file);
-            check_owner_only(&path)?;
-            let text = fs::read_to_string(&path).map_err(|source| MetadataStoreError::Io {
-                action: "cannot read the password file",
-                path: path.clone(),
-                source,
-            })?;
-            let password = text
-                .strip_suffix('\n')
-                .map(|t| t.strip_suffix('\r').unwrap_or(t))
-                .unwrap_or(&text);
-            return Ok(Some(SecretString::new(password)));
-        }
-        Ok(None)
+        self.password_settings().resolve(context)
     }
-}
-
-/// Refuses a password file that users other than its owner may access.
-#[cfg(unix)]
-fn check_owner_only(path: &std::path::Path) -> Result<(), MetadataStoreError> {
-    use std::os::unix::fs::PermissionsExt;
-
-    let metadata = fs::metadata(path).map_err(|source| MetadataStoreError::Io {
-        action: "cannot read the password file",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mode = metadata.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(MetadataStoreError::Config(format!(
-            "the password file `{}` can be accessed by other users (mode {mode:04o}); restrict it \
-             to its owner with `chmod 600 {}`",
-            path.display(),
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
-/// Other systems have no Unix permission bits to check.
-#[cfg(not(unix))]
-fn check_owner_only(_path: &std::path::Path) -> Result<(), MetadataStoreError> {
-    Ok(())
 }
 
 #[flavor(

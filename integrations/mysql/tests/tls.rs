@@ -13,6 +13,7 @@ use mysql_async::prelude::Queryable;
 use zenml_core::ComponentContext;
 use zenml_metadata_store::{MetadataStore, MetadataStoreError};
 use zenml_mysql::{MysqlMetadataStore, MysqlMetadataStoreConfig};
+use zenml_testkit::certificates::make_test_certificates;
 use zenml_testkit::mariadb::{MARIADBD, MariaDbSetup, PrivateMariaDb, running_as_root};
 
 /// The user that must connect over TLS.
@@ -52,79 +53,6 @@ fn run(command: &mut Command) {
     );
 }
 
-/// The `openssl` configuration of the test CA and the certificates it signs.
-const OPENSSL_CONFIG: &str = "\
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = zenml test CA
-[ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[server]
-basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1,DNS:localhost
-[client]
-basicConstraints = CA:FALSE
-keyUsage = critical,digitalSignature
-extendedKeyUsage = clientAuth
-";
-
-/// Makes, in `dir`, a CA (`ca.pem`), a server certificate and key it signs (`server.pem`,
-/// `server-key.pem`, for 127.0.0.1 and localhost) and a client certificate and key
-/// (`client.pem`, `client-key.pem`).
-fn make_certificates(dir: &Path) {
-    let config = dir.join("openssl.cnf");
-    std::fs::write(&config, OPENSSL_CONFIG).expect("cannot write the openssl configuration");
-    let openssl = || {
-        let mut command = Command::new("openssl");
-        command.current_dir(dir);
-        command
-    };
-    let new_key = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    run(openssl()
-        .args(["req", "-x509", "-new", "-config"])
-        .arg(&config)
-        .args(["-extensions", "ca", "-days", "2"])
-        .args(new_key)
-        .args(["-keyout", "ca-key.pem", "-out", "ca.pem"]));
-    for (name, subject, serial) in [
-        ("server", "/CN=localhost", "2"),
-        ("client", "/CN=zenml test client", "3"),
-    ] {
-        run(openssl()
-            .args(["req", "-new", "-config"])
-            .arg(&config)
-            .args(["-subj", subject])
-            .args(new_key)
-            .args(["-keyout", &format!("{name}-key.pem")])
-            .args(["-out", &format!("{name}.csr")]));
-        run(openssl()
-            .args(["x509", "-req", "-in", &format!("{name}.csr")])
-            .args([
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca-key.pem",
-                "-set_serial",
-                serial,
-            ])
-            .args(["-days", "2", "-extfile"])
-            .arg(&config)
-            .args(["-extensions", name, "-out", &format!("{name}.pem")]));
-    }
-}
-
 /// A `mariadbd` of its own with TLS, on a free port in a temporary folder; killed when
 /// dropped, also when the test fails.
 struct TlsServer {
@@ -149,7 +77,7 @@ impl TlsServer {
             }
         }
         let server = PrivateMariaDb::start_with(|dir| {
-            make_certificates(dir);
+            make_test_certificates(dir)?;
             let mut install = Command::new("mariadb-install-db");
             install
                 .arg("--no-defaults")

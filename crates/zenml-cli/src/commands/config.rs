@@ -47,6 +47,8 @@ fn set_metadata(
         ("password_env", args.password_env),
         ("password_file", args.password_file),
         ("password", args.password),
+        ("schema", args.schema),
+        ("sslmode", args.sslmode),
     ]
     .into_iter()
     .filter_map(|(key, value)| {

@@ -12,7 +12,8 @@ use crate::MetadataStoreError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MigrationLock {
     /// Takes the lock; parameters: the lock's name (at most 64 characters) and a timeout in
-    /// seconds. Returns one row with one integer column, 1 when the lock was taken.
+    /// seconds. Returns one row with one integer column, 1 when the lock was taken; a lock
+    /// not taken within the timeout is another value, or an error.
     pub acquire: &'static str,
     /// Releases it; parameter: the lock's name.
     pub release: &'static str,

@@ -1,13 +1,16 @@
-//! Runs every flavor linked into the `zenml` facade (with `mysql`, `s3`, `gcs` and `azure`)
-//! against its kind's
+//! Runs every flavor linked into the `zenml` facade (with `mysql`, `postgres`, `s3`, `gcs`,
+//! `azure` and `slurm`) against its kind's
 //! conformance suite, plus the materializer suite once, and prints the flavor matrix and a
 //! machine-readable summary (the last line, `summary: {json}`).
 //!
 //! Run it through `cargo xtask test-flavors`, which finds or starts MariaDB and passes it in
 //! `ZENML_TEST_MYSQL_HOST`, `ZENML_TEST_MYSQL_PORT`, `ZENML_TEST_MYSQL_USER` and
 //! `ZENML_TEST_MYSQL_PASSWORD` (or the reason there is none in `ZENML_TEST_MYSQL_SKIP`).
-//! Without them it tries 127.0.0.1:3306 as `root` without a password. The bucket flavors
-//! run against the local test servers of [`zenml_testkit::services`].
+//! Without them it tries 127.0.0.1:3306 as `root` without a password. The postgres flavor
+//! runs against the server in `ZENML_TEST_POSTGRES_HOST`, `_PORT`, `_USER` and `_PASSWORD`,
+//! by default 127.0.0.1:5432 as `postgres` without a password (as `.ci/services` starts
+//! it). The bucket flavors run against the local test servers of
+//! [`zenml_testkit::services`].
 //!
 //! Exits with 1 when a check failed, and under `CI=true` also when one was skipped. A
 //! flavor this runner has no test configuration for is skipped with that reason, so a new
@@ -144,6 +147,9 @@ fn test_flavor(flavor: &FlavorDescription) -> RowResult {
     let context = ComponentContext::new(scratch.path());
     if (flavor.kind, flavor.name) == (ComponentKind::MetadataStore, "mysql") {
         return test_mysql(flavor, &context);
+    }
+    if (flavor.kind, flavor.name) == (ComponentKind::MetadataStore, "postgres") {
+        return test_postgres(flavor, &context);
     }
     let table = match service_table(flavor) {
         Some((service, table)) => match service.unavailable_reason() {
@@ -362,6 +368,93 @@ fn test_mysql(flavor: &FlavorDescription, context: &ComponentContext) -> RowResu
     result
 }
 
+// ----- postgres -----------------------------------------------------------------------------
+
+/// The environment variable that holds the PostgreSQL password, if any.
+const POSTGRES_PASSWORD_ENV: &str = "ZENML_TEST_POSTGRES_PASSWORD";
+
+/// The postgres flavor on a fresh database of its own (which the store creates), dropped
+/// afterwards.
+fn test_postgres(flavor: &FlavorDescription, context: &ComponentContext) -> RowResult {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(reason) = var("ZENML_TEST_POSTGRES_SKIP") {
+        return RowResult::Skipped(reason);
+    }
+    let host = var("ZENML_TEST_POSTGRES_HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port: u16 = match var("ZENML_TEST_POSTGRES_PORT").map(|p| p.parse()) {
+        None => 5432,
+        Some(Ok(port)) => port,
+        Some(Err(_)) => {
+            return RowResult::Failed("ZENML_TEST_POSTGRES_PORT is not a port number".to_owned());
+        }
+    };
+    let user = var("ZENML_TEST_POSTGRES_USER").unwrap_or_else(|| "postgres".to_owned());
+    let reachable = (host.as_str(), port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .is_some_and(|address| {
+            TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok()
+        });
+    if !reachable {
+        return RowResult::Skipped(format!(
+            "no PostgreSQL server on {host}:{port}; start it with `bash .ci/services` (or name \
+             one in ZENML_TEST_POSTGRES_HOST/PORT/USER/PASSWORD)"
+        ));
+    }
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let database = format!("zenml_flavor_matrix_{}_{stamp}", std::process::id());
+    let mut entries = vec![
+        ("flavor", flavor.name.into()),
+        ("host", host.clone().into()),
+        ("port", toml::Value::Integer(i64::from(port))),
+        ("username", user.clone().into()),
+        ("database", database.clone().into()),
+        ("pool_size", toml::Value::Integer(4)),
+    ];
+    if var(POSTGRES_PASSWORD_ENV).is_some() {
+        entries.push(("password_env", POSTGRES_PASSWORD_ENV.into()));
+    }
+    let result = match configure::<Box<dyn MetadataStoreFlavor>>(flavor, table(&entries)) {
+        Ok(config) => run_metadata_suite(config.as_ref(), context),
+        Err(reason) => RowResult::Failed(reason),
+    };
+    let mut admin = tokio_postgres::Config::new();
+    admin.host(&host).port(port).user(&user).dbname("postgres");
+    if let Some(password) = var(POSTGRES_PASSWORD_ENV) {
+        admin.password(password);
+    }
+    let drop_database = format!("DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+    if let Err(e) = postgres_execute(&admin, &drop_database) {
+        eprintln!("warning: cannot drop the test database `{database}`: {e}");
+    }
+    result
+}
+
+/// Runs `statement` on a connection of its own (plain TCP).
+fn postgres_execute(config: &tokio_postgres::Config, statement: &str) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    runtime.block_on(async {
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        let driver = tokio::spawn(connection);
+        let result = client
+            .batch_execute(statement)
+            .await
+            .map_err(|e| format!("`{statement}` failed: {e}"));
+        drop(client);
+        let _ended = driver.await;
+        result
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use zenml::core::ConfigError;
@@ -391,14 +484,14 @@ mod tests {
     }
 
     #[test]
-    fn every_linked_flavor_but_mysql_has_a_test_configuration_its_flavor_accepts() {
+    fn every_linked_flavor_but_the_servers_has_a_test_configuration_its_flavor_accepts() {
         let _linked = zenml::linked_flavor_crates();
         let registry = FlavorRegistry::global().unwrap();
         let scratch = tempfile::tempdir().unwrap();
         let mut configured = Vec::new();
         for kind in ComponentKind::STACK_KINDS {
             for flavor in registry.flavors(kind) {
-                if flavor.name == "mysql" {
+                if ["mysql", "postgres"].contains(&flavor.name) {
                     continue;
                 }
                 let table = service_table(flavor)

@@ -1,4 +1,4 @@
-//! Migrations: a fresh store at the current schema, reopening, and a version 2 database upgraded.
+//! Migrations: a fresh store at the current schema, reopening, and databases of schema versions 2 and 4 upgraded.
 
 use super::helpers::*;
 use super::*;
@@ -189,3 +189,77 @@ pub fn check_version_2_rows_upgraded(store: &dyn MetadataStore) {
 }
 
 // ----- the checks -----------------------------------------------------------------------------
+
+/// Rows that a database at schema version 4 (the version before cancelled runs) holds and a
+/// version 2 one could not, for flavors' upgrade tests from the previous version: insert
+/// [`VERSION_2_ROWS`] and then these into an empty database made by applying
+/// `schema::MIGRATIONS[..4]`, open the store (which migrates it), then run
+/// [`check_version_4_rows_upgraded`].
+///
+/// They give run `run-1` a spec and a lease, make `train` its second attempt, and record
+/// the failed first one.
+pub const VERSION_4_ROWS: &str = "
+UPDATE pipeline_runs SET spec = '{\"steps\": [\"load\", \"train\"]}', lease_expires_at = 2500
+    WHERE id = '00000000-0000-4000-8000-000000000002';
+UPDATE step_runs SET attempt = 2 WHERE id = '00000000-0000-4000-8000-000000000004';
+INSERT INTO step_attempts (id, run_id, name, attempt, started_at, ended_at, error) VALUES
+    ('00000000-0000-4000-8000-000000000006', '00000000-0000-4000-8000-000000000002',
+     'train', 1, 1250, 1290, 'out of memory')
+";
+
+/// Checks a store whose database held [`VERSION_2_ROWS`] and [`VERSION_4_ROWS`] at schema
+/// version 4 and was then migrated: the run keeps its spec and lease, the step runs their
+/// attempts, the failed attempt is there, the old step run is still a cache entry, and the
+/// store records a run of the new status (`cancelled`).
+pub fn check_version_4_rows_upgraded(store: &dyn MetadataStore) {
+    let id = |n: u32| format!("00000000-0000-4000-8000-{n:012}");
+    let run = ok(store.get_run("run-1"), "get_run");
+    assert_eq!(
+        (&run.spec, run.lease_expires_at, run.status),
+        (
+            &json!({"steps": ["load", "train"]}),
+            Some(2500),
+            RunStatus::Completed
+        )
+    );
+    let attempts: Vec<(String, u32)> = ok(store.step_runs(&run.id), "step_runs")
+        .into_iter()
+        .map(|step| (step.name, step.attempt))
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![("load".to_owned(), 1), ("train".to_owned(), 2)]
+    );
+    assert_eq!(
+        ok(store.step_attempts(&run.id), "step_attempts"),
+        vec![StepAttemptRecord {
+            id: id(6),
+            run_id: id(2),
+            name: "train".to_owned(),
+            attempt: 1,
+            started_at: 1250,
+            ended_at: 1290,
+            error: "out of memory".to_owned(),
+        }]
+    );
+    let cached: Vec<String> = ok(store.cache_candidates("key-load", 5), "cache_candidates")
+        .into_iter()
+        .map(|step| step.id)
+        .collect();
+    assert_eq!(cached, vec![id(3)]);
+
+    // What version 5 added works on the upgraded database.
+    let pipeline = unique("upgraded");
+    let cancelled = ok(
+        store.create_run(&new_run(&pipeline, &unique("run"), now())),
+        "create_run",
+    );
+    assert!(ok(
+        store.finish_run(&cancelled.id, RunStatus::Cancelled, now(), Some("stopped")),
+        "finish_run"
+    ));
+    assert_eq!(
+        ok(store.get_run(&cancelled.id), "get_run").status,
+        RunStatus::Cancelled
+    );
+}

@@ -11,10 +11,18 @@
 //!   [`step_cache_is_found_managed_and_followed`], [`metadata_is_read_in_bulk`]);
 //! - **migrations**: what a freshly opened store reports ([`a_fresh_store_is_at_the_current_schema`],
 //!   [`reopening_keeps_the_schema_and_the_records`]); flavors also run the upgrade check
-//!   [`check_version_2_rows_upgraded`] on a database they filled with [`VERSION_2_ROWS`];
+//!   [`check_version_2_rows_upgraded`] on a database they filled with [`VERSION_2_ROWS`], and
+//!   [`check_version_4_rows_upgraded`] on one of the previous version with [`VERSION_4_ROWS`]
+//!   too;
 //! - **transactions**: a failing `record_step_run` leaves nothing behind
 //!   ([`a_failed_step_run_write_leaves_nothing_behind`]);
 //! - **concurrency**: several writers at once ([`check_concurrent_writers`]).
+//!
+//! Flavors whose database is a server also run the fault checks, which need the flavor's
+//! help to break connections or restart the server and so are not part of [`run_all`]:
+//! [`operations_after_broken_connections_succeed`],
+//! [`recording_survives_connections_broken_meanwhile`] and
+//! [`operations_survive_a_server_restart`].
 //!
 //! Every check uses fresh names and ids (random UUIDs), so they also run on a database that
 //! already holds records, and they leave their records behind; the cache check invalidates
@@ -53,12 +61,14 @@ use zenml_metadata_store::{
 
 use crate::{GroupReport, SuiteReport};
 
+mod faults;
 mod helpers;
 mod migrations;
 mod queries;
 mod records;
 mod writes;
 
+pub use faults::*;
 pub use migrations::*;
 pub use queries::*;
 pub use records::*;

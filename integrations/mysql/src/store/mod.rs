@@ -3,13 +3,14 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Params, Pool, PoolConstraints, PoolOpts, Row, TxOpts, Value};
 use tokio::runtime::{Handle, Runtime};
 use zenml_core::{ComponentContext, ValidateConfig};
 use zenml_metadata_store::MetadataStoreError;
+use zenml_metadata_store::server::{self, Transient};
 use zenml_metadata_store::sql::{self, Dialect, SqlConnection, SqlStore, SqlValue};
 use zenml_runtime::RuntimeError;
 
@@ -53,17 +54,6 @@ const CR_SERVER_LOST: u16 = 2013;
 
 /// MySQL 8's error for a connection it closed after `wait_timeout` of idleness.
 const ER_CLIENT_INTERACTION_TIMEOUT: u16 = 4031;
-
-/// How many times a write transaction is attempted when it meets a deadlock or a lock wait
-/// timeout.
-const MAX_WRITE_ATTEMPTS: u32 = 5;
-
-/// The pause before the second attempt of an operation; it doubles for each further one, up
-/// to [`MAX_RETRY_PAUSE`].
-const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(20);
-
-/// The longest pause between two attempts of an operation whose connection was lost.
-const MAX_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// A metadata store in a MySQL or MariaDB database.
 ///
@@ -261,29 +251,25 @@ impl SqlStore for MysqlMetadataStore {
     }
 }
 
-/// Runs `attempt` until it succeeds or fails for good. A deadlock or a lock wait timeout is
-/// retried up to [`MAX_WRITE_ATTEMPTS`] attempts in all; a lost connection (see
-/// [`is_connection_loss`]) as long as the next attempt starts within `budget` of the first.
-/// The pause between attempts starts at [`FIRST_RETRY_PAUSE`] and doubles up to
-/// [`MAX_RETRY_PAUSE`].
+/// Runs `attempt` until it succeeds or fails for good ([`server::retry_transient`]): a
+/// deadlock or a lock wait timeout is a conflict, a lost connection (see
+/// [`is_connection_loss`]) is retried within `budget`.
 fn retry_transient<T>(
     budget: Duration,
     lost: &AtomicU64,
-    mut attempt: impl FnMut() -> Result<T, MetadataStoreError>,
+    attempt: impl FnMut() -> Result<T, MetadataStoreError>,
 ) -> Result<T, MetadataStoreError> {
-    let started = Instant::now();
-    let mut pause = FIRST_RETRY_PAUSE;
-    let mut conflicts = 1;
-    loop {
-        match attempt() {
-            Err(e) if is_lock_conflict(&e) && conflicts < MAX_WRITE_ATTEMPTS => conflicts += 1,
-            Err(e) if is_connection_loss(&e) && started.elapsed() + pause <= budget => {
-                lost.fetch_add(1, Ordering::SeqCst);
-            }
-            result => return result,
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(MAX_RETRY_PAUSE);
+    server::retry_transient(budget, lost, classify, attempt)
+}
+
+/// Whether a failure is worth another attempt.
+fn classify(error: &MetadataStoreError) -> Transient {
+    if is_lock_conflict(error) {
+        Transient::Conflict
+    } else if is_connection_loss(error) {
+        Transient::ConnectionLost
+    } else {
+        Transient::No
     }
 }
 

@@ -1,5 +1,7 @@
 //! Tests of the MySQL store's retry rules and conversions, without a server.
 
+use std::time::Instant;
+
 use super::*;
 
 fn config(host: &str) -> MysqlMetadataStoreConfig {
@@ -60,7 +62,7 @@ fn deadlocks_and_lock_wait_timeouts_are_retried_a_few_times() {
         Err(server_error(ER_LOCK_DEADLOCK))
     })
     .unwrap_err();
-    assert_eq!(attempts, MAX_WRITE_ATTEMPTS);
+    assert_eq!(attempts, server::MAX_CONFLICT_ATTEMPTS);
     assert_eq!(server_error_code(&err), Some(ER_LOCK_DEADLOCK));
 
     let mut attempts = 0;

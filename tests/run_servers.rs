@@ -1,20 +1,22 @@
-//! Pipelines recorded in MySQL: the `mysql` metadata store configured through the CLI (the
-//! `config metadata set` shortcut, and `metadata-store register` with a stack), then the
-//! training example run on it, shown by `run list` and `run describe`, and cached on its
-//! second run; and eight pipeline processes at once against one MySQL database.
+//! Pipelines recorded in a database server, for each server flavor (`mysql`, `postgres`):
+//! the store configured through the CLI (the `config metadata set` shortcut, and
+//! `metadata-store register` with a stack), then the training example run on it, shown by
+//! `run list` and `run describe`, and cached on its second run; and eight pipeline
+//! processes at once against one database.
 //!
-//! MariaDB runs on 127.0.0.1:3306 (user root, empty password); each test uses its own
-//! database and drops it afterwards. Without a server the tests say how to start one and
-//! return early, except under `CI=true`.
+//! MariaDB runs on 127.0.0.1:3306 (user root, empty password), PostgreSQL on
+//! 127.0.0.1:5432 (role postgres, trust); each test uses its own database and drops it
+//! afterwards. Without a server the tests say how to start one and return early, except
+//! under `CI=true`.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
 
 use serde_json::Value;
-use zenml_e2e::{Cmd, TestDatabase, Zenml, mariadb_available, strings};
+use zenml_e2e::{Cmd, SqlServer, TestDatabase, Zenml, strings};
 
-/// The variable that holds the password (root's is empty).
-const PASSWORD_VAR: &str = "ZENML_E2E_MYSQL_PASSWORD";
+/// The variable that holds the password (empty: the test users have none).
+const PASSWORD_VAR: &str = "ZENML_E2E_SERVER_PASSWORD";
 
 /// The steps of the training pipeline.
 const TRAINING_STEPS: [&str; 4] = ["load", "split", "trainer", "evaluate"];
@@ -46,14 +48,29 @@ fn step_statuses(described: &Value) -> Vec<(String, String)> {
     statuses
 }
 
+/// `zenml config metadata set FLAVOR --host … --database DB --password-env …` for `server`.
+fn set_metadata(zen: &Zenml, server: SqlServer, db: &TestDatabase) {
+    let mut args = vec![
+        "config".to_owned(),
+        "metadata".to_owned(),
+        "set".to_owned(),
+        server.flavor().to_owned(),
+    ];
+    for setting in server.settings(db.name(), PASSWORD_VAR) {
+        let (key, value) = setting.split_once('=').expect("--key=value");
+        args.extend([key.to_owned(), value.to_owned()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    zen.ok(&args);
+}
+
 /// Runs the training example twice on the repository's active stack, which records in
-/// `db`: the first run completes every step, the second is cached; both are listed and
-/// described by the CLI.
-fn training_twice_on_mysql(zen: &Zenml, db: &TestDatabase) {
-    zenml(zen, &["stack", "check"]).ok().stdout_has(&[&format!(
-        "mysql://root@127.0.0.1:3306/{} (schema version",
-        db.name()
-    )]);
+/// `db` on `server`: the first run completes every step, the second is cached; both are
+/// listed and described by the CLI.
+fn training_twice(zen: &Zenml, server: SqlServer, db: &TestDatabase) {
+    zenml(zen, &["stack", "check"])
+        .ok()
+        .stdout_has(&[&format!("{} (schema version", server.uri(db.name()))]);
 
     let first = example(zen, "training", &[]).ok();
     assert_eq!(first.stderr, "", "{first}");
@@ -65,7 +82,7 @@ fn training_twice_on_mysql(zen: &Zenml, db: &TestDatabase) {
     let described = zenml(zen, &["run", "describe", &first_name]).json();
     assert_eq!(described["run"]["status"], "completed", "{described:#}");
     let store = &described["run"]["stack"]["components"]["metadata_store"];
-    assert_eq!(store["flavor"], "mysql", "{described:#}");
+    assert_eq!(store["flavor"], server.flavor(), "{described:#}");
     assert_eq!(store["config"]["database"], db.name(), "{described:#}");
     for (step, status) in step_statuses(&described) {
         assert!(TRAINING_STEPS.contains(&step.as_str()), "{step}");
@@ -74,7 +91,7 @@ fn training_twice_on_mysql(zen: &Zenml, db: &TestDatabase) {
     let evaluate = zenml(zen, &["step", "describe", &first_name, "evaluate"]).json();
     assert!(evaluate["metadata"]["mse"].is_f64(), "{evaluate:#}");
 
-    // The same pipeline again: every step is a cache hit found in MySQL.
+    // The same pipeline again: every step is a cache hit found in the server.
     let second = example(zen, "training", &[]).ok();
     assert_eq!(second.stderr, "", "{second}");
     second.stdout_has(&["4 steps, 4 cached."]);
@@ -90,65 +107,98 @@ fn training_twice_on_mysql(zen: &Zenml, db: &TestDatabase) {
     assert_eq!(names, BTreeSet::from([first_name, second_name]));
 }
 
-#[test]
-fn training_on_mysql_configured_by_the_shortcut() {
-    if !mariadb_available("training_on_mysql_configured_by_the_shortcut") {
+/// The training example twice on a store set by the `config metadata set` shortcut.
+fn training_on_the_shortcut(server: SqlServer, test: &str) {
+    if !server.available(test) {
         return;
     }
-    let db = TestDatabase::new("train_set");
+    let db = TestDatabase::on(server, "train_set");
     let zen = Zenml::init();
-    zen.set_mysql_metadata(db.name(), PASSWORD_VAR);
-    training_twice_on_mysql(&zen, &db);
+    set_metadata(&zen, server, &db);
+    training_twice(&zen, server, &db);
 }
 
-#[test]
-fn training_on_a_registered_mysql_stack() {
-    if !mariadb_available("training_on_a_registered_mysql_stack") {
+/// The training example twice on a stack with a registered store.
+fn training_on_a_registered_stack(server: SqlServer, test: &str) {
+    if !server.available(test) {
         return;
     }
-    let db = TestDatabase::new("train_reg");
+    let db = TestDatabase::on(server, "train_reg");
     let zen = Zenml::init();
-    zen.ok(&[
-        "metadata-store",
-        "register",
-        "team-db",
-        "--flavor",
-        "mysql",
-        "--host=127.0.0.1",
-        "--port=3306",
-        "--username=root",
-        &format!("--database={}", db.name()),
-        &format!("--password-env={PASSWORD_VAR}"),
-    ]);
+    let mut args = vec![
+        "metadata-store".to_owned(),
+        "register".to_owned(),
+        "team-db".to_owned(),
+        "--flavor".to_owned(),
+        server.flavor().to_owned(),
+    ];
+    args.extend(server.settings(db.name(), PASSWORD_VAR));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    zen.ok(&args);
     zen.ok(&[
         "stack", "register", "team", "-o", "default", "-m", "team-db", "-a", "default", "--set",
     ]);
-    training_twice_on_mysql(&zen, &db);
+    training_twice(&zen, server, &db);
     if let Some(exists) = db.exists() {
         assert!(exists, "the runs created database {}", db.name());
     }
 }
 
 #[test]
+fn training_on_mysql_configured_by_the_shortcut() {
+    training_on_the_shortcut(
+        SqlServer::Mysql,
+        "training_on_mysql_configured_by_the_shortcut",
+    );
+}
+
+#[test]
+fn training_on_postgres_configured_by_the_shortcut() {
+    training_on_the_shortcut(
+        SqlServer::Postgres,
+        "training_on_postgres_configured_by_the_shortcut",
+    );
+}
+
+#[test]
+fn training_on_a_registered_mysql_stack() {
+    training_on_a_registered_stack(SqlServer::Mysql, "training_on_a_registered_mysql_stack");
+}
+
+#[test]
+fn training_on_a_registered_postgres_stack() {
+    training_on_a_registered_stack(
+        SqlServer::Postgres,
+        "training_on_a_registered_postgres_stack",
+    );
+}
+
+#[test]
 fn eight_pipeline_processes_at_once_on_one_mysql_database() {
-    if !mariadb_available("eight_pipeline_processes_at_once_on_one_mysql_database") {
+    eight_processes_at_once(
+        SqlServer::Mysql,
+        "eight_pipeline_processes_at_once_on_one_mysql_database",
+    );
+}
+
+#[test]
+fn eight_pipeline_processes_at_once_on_one_postgres_database() {
+    eight_processes_at_once(
+        SqlServer::Postgres,
+        "eight_pipeline_processes_at_once_on_one_postgres_database",
+    );
+}
+
+/// Eight quickstart processes at once, recording in one database that they create
+/// themselves: every run, step run and artifact is recorded, and no error reaches the user.
+fn eight_processes_at_once(server: SqlServer, test: &str) {
+    if !server.available(test) {
         return;
     }
     let n = 8;
-    let db = TestDatabase::new("concurrent");
+    let db = TestDatabase::on(server, "concurrent");
     let zen = Zenml::init();
-    zen.ok(&[
-        "config",
-        "metadata",
-        "set",
-        "mysql",
-        "--host",
-        "127.0.0.1",
-        "--database",
-        db.name(),
-        "--password-env",
-        PASSWORD_VAR,
-    ]);
+    set_metadata(&zen, server, &db);
     let start = Instant::now();
     // The database and its schema are created by the processes themselves, all at once.
     let started: Vec<_> = (0..n)
@@ -156,7 +206,8 @@ fn eight_pipeline_processes_at_once_on_one_mysql_database() {
         .collect();
     let finished: Vec<_> = started.into_iter().map(|s| s.wait()).collect();
     eprintln!(
-        "{n} quickstart runs at once on MySQL took {:.2} s",
+        "{n} quickstart runs at once on {} took {:.2} s",
+        server.flavor(),
         start.elapsed().as_secs_f64()
     );
 
