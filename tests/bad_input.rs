@@ -85,10 +85,10 @@ fn unknown_flavors_list_the_known_ones() {
     );
     refused_with(
         &zen,
-        &["config", "metadata", "set", "postgres", "--host", "h"],
+        &["config", "metadata", "set", "oracle", "--host", "h"],
         &[
-            "unknown metadata store flavor `postgres`",
-            "known metadata store flavors: mysql, sqlite",
+            "unknown metadata store flavor `oracle`",
+            "known metadata store flavors: mysql, postgres, sqlite",
         ],
     );
     refused_with(

@@ -333,7 +333,7 @@ fn version_names_the_version_and_the_linked_flavors() {
     zen.ok(&["version"]).stdout_has(&[
         &format!("zenml {version}"),
         "orchestrator flavors: local, process, slurm",
-        "metadata store flavors: mysql, sqlite",
+        "metadata store flavors: mysql, postgres, sqlite",
         "artifact store flavors: azure, gcs, local, s3",
     ]);
     zen.ok(&["--version"])

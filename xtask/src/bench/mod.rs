@@ -1,16 +1,17 @@
 //! Benchmarks that measure whole processes, as users run them.
 
 use std::fs;
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod artifact;
 mod bucket;
+mod stores;
 mod wide;
 
 use anyhow::{Context, bail};
+use stores::Flavor;
 
 /// `cargo xtask bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact |
 /// bucket]`.
@@ -20,10 +21,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "all" => {
             cli(root)?;
             chain(root)?;
-            chain_flavors(root)?;
+            stores::chain_flavors(root)?;
             chain_orchestrators(root)?;
             wide::wide(root)?;
-            record_rate(root)?;
+            stores::record_rate(root)?;
             lineage(root)?;
             read_rate(root)?;
             artifact::artifact(root)?;
@@ -31,10 +32,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         }
         "cli" => cli(root),
         "chain" => chain(root),
-        "chain-flavors" => chain_flavors(root),
+        "chain-flavors" => stores::chain_flavors(root),
         "chain-orchestrators" => chain_orchestrators(root),
         "wide" => wide::wide(root),
-        "record-rate" => record_rate(root),
+        "record-rate" => stores::record_rate(root),
         "lineage" => lineage(root),
         "read-rate" => read_rate(root),
         "artifact" => artifact::artifact(root),
@@ -201,48 +202,12 @@ pub(super) fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-/// Where the MySQL parts of the benchmarks find their server: MariaDB (or MySQL) with user
-/// `root` and an empty password, as the tests use it.
-const MYSQL_ADDRESS: &str = "127.0.0.1:3306";
-
-/// The variable that holds the benchmark database's password (root's is empty).
-const MYSQL_PASSWORD_VAR: &str = "ZENML_BENCH_MYSQL_PASSWORD";
-
-/// The metadata store flavors the store benchmarks compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flavor {
-    Sqlite,
-    Mysql,
-}
-
-impl Flavor {
-    fn name(self) -> &'static str {
-        match self {
-            Flavor::Sqlite => "sqlite",
-            Flavor::Mysql => "mysql",
-        }
-    }
-}
-
-/// Whether the MySQL server answers; prints why the MySQL part is skipped when it does not.
-fn mysql_reachable(what: &str) -> bool {
-    let address: SocketAddr = MYSQL_ADDRESS.parse().expect("a socket address");
-    if TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok() {
-        return true;
-    }
-    println!(
-        "{what} on mysql: skipped: no MariaDB/MySQL on {MYSQL_ADDRESS} (start one with \
-         `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd` or \
-         `bash .ci/services`)"
-    );
-    false
-}
-
-/// A temporary repository whose default stack records in `flavor`'s store (for mysql, in a
-/// database of its own, dropped with the repository when the value is dropped).
+/// A temporary repository whose default stack records in `flavor`'s store (for a server
+/// flavor, in a database of its own, dropped with the repository when the value is
+/// dropped).
 pub(super) struct BenchRepo {
     dir: PathBuf,
-    database: Option<String>,
+    database: Option<(Flavor, String)>,
 }
 
 impl BenchRepo {
@@ -261,33 +226,23 @@ impl BenchRepo {
             database: None,
         };
         repo.zenml(zenml, &["init"])?;
-        if flavor == Flavor::Mysql {
+        if let Some(args) = flavor.server_args() {
             let database = format!(
                 "zenml_bench_{}_{}",
                 name.replace('-', "_"),
                 std::process::id()
             );
-            drop_mysql_database(&database);
-            repo.database = Some(database.clone());
-            repo.zenml(
-                zenml,
-                &[
-                    "config",
-                    "metadata",
-                    "set",
-                    "mysql",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "3306",
-                    "--username",
-                    "root",
-                    "--database",
-                    &database,
-                    "--password-env",
-                    MYSQL_PASSWORD_VAR,
-                ],
-            )?;
+            flavor.drop_database(&database);
+            repo.database = Some((flavor, database.clone()));
+            let mut set = vec!["config", "metadata", "set", flavor.name()];
+            set.extend(args);
+            set.extend([
+                "--database",
+                &database,
+                "--password-env",
+                stores::PASSWORD_VAR,
+            ]);
+            repo.zenml(zenml, &set)?;
         }
         Ok(repo)
     }
@@ -299,7 +254,7 @@ impl BenchRepo {
             .current_dir(&self.dir)
             .env_remove("ZENML_STACK")
             .env_remove("ZENML_REPOSITORY_PATH")
-            .env(MYSQL_PASSWORD_VAR, "")
+            .env(stores::PASSWORD_VAR, "")
             .stdin(Stdio::null());
         command
     }
@@ -324,27 +279,9 @@ impl BenchRepo {
 impl Drop for BenchRepo {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
-        if let Some(database) = &self.database {
-            drop_mysql_database(database);
+        if let Some((flavor, database)) = &self.database {
+            flavor.drop_database(database);
         }
-    }
-}
-
-/// Drops `database` with the `mysql` (or `mariadb`) client, if one is installed.
-fn drop_mysql_database(database: &str) {
-    let dropped = ["mysql", "mariadb"].iter().any(|client| {
-        Command::new(client)
-            .args(["-uroot", "-h127.0.0.1", "-P3306", "-e"])
-            .arg(format!("DROP DATABASE IF EXISTS `{database}`"))
-            .env_remove("MYSQL_PWD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    });
-    if !dropped {
-        eprintln!("note: cannot drop the benchmark database `{database}`: no mysql client");
     }
 }
 
@@ -383,67 +320,6 @@ pub(super) fn stdout_of(mut command: Command, what: &str) -> anyhow::Result<Stri
         bail!("{what} failed: {}", String::from_utf8_lossy(&output.stderr));
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// The 20-step chain from a release build with `--no-cache`, on a default stack whose
-/// metadata store is SQLite, on one whose store is MySQL (configured with
-/// `zenml config metadata set mysql`), and on MySQL with artifacts in the S3 test server
-/// (`zenml config artifacts set s3://…`): the in-process time per step and the whole
-/// process's wall time, medians of 10 runs after a first run that creates the database.
-fn chain_flavors(root: &Path) -> anyhow::Result<()> {
-    let (zenml, example) = release_zenml_and_example(root, "chain")?;
-    for (flavor, on_s3) in [
-        (Flavor::Sqlite, false),
-        (Flavor::Mysql, false),
-        (Flavor::Mysql, true),
-    ] {
-        if flavor == Flavor::Mysql && !mysql_reachable("chain of 20 steps") {
-            continue;
-        }
-        if on_s3 && !bucket::s3_reachable("chain of 20 steps on s3") {
-            continue;
-        }
-        let repo = BenchRepo::new(&zenml, "chain", flavor)?;
-        let artifacts = if on_s3 {
-            let args = bucket::set_s3_artifacts("bench-chain");
-            repo.zenml(&zenml, &args.iter().map(String::as_str).collect::<Vec<_>>())?;
-            "s3 (moto)"
-        } else {
-            "local"
-        };
-        let run = || -> anyhow::Result<(f64, f64)> {
-            let mut command = repo.command(&example);
-            command.args(["--quiet", "--no-cache"]);
-            let start = Instant::now();
-            let stdout = stdout_of(command, "the chain example")?;
-            let wall = ms(start.elapsed());
-            let per_step = stdout
-                .split('(')
-                .nth(1)
-                .and_then(|s| s.split(" ms per step").next())
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .context("the chain example did not print its time per step")?;
-            Ok((wall, per_step))
-        };
-        run()?;
-        let mut wall = Vec::new();
-        let mut per_step = Vec::new();
-        for _ in 0..10 {
-            let (w, p) = run()?;
-            wall.push(w);
-            per_step.push(p);
-        }
-        println!(
-            "chain of 20 steps, --no-cache, {} metadata store, {artifacts} artifacts (release, \
-             10 runs): in-process per step median {:.2} ms (min {:.2}); whole process median \
-             {:.1} ms",
-            flavor.name(),
-            median(per_step.clone()),
-            per_step.iter().copied().fold(f64::INFINITY, f64::min),
-            median(wall)
-        );
-    }
-    Ok(())
 }
 
 /// The 20-step chain from a release build with `--no-cache` on the default stores (SQLite,
@@ -530,79 +406,4 @@ pub(super) fn orchestrator_repo(
         ],
     )?;
     Ok(repo)
-}
-
-/// Step runs recorded per process in `bench record-rate`.
-const RECORD_RATE_STEPS: usize = 1000;
-
-/// Step runs (each with 3 artifacts) recorded per second by the metadata store alone: the
-/// `record_rate` example (release) calls `record_step_run` directly, from 1 process and from
-/// 8 processes at once, on SQLite and on MySQL. With 8 processes, they open their stores
-/// first and start recording at one agreed moment; the rate is all their step runs over the
-/// time from the first start to the last end.
-fn record_rate(root: &Path) -> anyhow::Result<()> {
-    let (zenml, example) = release_zenml_and_example(root, "record_rate")?;
-    for flavor in [Flavor::Sqlite, Flavor::Mysql] {
-        if flavor == Flavor::Mysql && !mysql_reachable("record rate") {
-            continue;
-        }
-        let repo = BenchRepo::new(&zenml, "rate", flavor)?;
-        // Creates the database and its schema, outside the measurement.
-        let mut warm_up = repo.command(&example);
-        warm_up.args(["--steps", "10"]);
-        stdout_of(warm_up, "the record_rate example")?;
-        for processes in [1, 8] {
-            let start_at = now_ms() + 1500;
-            let children = (0..processes)
-                .map(|_| {
-                    repo.command(&example)
-                        .args(["--steps", &RECORD_RATE_STEPS.to_string()])
-                        .args(["--start-at", &start_at.to_string()])
-                        .stdout(Stdio::piped())
-                        .stderr(Stdio::piped())
-                        .spawn()
-                        .context("cannot start the record_rate example")
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let (mut total, mut first_start, mut last_end) = (0u64, u64::MAX, 0u64);
-            for child in children {
-                let output = child.wait_with_output()?;
-                if !output.status.success() {
-                    bail!(
-                        "the record_rate example failed: {}",
-                        String::from_utf8_lossy(&output.stderr)
-                    );
-                }
-                let stdout = String::from_utf8_lossy(&output.stdout);
-                let field = |key: &str| -> anyhow::Result<u64> {
-                    stdout
-                        .split_whitespace()
-                        .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
-                        .with_context(|| format!("no `{key}=` in the example's output:\n{stdout}"))?
-                        .parse()
-                        .with_context(|| format!("bad `{key}` in the example's output:\n{stdout}"))
-                };
-                total += field("step_runs")?;
-                first_start = first_start.min(field("start_ms")?);
-                last_end = last_end.max(field("end_ms")?);
-            }
-            let seconds = (last_end.saturating_sub(first_start)).max(1) as f64 / 1000.0;
-            println!(
-                "record_step_run with 3 artifacts, {} metadata store, {processes} process{}: \
-                 {total} step runs in {seconds:.2} s = {:.0} step runs/s",
-                flavor.name(),
-                if processes == 1 { "" } else { "es at once" },
-                total as f64 / seconds
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
