@@ -1,10 +1,11 @@
 //! Faults during a run (issue "Trust", item 4): the artifact store's file system fills up,
-//! the metadata database's file system fills up, a MySQL server stops mid-run and comes back
-//! or stays down. Each ends with a clear error and no panic, nothing partial is recorded or
+//! the metadata database's file system fills up, a MySQL or PostgreSQL server stops mid-run
+//! and comes back or stays down. Each ends with a clear error and no panic, nothing partial is recorded or
 //! left visible, and the next run succeeds once the fault is gone.
 //!
 //! The file systems are small tmpfs mounts made by the tests, which needs root (or
-//! CAP_SYS_ADMIN); the server is a private `mariadbd` (zenml_testkit::mariadb). Without
+//! CAP_SYS_ADMIN); the servers are a private `mariadbd` (zenml_testkit::mariadb) and a
+//! private PostgreSQL cluster (zenml_testkit::postgres). Without
 //! them the tests say what is missing and pass, except under `CI=true`, where they fail.
 
 use std::fs;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use zenml_e2e::{Started, Zenml, eventually, pairs};
 use zenml_testkit::mariadb::PrivateMariaDb;
+use zenml_testkit::postgres::PrivatePostgres;
 
 /// Fails under `CI=true`, otherwise says why the test is skipped.
 fn skip(message: &str) {
@@ -364,11 +366,76 @@ fn write_hold_config(zen: &Zenml) {
     );
 }
 
+/// A private database server of one of the server flavors, which a test stops and starts.
+enum PrivateServer {
+    Mysql(PrivateMariaDb),
+    Postgres(PrivatePostgres),
+}
+
+impl PrivateServer {
+    /// A private server of `flavor` for the test named `test`; `None` when it cannot be
+    /// installed here outside CI (the reason printed).
+    fn for_test(flavor: &str, test: &str) -> Option<PrivateServer> {
+        match flavor {
+            "mysql" => PrivateMariaDb::for_test(test).map(PrivateServer::Mysql),
+            _ => PrivatePostgres::for_test(test).map(PrivateServer::Postgres),
+        }
+    }
+
+    fn flavor(&self) -> &'static str {
+        match self {
+            PrivateServer::Mysql(_) => "mysql",
+            PrivateServer::Postgres(_) => "postgres",
+        }
+    }
+
+    fn port(&self) -> u16 {
+        match self {
+            PrivateServer::Mysql(server) => server.port(),
+            PrivateServer::Postgres(server) => server.port(),
+        }
+    }
+
+    fn stop(&mut self) {
+        match self {
+            PrivateServer::Mysql(server) => server.stop(),
+            PrivateServer::Postgres(server) => server.stop(),
+        }
+        .expect("the server stops");
+    }
+
+    fn launch(&mut self) {
+        match self {
+            PrivateServer::Mysql(server) => server.launch(),
+            PrivateServer::Postgres(server) => server.launch(),
+        }
+        .expect("the server starts again");
+    }
+}
+
 /// A repository whose active stack keeps its metadata on `server`, database `zenml_faults`,
 /// and the configuration `hold.toml` that holds the source step until the file `go` exists.
-fn on_private_server(server: &PrivateMariaDb, connect_timeout_secs: u32) -> Zenml {
+fn on_private_server(server: &PrivateServer, connect_timeout_secs: u32) -> Zenml {
     let zen = Zenml::init();
-    zen.set_mysql_metadata_at(server.port(), "zenml_faults", None);
+    let port = server.port().to_string();
+    let user = match server {
+        PrivateServer::Mysql(_) => "root",
+        PrivateServer::Postgres(_) => "postgres",
+    };
+    zen.ok(&[
+        "config",
+        "metadata",
+        "set",
+        server.flavor(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--username",
+        user,
+        "--database",
+        "zenml_faults",
+    ]);
     zen.ok(&[
         "metadata-store",
         "update",
@@ -379,40 +446,62 @@ fn on_private_server(server: &PrivateMariaDb, connect_timeout_secs: u32) -> Zenm
     zen
 }
 
-#[test]
-fn a_mysql_server_restarted_mid_run_lets_the_run_finish() {
-    let Some(mut server) = PrivateMariaDb::for_test("restart mid-run") else {
+/// The database server stops while a step runs and starts again before the step's record
+/// gives up: the run finishes, whole.
+fn server_restarted_mid_run(flavor: &str) {
+    let Some(mut server) = PrivateServer::for_test(flavor, "restart mid-run") else {
         return;
     };
     let zen = on_private_server(&server, 60);
     let started = start_held(&zen);
-    server.stop().expect("the server stops");
+    server.stop();
     // The source step ends while the server is down, and its record waits for it.
     fs::write(zen.path("go"), b"go").expect("the hold file");
-    server.launch().expect("the server starts again");
+    server.launch();
     let run = started.wait();
     run.assert_success();
     assert_eq!(zen.step_statuses("held"), all_completed());
     assert_whole(&zen, "held");
 }
 
-#[test]
-fn a_mysql_server_that_stays_down_fails_the_run_cleanly() {
-    let Some(mut server) = PrivateMariaDb::for_test("server down mid-run") else {
+/// The database server stops while a step runs and stays down: the run fails, saying
+/// where it could not record, and what was recorded is whole once the server is back.
+fn server_that_stays_down(flavor: &str) {
+    let Some(mut server) = PrivateServer::for_test(flavor, "server down mid-run") else {
         return;
     };
     let zen = on_private_server(&server, 2);
     let started = start_held(&zen);
-    server.stop().expect("the server stops");
+    server.stop();
     fs::write(zen.path("go"), b"go").expect("the hold file");
     let run = started.wait();
     run.assert_failure();
     run.stderr_has(&["127.0.0.1"]).never_shows("panicked");
-    eprintln!("the run on a server that stayed down ended:\n{run}");
+    eprintln!("the run on a {flavor} server that stayed down ended:\n{run}");
 
     // Back up: what was recorded is whole, and the next run succeeds.
-    server.launch().expect("the server starts again");
+    server.launch();
     assert_whole(&zen, "held");
     zen.example("diamond", &["--run-name", "after"]).ok();
     assert_eq!(zen.step_statuses("after"), all_completed());
+}
+
+#[test]
+fn a_mysql_server_restarted_mid_run_lets_the_run_finish() {
+    server_restarted_mid_run("mysql");
+}
+
+#[test]
+fn a_postgres_server_restarted_mid_run_lets_the_run_finish() {
+    server_restarted_mid_run("postgres");
+}
+
+#[test]
+fn a_mysql_server_that_stays_down_fails_the_run_cleanly() {
+    server_that_stays_down("mysql");
+}
+
+#[test]
+fn a_postgres_server_that_stays_down_fails_the_run_cleanly() {
+    server_that_stays_down("postgres");
 }

@@ -126,32 +126,35 @@ fn a_version_1_database_is_upgraded_and_keeps_its_rows() {
     conformance::check_store(&store);
 }
 
+/// Creates `path` as a release that wrote schema `version` did: migrations 1 to `version`,
+/// then `rows`.
+fn database_at_version(path: &Path, version: usize, rows: &[&str]) {
+    let connection = Connection::open(path).unwrap();
+    for migration in &MIGRATIONS[..version] {
+        for statement in migration.statements() {
+            connection.execute_batch(statement).unwrap();
+        }
+        connection
+            .execute(
+                RECORD_MIGRATION_SQL,
+                params![
+                    migration.version,
+                    migration.description,
+                    "2025-06-01T00:00:00Z"
+                ],
+            )
+            .unwrap();
+    }
+    for rows in rows {
+        connection.execute_batch(rows).unwrap();
+    }
+}
+
 #[test]
 fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metadata.db");
-    {
-        let connection = Connection::open(&path).unwrap();
-        for migration in &MIGRATIONS[..2] {
-            for statement in migration.statements() {
-                connection.execute_batch(statement).unwrap();
-            }
-            connection
-                .execute(
-                    RECORD_MIGRATION_SQL,
-                    params![
-                        migration.version,
-                        migration.description,
-                        "2025-06-01T00:00:00Z"
-                    ],
-                )
-                .unwrap();
-        }
-        connection
-            .execute_batch(conformance::VERSION_2_ROWS)
-            .unwrap();
-    }
-
+    database_at_version(&path, 2, &[conformance::VERSION_2_ROWS]);
     let store = open(&path);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     conformance::check_version_2_rows_upgraded(&store);
@@ -162,31 +165,11 @@ fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
 fn a_database_of_the_previous_version_is_upgraded_and_keeps_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("metadata.db");
-    {
-        let connection = Connection::open(&path).unwrap();
-        for migration in &MIGRATIONS[..4] {
-            for statement in migration.statements() {
-                connection.execute_batch(statement).unwrap();
-            }
-            connection
-                .execute(
-                    RECORD_MIGRATION_SQL,
-                    params![
-                        migration.version,
-                        migration.description,
-                        "2026-06-01T00:00:00Z"
-                    ],
-                )
-                .unwrap();
-        }
-        connection
-            .execute_batch(conformance::VERSION_2_ROWS)
-            .unwrap();
-        connection
-            .execute_batch(conformance::VERSION_4_ROWS)
-            .unwrap();
-    }
-
+    database_at_version(
+        &path,
+        4,
+        &[conformance::VERSION_2_ROWS, conformance::VERSION_4_ROWS],
+    );
     let store = open(&path);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     conformance::check_version_4_rows_upgraded(&store);

@@ -292,14 +292,9 @@ fn a_version_1_database_is_upgraded_and_keeps_its_rows() {
     conformance::check_store(store.as_ref());
 }
 
-#[test]
-fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
-    if !server_available() {
-        return;
-    }
-    let database = TestDatabase::new();
-    // What the release before step caching wrote: migrations 1 and 2, as its mysql flavor
-    // ran them, and some rows.
+/// Creates `database` as a release that wrote schema `version` did: migrations 1 to
+/// `version` as its mysql flavor ran them, recorded as applied at `applied_at`, then `rows`.
+fn database_at_version(database: &TestDatabase, version: usize, applied_at: &str, rows: &[&str]) {
     with_server(None, async |conn| {
         conn.query_drop(format!(
             "CREATE DATABASE `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
@@ -308,22 +303,19 @@ fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
         .await
     });
     with_server(Some(&database.0), async |conn| {
-        for migration in &MIGRATIONS[..2] {
+        for migration in &MIGRATIONS[..version] {
             for statement in migration.statements_in(&zenml_mysql::MysqlDialect) {
                 conn.query_drop(statement.as_ref()).await?;
             }
             conn.exec_drop(
                 RECORD_MIGRATION_SQL,
-                (
-                    migration.version,
-                    migration.description,
-                    "2025-06-01T00:00:00Z",
-                ),
+                (migration.version, migration.description, applied_at),
             )
             .await?;
         }
-        for statement in conformance::VERSION_2_ROWS
-            .split(';')
+        for statement in rows
+            .iter()
+            .flat_map(|rows| rows.split(';'))
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
@@ -331,7 +323,21 @@ fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
         }
         Ok(())
     });
+}
 
+#[test]
+fn a_version_2_database_is_upgraded_and_keeps_its_rows() {
+    if !server_available() {
+        return;
+    }
+    let database = TestDatabase::new();
+    // What the release before step caching wrote.
+    database_at_version(
+        &database,
+        2,
+        "2025-06-01T00:00:00Z",
+        &[conformance::VERSION_2_ROWS],
+    );
     let store = config(&database.0).open(&context()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let recorded: Vec<(u32, String)> = with_server(Some(&database.0), async |conn| {
@@ -350,40 +356,13 @@ fn a_database_of_the_previous_version_is_upgraded_and_keeps_its_rows() {
         return;
     }
     let database = TestDatabase::new();
-    // What the release before cancelled runs wrote: migrations 1 to 4 and their rows.
-    with_server(None, async |conn| {
-        conn.query_drop(format!(
-            "CREATE DATABASE `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-            database.0
-        ))
-        .await
-    });
-    with_server(Some(&database.0), async |conn| {
-        for migration in &MIGRATIONS[..4] {
-            for statement in migration.statements_in(&zenml_mysql::MysqlDialect) {
-                conn.query_drop(statement.as_ref()).await?;
-            }
-            conn.exec_drop(
-                RECORD_MIGRATION_SQL,
-                (
-                    migration.version,
-                    migration.description,
-                    "2026-06-01T00:00:00Z",
-                ),
-            )
-            .await?;
-        }
-        for statement in [conformance::VERSION_2_ROWS, conformance::VERSION_4_ROWS]
-            .iter()
-            .flat_map(|rows| rows.split(';'))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            conn.query_drop(statement).await?;
-        }
-        Ok(())
-    });
-
+    // What the release before cancelled runs wrote.
+    database_at_version(
+        &database,
+        4,
+        "2026-06-01T00:00:00Z",
+        &[conformance::VERSION_2_ROWS, conformance::VERSION_4_ROWS],
+    );
     let store = config(&database.0).open(&context()).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(database.recorded_migrations(), MIGRATIONS.len() as i64);

@@ -24,11 +24,13 @@ impl Dialect for PostgresDialect {
         "TEXT"
     }
 
-    /// The schema the connection's `search_path` resolves to first: `public`, or the
-    /// configured `schema`.
+    /// In the schema the connection's `search_path` resolves to first: `public`, or the
+    /// configured `schema`. From the catalog itself: `information_schema.tables` is a view
+    /// whose planning costs a fresh server process milliseconds, on every opening.
     fn table_exists_sql(&self) -> &'static str {
-        "SELECT COUNT(*) FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_name = ?"
+        "SELECT COUNT(*) FROM pg_catalog.pg_class c \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relname = ? AND c.relkind IN ('r', 'p')"
     }
 
     fn insert_pipeline_if_absent_sql(&self) -> &'static str {

@@ -30,9 +30,14 @@ pub(super) fn record_header(relative: &str, content_len: u64) -> Vec<u8> {
 /// [`content_hash_of_dir`]).
 pub(super) fn hash_files(files: &[ArtifactFile]) -> Result<(String, u64), ArtifactIoError> {
     let stream = Stream::new(files)?;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .min(MAX_HASH_THREADS);
+    // Asked once per process: the answer reads several cgroup files each time, and every
+    // artifact is hashed.
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let threads = *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(MAX_HASH_THREADS)
+    });
     let hash = stream.hash(SLICE_LEN, threads)?;
     Ok((hash.to_hex().to_string(), stream.content_len))
 }

@@ -2,9 +2,7 @@
 //! [`MetadataStoreError`]s.
 
 use std::fmt;
-use std::time::Duration;
 
-use deadpool_postgres::PoolError;
 use tokio_postgres::error::SqlState;
 use zenml_metadata_store::MetadataStoreError;
 use zenml_metadata_store::server::Transient;
@@ -124,22 +122,5 @@ pub(crate) fn runtime_error(error: RuntimeError) -> MetadataStoreError {
     MetadataStoreError::Backend {
         store: STORE,
         source: Box::new(error),
-    }
-}
-
-/// Why the pool lent no connection.
-pub(crate) fn connect_error(uri: &str, error: PoolError, timeout: Duration) -> MetadataStoreError {
-    let source: Box<dyn std::error::Error + Send + Sync> = match error {
-        PoolError::Backend(e) => Box::new(PostgresError(e)),
-        PoolError::Timeout(_) => format!(
-            "the server did not answer within {} seconds",
-            timeout.as_secs()
-        )
-        .into(),
-        other => other.to_string().into(),
-    };
-    MetadataStoreError::Connect {
-        uri: uri.to_owned(),
-        source,
     }
 }

@@ -1,16 +1,16 @@
 //! The store: a connection pool driven by the process's shared runtime (`zenml-runtime`).
 
+mod connection;
 mod errors;
+mod pool;
 mod session;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use tokio::runtime::Runtime;
 use tokio_postgres::error::SqlState;
-use tokio_postgres_rustls::MakeRustlsConnect;
 use zenml_core::{ComponentContext, ValidateConfig};
 use zenml_metadata_store::MetadataStoreError;
 use zenml_metadata_store::server;
@@ -18,8 +18,10 @@ use zenml_metadata_store::sql::{self, SqlConnection, SqlStore};
 
 use crate::{PostgresMetadataStoreConfig, SslMode, tls};
 
+use connection::Connection;
 pub(crate) use errors::STORE;
-use errors::{backend, classify, connect_error, is_connection_loss, runtime_error};
+use errors::{classify, is_connection_loss, runtime_error};
+use pool::{Pool, Pooled};
 use session::Session;
 
 /// The database a role connects to in order to create the store's database.
@@ -75,29 +77,28 @@ impl PostgresMetadataStore {
         let pg_config = Self::connection_config(config, context)?;
         let connector = tls::connector(config, context)?;
 
-        prepare(runtime, config, &pg_config, &connector, &uri)
-            .map_err(|e| hint_tls(e, config.sslmode))?;
-
-        let manager = Manager::from_config(
-            pg_config,
-            connector,
-            ManagerConfig {
-                // A broken connection is found by the operation that uses it, which then
-                // runs again on a fresh one; testing each before lending it would cost a
-                // round trip per operation.
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let first = prepare(
+            runtime,
+            config,
+            &pg_config,
+            &connector,
+            &uri,
+            connect_timeout,
+        )
+        .map_err(|e| hint_tls(e, config.sslmode))?;
         let pool_size = usize::try_from(config.pool_size).map_err(|_| {
             MetadataStoreError::Config(format!("invalid pool_size {}", config.pool_size))
         })?;
-        let pool = Pool::builder(manager)
-            .max_size(pool_size)
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(connect_timeout))
-            .create_timeout(Some(connect_timeout))
-            .build()
-            .map_err(|e| MetadataStoreError::Config(format!("cannot build the pool: {e}")))?;
+        // The connection that migrated is the pool's first: a new one costs the server a
+        // process, and the client a TLS handshake.
+        let pool = Pool::new(
+            pg_config,
+            connector,
+            &uri,
+            pool_size,
+            connect_timeout,
+            first,
+        );
         Ok(PostgresMetadataStore {
             uri,
             database: config.database.clone(),
@@ -160,10 +161,8 @@ impl PostgresMetadataStore {
     }
 
     /// A pooled connection, waiting at most the connect timeout.
-    fn connection(&self, runtime: &Runtime) -> Result<Object, MetadataStoreError> {
-        runtime
-            .block_on(self.pool.get())
-            .map_err(|e| connect_error(&self.uri, e, self.connect_timeout))
+    fn connection(&self, runtime: &Runtime) -> Result<Pooled<'_>, MetadataStoreError> {
+        self.pool.get(runtime)
     }
 
     /// Runs `attempt` with [`server::retry_transient`] under this store's budget.
@@ -201,17 +200,17 @@ impl SqlStore for PostgresMetadataStore {
         let runtime = self.runtime()?;
         let mut commit_unknown = false;
         self.retry(|| {
-            let client = self.connection(runtime)?;
-            let mut session = Session::new(runtime, &client);
+            let mut connection = self.connection(runtime)?;
+            let mut session = Session::new(runtime, &mut connection);
             if commit_unknown {
                 if let Some(value) = committed(&mut session)? {
                     return Ok(value);
                 }
                 commit_unknown = false;
             }
-            session.execute("BEGIN", &[])?;
+            session.begin();
             match body(&mut session) {
-                Ok(value) => match session.execute("COMMIT", &[]) {
+                Ok(value) => match session.commit() {
                     Ok(_) => Ok(value),
                     Err(e) => {
                         commit_unknown = is_connection_loss(&e);
@@ -221,8 +220,8 @@ impl SqlStore for PostgresMetadataStore {
                 Err(e) => {
                     // The outcome is the body's error. A connection whose rollback fails
                     // (lost, or in a state no longer known) never goes back to the pool.
-                    if session.execute("ROLLBACK", &[]).is_err() {
-                        drop(Object::take(client));
+                    if session.rollback().is_err() {
+                        connection.discard();
                     }
                     Err(e)
                 }
@@ -238,8 +237,8 @@ impl SqlStore for PostgresMetadataStore {
     ) -> Result<T, MetadataStoreError> {
         let runtime = self.runtime()?;
         self.retry(|| {
-            let client = self.connection(runtime)?;
-            body(&mut Session::new(runtime, &client))
+            let mut connection = self.connection(runtime)?;
+            body(&mut Session::new(runtime, &mut connection))
         })
     }
 }
@@ -254,9 +253,11 @@ impl fmt::Debug for PostgresMetadataStore {
 
 impl Drop for PostgresMetadataStore {
     fn drop(&mut self) {
-        // Idle connections are dropped, which ends their tasks with a goodbye (`Terminate`)
-        // to the server.
-        self.pool.close();
+        if zenml_runtime::refuse_async_context().is_ok() {
+            // A goodbye to the server for each idle connection, so that it logs no
+            // unexpected end of file; inside async code the sockets are just closed.
+            self.pool.close(self.runtime);
+        }
     }
 }
 
@@ -301,46 +302,67 @@ fn hint_tls(error: MetadataStoreError, sslmode: SslMode) -> MetadataStoreError {
 }
 
 /// Creates the database (from the maintenance database) and the schema when missing, then
-/// migrates, on connections of its own.
+/// migrates; returns the connection to the database, for the pool.
 fn prepare(
     runtime: &Runtime,
     config: &PostgresMetadataStoreConfig,
     pg_config: &tokio_postgres::Config,
-    connector: &MakeRustlsConnect,
+    connector: &tokio_postgres_rustls::MakeRustlsConnect,
     uri: &str,
-) -> Result<(), MetadataStoreError> {
+    timeout: Duration,
+) -> Result<Connection, MetadataStoreError> {
     let connect = |pg: &tokio_postgres::Config| {
-        runtime.block_on(session::connect(pg, connector.clone(), uri))
+        Connection::open(runtime, pg, connector.clone(), uri, timeout)
     };
-    let client = match connect(pg_config) {
+    let mut connection = match connect(pg_config) {
         Err(e) if errors::sql_state(&e) == Some(&SqlState::INVALID_CATALOG_NAME) => {
             let mut maintenance = pg_config.clone();
             maintenance.dbname(MAINTENANCE_DATABASE);
-            let admin = connect(&maintenance)?;
-            create_database(runtime, &admin, &config.database, &config.username, uri)?;
-            drop(admin);
+            let mut admin = connect(&maintenance)?;
+            let created = create_database(
+                &mut Session::new(runtime, &mut admin),
+                &config.database,
+                &config.username,
+                uri,
+            );
+            admin.close(runtime, timeout);
+            created?;
             connect(pg_config)?
         }
         other => other?,
     };
-    let mut session = Session::unpooled(runtime, &client);
+    let prepared = prepare_schema(&mut Session::new(runtime, &mut connection), config, uri);
+    match prepared {
+        Ok(()) => Ok(connection),
+        Err(e) => {
+            connection.close(runtime, timeout);
+            Err(e)
+        }
+    }
+}
+
+/// Creates the configured schema if missing, and migrates.
+fn prepare_schema(
+    session: &mut Session<'_>,
+    config: &PostgresMetadataStoreConfig,
+    uri: &str,
+) -> Result<(), MetadataStoreError> {
     if let Some(schema) = &config.schema {
-        create_schema(&mut session, schema, &config.username, uri)?;
+        create_schema(session, schema, &config.username, uri)?;
     }
     let lock = format!(
         "zenml:{}:{}",
         config.database,
         config.schema.as_deref().unwrap_or("public")
     );
-    sql::migrate(&mut session, STORE, &lock)
+    sql::migrate(session, STORE, &lock)
 }
 
 /// `CREATE DATABASE`, in UTF-8 with the `C` collation, so that names compare and sort byte
 /// for byte as in the other flavors. Another process creating it at the same moment is as
 /// good.
 fn create_database(
-    runtime: &Runtime,
-    admin: &tokio_postgres::Client,
+    admin: &mut Session<'_>,
     database: &str,
     username: &str,
     uri: &str,
@@ -350,27 +372,28 @@ fn create_database(
         "CREATE DATABASE \"{database}\" TEMPLATE template0 ENCODING 'UTF8' \
          LC_COLLATE 'C' LC_CTYPE 'C'"
     );
-    match runtime.block_on(admin.batch_execute(&statement)) {
-        Ok(()) => Ok(()),
+    match admin.execute(&statement, &[]) {
+        Ok(_) => Ok(()),
         // Two processes creating it at once: the loser sees the catalog's unique index.
         Err(e)
-            if e.code() == Some(&SqlState::DUPLICATE_DATABASE)
-                || e.code() == Some(&SqlState::UNIQUE_VIOLATION) =>
+            if matches!(
+                errors::sql_state(&e),
+                Some(&SqlState::DUPLICATE_DATABASE | &SqlState::UNIQUE_VIOLATION)
+            ) =>
         {
             Ok(())
         }
-        Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+        Err(e) if errors::sql_state(&e) == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
             Err(MetadataStoreError::Connect {
                 uri: uri.to_owned(),
                 source: format!(
                     "database `{database}` does not exist and `{username}` may not create it \
-                     ({}); ask an administrator to create it and grant `{username}` access",
-                    errors::PostgresError(e)
+                     ({e}); ask an administrator to create it and grant `{username}` access"
                 )
                 .into(),
             })
         }
-        Err(e) => Err(backend(e)),
+        Err(e) => Err(e),
     }
 }
 

@@ -2,60 +2,152 @@
 //! per connection, and the conversion of values both ways.
 
 use std::error::Error;
+use std::future::Future;
+use std::task::Poll;
 
 use bytes::BytesMut;
-use deadpool_postgres::StatementCache;
 use tokio::runtime::Runtime;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, Row, SimpleQueryMessage, Statement};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio_postgres::{Row, SimpleQueryMessage};
 use zenml_metadata_store::MetadataStoreError;
 use zenml_metadata_store::sql::{Dialect, SqlConnection, SqlValue, bind_placeholders};
 
-use super::errors::{PostgresError, backend, is_unique_violation};
+use super::connection::Connection;
+use super::errors::is_unique_violation;
 use crate::PostgresDialect;
 
 /// A connection (inside or outside a transaction) lent to the shared queries of
 /// [`zenml_metadata_store::sql`], each statement run to completion on the store's runtime.
 pub(crate) struct Session<'a> {
     runtime: &'a Runtime,
-    client: &'a Client,
-    /// The pooled connection's prepared statements; `None` for a connection of its own,
-    /// which prepares each statement when it runs it.
-    cache: Option<&'a StatementCache>,
+    connection: &'a mut Connection,
+    /// Where the session is in a write transaction.
+    transaction: Transaction,
+}
+
+/// Where a session is in a write transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transaction {
+    /// None: statements run on their own.
+    None,
+    /// Begun, but `BEGIN` is not sent yet: it goes with the first statement, in the same
+    /// round trip.
+    Pending,
+    /// `BEGIN` was sent.
+    Open,
 }
 
 impl<'a> Session<'a> {
-    /// A session on a pooled connection, with its statement cache.
-    pub(crate) fn new(runtime: &'a Runtime, client: &'a deadpool_postgres::Client) -> Self {
+    /// A session on `connection`.
+    pub(crate) fn new(runtime: &'a Runtime, connection: &'a mut Connection) -> Self {
         Session {
             runtime,
-            client,
-            cache: Some(&client.statement_cache),
+            connection,
+            transaction: Transaction::None,
         }
     }
 
-    /// A session on a connection of its own.
-    pub(crate) fn unpooled(runtime: &'a Runtime, client: &'a Client) -> Self {
-        Session {
-            runtime,
-            client,
-            cache: None,
-        }
+    /// Starts a write transaction. `BEGIN` is sent together with the transaction's first
+    /// statement, saving a round trip: were `BEGIN` to fail (only a broken connection
+    /// makes it), that statement would fail with it.
+    pub(crate) fn begin(&mut self) {
+        self.transaction = Transaction::Pending;
     }
 
-    /// `sql`, with `$n` parameters, prepared on this connection (once, for a pooled one).
-    fn statement(&self, sql: &str) -> Result<Statement, MetadataStoreError> {
-        let sql = bind_placeholders(sql, &PostgresDialect);
-        let client = self.client;
-        self.runtime
-            .block_on(async {
-                match self.cache {
-                    Some(cache) => cache.prepare(client, &sql).await,
-                    None => client.prepare(&sql).await,
-                }
-            })
-            .map_err(backend)
+    /// Commits the transaction (nothing to send when no statement ran in it).
+    pub(crate) fn commit(&mut self) -> Result<(), MetadataStoreError> {
+        self.end("COMMIT")
+    }
+
+    /// Rolls the transaction back (nothing to send when no statement ran in it).
+    pub(crate) fn rollback(&mut self) -> Result<(), MetadataStoreError> {
+        self.end("ROLLBACK")
+    }
+
+    fn end(&mut self, statement: &str) -> Result<(), MetadataStoreError> {
+        let open = self.transaction == Transaction::Open;
+        self.transaction = Transaction::None;
+        if open {
+            self.connection
+                .run(self.runtime, |client| client.batch_execute(statement))?;
+        }
+        Ok(())
+    }
+
+    /// Sends a pending `BEGIN` on its own, before a statement that cannot go with it.
+    fn flush_begin(&mut self) -> Result<(), MetadataStoreError> {
+        if self.transaction == Transaction::Pending {
+            self.transaction = Transaction::Open;
+            self.connection
+                .run(self.runtime, |client| client.batch_execute("BEGIN"))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the prepared statement `sql` with `params` through `request`, preceded by a
+    /// pending `BEGIN` in the same round trip.
+    fn prepared<T>(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+        request: impl for<'c> AsyncFnOnce(
+            &'c tokio_postgres::Client,
+            &'c tokio_postgres::Statement,
+            &'c [&'c (dyn ToSql + Sync)],
+        ) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, MetadataStoreError> {
+        let statement = self
+            .connection
+            .statement(self.runtime, &bind_placeholders(sql, &PostgresDialect))?;
+        let params = Param::list(params);
+        let refs = Param::refs(&params);
+        let begin = self.transaction == Transaction::Pending;
+        if begin {
+            self.transaction = Transaction::Open;
+        }
+        self.connection.run(self.runtime, |client| async move {
+            if !begin {
+                return request(client, &statement, &refs).await;
+            }
+            // Both requests are sent before either answer is read: `BEGIN` first.
+            let (begun, result) = both(
+                client.batch_execute("BEGIN"),
+                request(client, &statement, &refs),
+            )
+            .await;
+            begun?;
+            result
+        })
+    }
+}
+
+/// Runs two futures to completion together, polling `first` first each time, and returns
+/// both outcomes.
+async fn both<A: Future, B: Future>(first: A, second: B) -> (A::Output, B::Output) {
+    let mut first = std::pin::pin!(first);
+    let mut second = std::pin::pin!(second);
+    let (mut a, mut b) = (None, None);
+    std::future::poll_fn(|cx| {
+        if a.is_none()
+            && let Poll::Ready(value) = first.as_mut().poll(cx)
+        {
+            a = Some(value);
+        }
+        if b.is_none()
+            && let Poll::Ready(value) = second.as_mut().poll(cx)
+        {
+            b = Some(value);
+        }
+        if a.is_some() && b.is_some() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    match (a, b) {
+        (Some(a), Some(b)) => (a, b),
+        _ => unreachable!("both futures are ready"),
     }
 }
 
@@ -68,10 +160,10 @@ impl SqlConnection for Session<'_> {
     /// control and DDL need no preparing.
     fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, MetadataStoreError> {
         if params.is_empty() {
+            self.flush_begin()?;
             let messages = self
-                .runtime
-                .block_on(self.client.simple_query(sql))
-                .map_err(backend)?;
+                .connection
+                .run(self.runtime, |client| client.simple_query(sql))?;
             return Ok(messages
                 .iter()
                 .map(|message| match message {
@@ -80,11 +172,9 @@ impl SqlConnection for Session<'_> {
                 })
                 .sum());
         }
-        let statement = self.statement(sql)?;
-        let params = Param::list(params);
-        self.runtime
-            .block_on(self.client.execute(&statement, &Param::refs(&params)))
-            .map_err(backend)
+        self.prepared(sql, params, async |client, statement, params| {
+            client.execute(statement, params).await
+        })
     }
 
     fn query(
@@ -92,40 +182,15 @@ impl SqlConnection for Session<'_> {
         sql: &str,
         params: &[SqlValue],
     ) -> Result<Vec<Vec<SqlValue>>, MetadataStoreError> {
-        let statement = self.statement(sql)?;
-        let params = Param::list(params);
-        let rows = self
-            .runtime
-            .block_on(self.client.query(&statement, &Param::refs(&params)))
-            .map_err(backend)?;
+        let rows = self.prepared(sql, params, async |client, statement, params| {
+            client.query(statement, params).await
+        })?;
         rows.iter().map(row_values).collect()
     }
 
     fn is_unique_violation(&self, error: &MetadataStoreError) -> bool {
         is_unique_violation(error)
     }
-}
-
-/// Opens a connection of its own (not pooled) and drives it on the runtime.
-pub(crate) async fn connect(
-    config: &tokio_postgres::Config,
-    tls: MakeRustlsConnect,
-    uri: &str,
-) -> Result<Client, MetadataStoreError> {
-    let (client, connection) =
-        config
-            .connect(tls)
-            .await
-            .map_err(|e| MetadataStoreError::Connect {
-                uri: uri.to_owned(),
-                source: Box::new(PostgresError(e)),
-            })?;
-    // The task ends when the client is dropped (or the connection breaks); its error then
-    // reaches the client's next statement.
-    tokio::spawn(async move {
-        let _ended = connection.await;
-    });
-    Ok(client)
 }
 
 /// A parameter as PostgreSQL receives it: the type comes from the prepared statement (an
