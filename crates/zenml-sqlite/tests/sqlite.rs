@@ -129,10 +129,12 @@ fn a_version_1_database_is_upgraded_and_keeps_its_rows() {
 /// Creates `path` as a release that wrote schema `version` did: migrations 1 to `version`,
 /// then `rows`.
 fn database_at_version(path: &Path, version: usize, rows: &[&str]) {
-    let connection = Connection::open(path).unwrap();
+    let connection = Connection::open(path).expect("cannot open the database");
     for migration in &MIGRATIONS[..version] {
         for statement in migration.statements() {
-            connection.execute_batch(statement).unwrap();
+            connection
+                .execute_batch(statement)
+                .expect("cannot apply an old migration");
         }
         connection
             .execute(
@@ -143,10 +145,12 @@ fn database_at_version(path: &Path, version: usize, rows: &[&str]) {
                     "2025-06-01T00:00:00Z"
                 ],
             )
-            .unwrap();
+            .expect("cannot record an old migration");
     }
     for rows in rows {
-        connection.execute_batch(rows).unwrap();
+        connection
+            .execute_batch(rows)
+            .expect("cannot write the old rows");
     }
 }
 
