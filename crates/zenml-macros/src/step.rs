@@ -18,12 +18,121 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, FnArg, Ident, ItemFn, Lit, LitStr, Meta, Pat, ReturnType, Token, Type};
 
 struct StepArgs {
-    outputs: Option<Vec<Ident>>,
+    outputs: Option<Vec<OutputArg>>,
     version: Option<LitStr>,
     enable_cache: Option<bool>,
     materializers: Vec<(Ident, syn::Path)>,
     resources: Option<Resources>,
     retries: Option<u32>,
+}
+
+/// One output of `outputs(…)`: a name, or a name with options,
+/// `model(name = "iris-classifier", tags("iris", "tree"), statistics = false)`.
+struct OutputArg {
+    ident: Ident,
+    artifact_name: Option<LitStr>,
+    tags: Vec<LitStr>,
+    statistics: Option<bool>,
+}
+
+impl OutputArg {
+    fn has_options(&self) -> bool {
+        self.artifact_name.is_some() || !self.tags.is_empty() || self.statistics.is_some()
+    }
+}
+
+/// Whether `text` is a valid artifact name or tag: what `zenml_core::Name` accepts (an
+/// ASCII letter or digit, then letters, digits, `_`, `-` and `.`, at most 64 characters).
+fn check_label(lit: &LitStr, what: &str) -> syn::Result<()> {
+    let text = lit.value();
+    let mut chars = text.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && text.len() <= 64;
+    if valid {
+        Ok(())
+    } else {
+        Err(syn::Error::new_spanned(
+            lit,
+            format!(
+                "{what} `{text}` is not valid: it starts with an ASCII letter or digit and holds letters, digits, `_`, `-` and `.`, at most 64 characters"
+            ),
+        ))
+    }
+}
+
+fn parse_output(meta: Meta) -> syn::Result<OutputArg> {
+    let list = match meta {
+        Meta::Path(path) => {
+            let ident = path
+                .get_ident()
+                .cloned()
+                .ok_or_else(|| syn::Error::new_spanned(&path, "expected an output name"))?;
+            return Ok(OutputArg {
+                ident,
+                artifact_name: None,
+                tags: Vec::new(),
+                statistics: None,
+            });
+        }
+        Meta::List(list) => list,
+        Meta::NameValue(nv) => {
+            return Err(syn::Error::new_spanned(
+                nv,
+                "expected an output name, or a name with options: `model(name = \"…\", tags(\"…\"), statistics = false)`",
+            ));
+        }
+    };
+    let ident = list
+        .path
+        .get_ident()
+        .cloned()
+        .ok_or_else(|| syn::Error::new_spanned(&list.path, "expected an output name"))?;
+    let mut output = OutputArg {
+        ident,
+        artifact_name: None,
+        tags: Vec::new(),
+        statistics: None,
+    };
+    let options = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(list.tokens.clone())?;
+    for option in options {
+        match option {
+            Meta::NameValue(nv) if nv.path.is_ident("name") => match nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(s), ..
+                }) => {
+                    check_label(&s, "the artifact name")?;
+                    output.artifact_name = Some(s);
+                }
+                other => {
+                    return Err(syn::Error::new_spanned(
+                        other,
+                        "expected a string, e.g. name = \"iris-classifier\"",
+                    ));
+                }
+            },
+            Meta::NameValue(nv) if nv.path.is_ident("statistics") => match nv.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Bool(b), ..
+                }) => output.statistics = Some(b.value),
+                other => return Err(syn::Error::new_spanned(other, "expected true or false")),
+            },
+            Meta::List(tags) if tags.path.is_ident("tags") => {
+                let tags = Punctuated::<LitStr, Token![,]>::parse_terminated.parse2(tags.tokens)?;
+                for tag in tags {
+                    check_label(&tag, "the tag")?;
+                    output.tags.push(tag);
+                }
+            }
+            other => {
+                return Err(syn::Error::new_spanned(
+                    other,
+                    "expected `name = \"…\"`, `tags(\"…\", …)` or `statistics = false`",
+                ));
+            }
+        }
+    }
+    Ok(output)
 }
 
 /// `resources(cpus = 4, memory = "16G", gpus = 1)`, each key optional.
@@ -88,9 +197,14 @@ fn parse_args(args: TokenStream) -> syn::Result<StepArgs> {
     for meta in metas {
         match &meta {
             Meta::List(list) if list.path.is_ident("outputs") => {
-                let names =
-                    Punctuated::<Ident, Token![,]>::parse_terminated.parse2(list.tokens.clone())?;
-                parsed.outputs = Some(names.into_iter().collect());
+                let outputs =
+                    Punctuated::<Meta, Token![,]>::parse_terminated.parse2(list.tokens.clone())?;
+                parsed.outputs = Some(
+                    outputs
+                        .into_iter()
+                        .map(parse_output)
+                        .collect::<syn::Result<_>>()?,
+                );
             }
             Meta::List(list) if list.path.is_ident("resources") => {
                 parsed.resources = Some(parse_resources(list.tokens.clone())?);
@@ -230,7 +344,11 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         },
     };
     let value_ty = value_ty.filter(|t| !matches!(t, Type::Tuple(tuple) if tuple.elems.is_empty()));
-    let outputs: Vec<(LitStr, Type)> = match (&args.outputs, &value_ty) {
+    let names: Option<Vec<Ident>> = args
+        .outputs
+        .as_ref()
+        .map(|outputs| outputs.iter().map(|o| o.ident.clone()).collect());
+    let outputs: Vec<(LitStr, Type)> = match (&names, &value_ty) {
         (None, None) => Vec::new(),
         (None, Some(ty)) => vec![(LitStr::new("output", Span::call_site()), ty.clone())],
         (Some(names), Some(Type::Tuple(tuple))) if names.len() > 1 => {
@@ -331,6 +449,26 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             let __m = #materializer;
             __builder.output::<#ty>(#key, __m.id(), __m.version());
         }});
+        let options = args
+            .outputs
+            .iter()
+            .flatten()
+            .find(|o| o.ident == key.value() && o.has_options());
+        if let Some(options) = options {
+            let name = match &options.artifact_name {
+                Some(name) => quote!(::std::option::Option::Some(#name)),
+                None => quote!(::std::option::Option::None),
+            };
+            let tags = &options.tags;
+            let statistics = options.statistics.unwrap_or(true);
+            declarations.push(quote! {
+                __builder.output_options(#key, ::zenml::pipeline::OutputOptions {
+                    artifact_name: #name,
+                    tags: &[#(#tags),*],
+                    statistics: #statistics,
+                });
+            });
+        }
     }
     let value = if is_result {
         quote!(::zenml::pipeline::IntoStepResult::into_step_result(

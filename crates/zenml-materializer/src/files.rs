@@ -1,8 +1,9 @@
-//! File access shared by the built-in materializers.
+//! File access shared by materializers: creating new files, and opening and reading
+//! regular files without following links.
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::MaterializerError;
 
@@ -10,7 +11,9 @@ use crate::MaterializerError;
 const MAX_LISTED: usize = 10;
 
 /// Writes `data` to the new file `dir/name`; fails if it exists already.
-pub(crate) fn write_new(dir: &Path, name: &str, data: &[u8]) -> Result<(), MaterializerError> {
+///
+/// For materializers' `save`.
+pub fn write_new(dir: &Path, name: &str, data: &[u8]) -> Result<(), MaterializerError> {
     let path = dir.join(name);
     let io_err = |action| {
         let path = path.clone();
@@ -25,13 +28,17 @@ pub(crate) fn write_new(dir: &Path, name: &str, data: &[u8]) -> Result<(), Mater
     file.flush().map_err(io_err("cannot write"))
 }
 
-/// Reads the regular file `dir/name`, without following a link.
-pub(crate) fn read_regular(
+/// Opens the regular file `dir/name` for reading, without following a link: a missing file
+/// is [`MaterializerError::MissingFile`] (listing what `dir` holds), a link or anything but
+/// a regular file is [`MaterializerError::Mismatch`]. Returns the file and its path.
+///
+/// For materializers: `id` and `rust_type` name the materializer and the type it loads.
+pub fn open_regular(
     dir: &Path,
     name: &str,
     id: &'static str,
     rust_type: &'static str,
-) -> Result<Vec<u8>, MaterializerError> {
+) -> Result<(fs::File, PathBuf), MaterializerError> {
     let path = dir.join(name);
     let meta = match fs::symlink_metadata(&path) {
         Ok(meta) => meta,
@@ -51,20 +58,59 @@ pub(crate) fn read_regular(
             });
         }
     };
-    if !meta.is_file() {
+    let not_regular = |meta: &fs::Metadata, path: PathBuf| {
         let what = if meta.file_type().is_symlink() {
             "a link, which is not followed"
         } else {
             "not a regular file"
         };
-        return Err(MaterializerError::Mismatch {
+        MaterializerError::Mismatch {
             id,
             rust_type,
             file: path,
             message: format!("it is {what}"),
-        });
+        }
+    };
+    if !meta.is_file() {
+        return Err(not_regular(&meta, path));
     }
-    read_whole(&path).map_err(|source| MaterializerError::Io {
+    let file = fs::File::open(&path).map_err(|source| MaterializerError::Io {
+        action: "cannot open",
+        path: path.clone(),
+        source,
+    })?;
+    // The file opened must be the one inspected: a link put in its place in between is
+    // refused too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let opened = file.metadata().map_err(|source| MaterializerError::Io {
+            action: "cannot inspect",
+            path: path.clone(),
+            source,
+        })?;
+        if (opened.dev(), opened.ino()) != (meta.dev(), meta.ino()) {
+            return Err(MaterializerError::Mismatch {
+                id,
+                rust_type,
+                file: path,
+                message: "it was replaced while it was opened".to_owned(),
+            });
+        }
+    }
+    Ok((file, path))
+}
+
+/// Reads the regular file `dir/name` whole, without following a link (see
+/// [`open_regular`]).
+pub fn read_regular(
+    dir: &Path,
+    name: &str,
+    id: &'static str,
+    rust_type: &'static str,
+) -> Result<Vec<u8>, MaterializerError> {
+    let (file, path) = open_regular(dir, name, id, rust_type)?;
+    read_whole_file(file).map_err(|source| MaterializerError::Io {
         action: "cannot read",
         path,
         source,
@@ -78,14 +124,19 @@ const READ_BLOCK: usize = 8 << 20;
 /// The most threads one read uses.
 const MAX_READ_THREADS: usize = 4;
 
-/// Reads the whole file at `path` into memory.
+/// Reads the whole file at `path` into memory (see [`read_whole_file`]).
+#[cfg(test)]
+fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
+    read_whole_file(fs::File::open(path)?)
+}
+
+/// Reads all of `file` into memory.
 ///
 /// A large file is read into its buffer by several threads, each filling blocks of it with
 /// positioned reads. Most of the cost of reading a large page-cached file into fresh memory
 /// is the kernel's handling of the first touch of every page of the new buffer, and threads
 /// pay it side by side. A file that shrinks or grows while it is read is an error.
-pub(crate) fn read_whole(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = fs::File::open(path)?;
+fn read_whole_file(mut file: fs::File) -> io::Result<Vec<u8>> {
     let len = file.metadata()?.len();
     #[cfg(unix)]
     if len >= PARALLEL_READ_MIN {

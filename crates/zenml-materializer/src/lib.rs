@@ -11,18 +11,42 @@
 //! - [`JsonMaterializer`] (`zenml.json`, file `data.json`) for `bool`, every integer type,
 //!   `f32`, `f64` and `String`, and usable for any serde type.
 //! - [`BytesMaterializer`] (`zenml.bytes`, file `data.bin`) for `Vec<u8>`.
+//!
+//! A materializer of data (tables, arrays) can also [describe](Materializer::describe) a
+//! value: its [`DataSchema`] and [`DataStatistics`], which the runner records with the
+//! artifact. [`statistics`] computes them column by column, and [`compare_statistics`]
+//! measures how far two sets of them moved apart.
 
 mod bytes;
+mod description;
+mod drift;
 mod error;
-mod files;
+pub mod files;
 mod json;
+#[cfg(feature = "ndarray")]
+pub mod npy;
+#[cfg(feature = "arrow")]
+pub mod parquet;
+/// The `ndarray` crate whose arrays [`npy`] stores (feature `ndarray`).
+#[cfg(feature = "ndarray")]
+pub use ndarray;
+/// The Arrow crates whose tables [`parquet`] stores (feature `arrow`).
+#[cfg(feature = "arrow")]
+pub use {arrow_array, arrow_schema};
 mod registry;
 mod shape;
+pub mod statistics;
 
 use std::fmt;
 use std::path::Path;
 
 pub use bytes::BytesMaterializer;
+pub use description::{
+    ARRAY_COLUMN, ColumnSchema, ColumnStatistics, DataKind, DataSchema, DataStatistics,
+    Description, DistinctCount, Histogram, MAX_COUNTED_VALUES, NumericStatistics, QUANTILES,
+    Quantile, SAMPLE_SIZE, SCHEMA_KEY, STATISTICS_KEY, TOP_VALUES, TopValues, ValueCount,
+};
+pub use drift::{ColumnDrift, DriftMeasure, Presence, compare_statistics};
 pub use error::{MaterializerError, MaterializerRegistryError};
 pub use json::JsonMaterializer;
 pub use registry::{MaterializerDescription, check_unique, registered};
@@ -46,6 +70,10 @@ pub use registry::{MaterializerDescription, check_unique, registered};
 ///   file, another format, a value of another type, corrupt data), `load` fails with an
 ///   error that names the materializer's id and the expected Rust type
 ///   ([`MaterializerError::MissingFile`] or [`MaterializerError::Mismatch`]).
+/// - **Honest descriptions.** [`describe`](Materializer::describe), where implemented,
+///   describes exactly the value given (the same value describes the same way), computes
+///   statistics only when asked, and never fails where `save` of the same value succeeds
+///   only because the value is unusual (empty, all null, NaN).
 /// - **Stable identity.** [`id`](Materializer::id) never changes and is unique across
 ///   materializers; [`version`](Materializer::version) grows whenever the files' layout
 ///   changes. Both are recorded with each artifact.
@@ -64,6 +92,21 @@ pub trait Materializer: fmt::Debug + Send + Sync {
 
     /// Reads a value back from the files in `dir`.
     fn load(&self, dir: &Path) -> Result<Self::Value, MaterializerError>;
+
+    /// Describes `value` for the people who look at its artifact: its schema, and its
+    /// statistics when `statistics` is true (a step can switch them off for one output).
+    /// The runner records the description with the artifact, as metadata under
+    /// [`SCHEMA_KEY`] and [`STATISTICS_KEY`].
+    ///
+    /// `None`, the default, for values that are not data sets (a model, a number).
+    fn describe(
+        &self,
+        value: &Self::Value,
+        statistics: bool,
+    ) -> Result<Option<Description>, MaterializerError> {
+        let _ = (value, statistics);
+        Ok(None)
+    }
 }
 
 /// A value type's default materializer: the one used for it unless a step says otherwise.

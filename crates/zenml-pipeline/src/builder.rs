@@ -78,6 +78,33 @@ pub struct OutputSpec {
     pub materializer_id: &'static str,
     /// That materializer's version.
     pub materializer_version: u32,
+    /// How its artifacts are named, tagged and described.
+    pub options: OutputOptions,
+}
+
+/// How a step output's artifacts are named, tagged and described: what
+/// `#[step(outputs(model(name = "iris-classifier", tags("iris"), statistics = false)))]`
+/// declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputOptions {
+    /// The name under which each new artifact of the output is recorded as the next
+    /// version (1, 2, 3, …); `None` for an unnamed output.
+    pub artifact_name: Option<&'static str>,
+    /// Tags given to each new artifact of the output.
+    pub tags: &'static [&'static str],
+    /// Whether the statistics of a table or array are computed when it is saved (its
+    /// schema always is).
+    pub statistics: bool,
+}
+
+impl Default for OutputOptions {
+    fn default() -> Self {
+        OutputOptions {
+            artifact_name: None,
+            tags: &[],
+            statistics: true,
+        }
+    }
 }
 
 type StepFn = Box<dyn Fn(&StepInvocation<'_>) -> Result<(), StepError> + Send + Sync>;
@@ -266,7 +293,20 @@ impl StepBuilder {
             rust_type: std::any::type_name::<T>(),
             materializer_id,
             materializer_version,
+            options: OutputOptions::default(),
         });
+    }
+
+    /// Sets the options of output `name`, declared before with [`output`](Self::output).
+    ///
+    /// # Panics
+    ///
+    /// When the step declares no output `name` (the `#[step]` macro never does that).
+    pub fn output_options(&mut self, name: &'static str, options: OutputOptions) {
+        let Some(output) = self.node.outputs.iter_mut().find(|o| o.name == name) else {
+            panic!("step `{}` has no output `{name}`", self.node.function);
+        };
+        output.options = options;
     }
 
     /// Adds the node to the pipeline being built and returns its index.

@@ -39,7 +39,7 @@ pub mod type_key;
 mod verify;
 
 pub use attempts::job_key;
-pub use builder::{DeclaredResources, InputSpec, OutputSpec, ParamSpec, StepNode};
+pub use builder::{DeclaredResources, InputSpec, OutputOptions, OutputSpec, ParamSpec, StepNode};
 pub use cancel::CancelReport;
 pub use client::{Client, ClientError, RunView, StepView};
 pub use compare::{PipelineComparison, RunComparison};

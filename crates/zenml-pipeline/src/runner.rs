@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use zenml_artifact_store::ObjectPath;
 use zenml_core::{Dag, DagNode};
-use zenml_materializer::Materializer;
+use zenml_materializer::{Materializer, SCHEMA_KEY, STATISTICS_KEY};
 use zenml_metadata_store::{
     ArtifactRecord, MetadataEntry, Millis, Resource, RunStatus, StepRunRecord, StepRunWrite,
     StepStatus,
@@ -43,6 +43,8 @@ pub struct StepInvocation<'a> {
     pub(crate) node: &'a StepNode,
     pub(crate) step_run_id: String,
     pub(crate) outputs: Mutex<Vec<ArtifactRecord>>,
+    /// The schemas and statistics of the outputs written so far, as artifact metadata.
+    pub(crate) descriptions: Mutex<Vec<MetadataEntry>>,
 }
 
 impl StepInvocation<'_> {
@@ -151,6 +153,39 @@ impl StepInvocation<'_> {
         let store = self.execution.stack.artifact_store.as_ref();
         let written = write_artifact(store, &self.execution.staging, &folder, materializer, value)
             .map_err(StepError::from_error)?;
+        let options = self
+            .node
+            .outputs
+            .iter()
+            .find(|spec| spec.name == name)
+            .map(|spec| spec.options)
+            .unwrap_or_default();
+        let description = materializer
+            .describe(value, options.statistics)
+            .map_err(|e| {
+                StepError::new(format!(
+                    "output `{name}` cannot be described: {}",
+                    zenml_core::error_chain(&e)
+                ))
+            })?;
+        if let Some(description) = description {
+            let mut entries = vec![MetadataEntry {
+                resource: Resource::Artifact(id.clone()),
+                key: SCHEMA_KEY.to_owned(),
+                value: serde_json::to_value(&description.schema).map_err(StepError::from_error)?,
+            }];
+            if let Some(statistics) = &description.statistics {
+                entries.push(MetadataEntry {
+                    resource: Resource::Artifact(id.clone()),
+                    key: STATISTICS_KEY.to_owned(),
+                    value: serde_json::to_value(statistics).map_err(StepError::from_error)?,
+                });
+            }
+            self.descriptions
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(entries);
+        }
         let record = ArtifactRecord {
             id,
             uri: written.uri,
@@ -331,6 +366,7 @@ impl<'a> Execution<'a> {
             node,
             step_run_id: uuid::Uuid::new_v4().to_string(),
             outputs: Mutex::new(Vec::new()),
+            descriptions: Mutex::new(Vec::new()),
         };
         (node.run)(&invocation)?;
         let metadata_errors = invocation
@@ -390,6 +426,12 @@ impl<'a> Execution<'a> {
                 value,
             });
         }
+        metadata.extend(
+            invocation
+                .descriptions
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         let write = StepRunWrite {
             step: StepRunRecord {
                 id: invocation.step_run_id.clone(),

@@ -59,6 +59,12 @@ pub struct OutputDeclaration {
     pub materializer: String,
     /// That materializer's version.
     pub materializer_version: u32,
+    /// The name its artifacts are versioned under, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_name: Option<String>,
+    /// The tags its artifacts get.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 impl PipelineSpec {
@@ -90,6 +96,13 @@ impl PipelineSpec {
                             rust_type: output.rust_type.to_owned(),
                             materializer: output.materializer_id.to_owned(),
                             materializer_version: output.materializer_version,
+                            artifact_name: output.options.artifact_name.map(str::to_owned),
+                            tags: output
+                                .options
+                                .tags
+                                .iter()
+                                .map(|t| (*t).to_owned())
+                                .collect(),
                         })
                         .collect(),
                 })

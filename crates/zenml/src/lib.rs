@@ -69,6 +69,15 @@ pub mod prelude {
     pub use crate::{pipeline, step};
 }
 
+/// The `ndarray` crate whose arrays are stored as NumPy `.npy` artifacts (feature
+/// `ndarray`): use this re-export, so that your arrays are the type the materializer is
+/// registered for.
+#[cfg(feature = "ndarray")]
+pub use zenml_materializer::ndarray;
+/// The Arrow crates whose `RecordBatch`es are stored as Parquet artifacts (feature
+/// `arrow`).
+#[cfg(feature = "arrow")]
+pub use zenml_materializer::{arrow_array, arrow_schema};
 #[cfg(feature = "mysql")]
 pub use zenml_mysql as mysql;
 #[cfg(any(feature = "s3", feature = "gcs", feature = "azure"))]

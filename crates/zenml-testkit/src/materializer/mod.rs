@@ -26,9 +26,14 @@ use std::fmt::Debug;
 use std::fs;
 
 use zenml_materializer::{
-    BytesMaterializer, DefaultMaterializer, JsonMaterializer, Materializer, MaterializerError,
-    check_unique, registered,
+    BytesMaterializer, DefaultMaterializer, Description, JsonMaterializer, Materializer,
+    MaterializerError, check_unique, registered,
 };
+
+#[cfg(feature = "ndarray")]
+pub mod arrays;
+#[cfg(feature = "arrow")]
+pub mod tables;
 
 use crate::{GroupReport, SuiteReport};
 
@@ -36,7 +41,9 @@ use crate::{GroupReport, SuiteReport};
 pub const SUITE: &str = "materializer";
 
 /// The groups of [`run_all`], in order.
-pub const GROUPS: [&str; 6] = ["bool", "integers", "floats", "strings", "bytes", "registry"];
+pub const GROUPS: [&str; 8] = [
+    "bool", "integers", "floats", "strings", "bytes", "arrays", "tables", "registry",
+];
 
 /// A typed check of a built-in registration: the Rust type as registered, its group, and the
 /// check.
@@ -73,6 +80,58 @@ pub fn typed_checks() -> Vec<TypedCheck> {
         typed("f64", "floats", || check_floats::<f64>("f64")),
         typed("String", "strings", check_strings),
         typed("Vec<u8>", "bytes", check_bytes),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<bool, D>", "arrays", || {
+            arrays::check_arrays::<bool>("ndarray::Array<bool, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<f32, D>", "arrays", || {
+            arrays::check_arrays::<f32>("ndarray::Array<f32, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<f64, D>", "arrays", || {
+            arrays::check_arrays::<f64>("ndarray::Array<f64, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<i8, D>", "arrays", || {
+            arrays::check_arrays::<i8>("ndarray::Array<i8, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<i16, D>", "arrays", || {
+            arrays::check_arrays::<i16>("ndarray::Array<i16, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<i32, D>", "arrays", || {
+            arrays::check_arrays::<i32>("ndarray::Array<i32, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<i64, D>", "arrays", || {
+            arrays::check_arrays::<i64>("ndarray::Array<i64, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<u8, D>", "arrays", || {
+            arrays::check_arrays::<u8>("ndarray::Array<u8, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<u16, D>", "arrays", || {
+            arrays::check_arrays::<u16>("ndarray::Array<u16, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<u32, D>", "arrays", || {
+            arrays::check_arrays::<u32>("ndarray::Array<u32, D>")
+        }),
+        #[cfg(feature = "ndarray")]
+        typed("ndarray::Array<u64, D>", "arrays", || {
+            arrays::check_arrays::<u64>("ndarray::Array<u64, D>")
+        }),
+        #[cfg(feature = "arrow")]
+        typed("arrow_array::RecordBatch", "tables", tables::check_tables),
+        #[cfg(feature = "arrow")]
+        typed(
+            "Vec<arrow_array::RecordBatch>",
+            "tables",
+            tables::check_table_batches,
+        ),
     ]
 }
 
@@ -198,6 +257,77 @@ pub fn check_default<T: DefaultMaterializer + Debug>(
         "the registration of `{rust_type}` names its default materializer"
     );
     check_materializer_by(&materializer, values, same);
+}
+
+/// Checks what `materializer` says about `value`, which has `rows` rows (a table) or
+/// elements (an array), and returns the full description:
+///
+/// - with statistics, it describes the value (`Some`), its schema counts `rows`, and its
+///   statistics have one entry per column of the schema, with the same names and types, in
+///   the same order;
+/// - without statistics, the schema is the same and there are no statistics;
+/// - describing again gives the same description, and it goes through JSON unchanged (so
+///   every number in it is finite).
+pub fn check_description<M>(materializer: &M, value: &M::Value, rows: u64) -> Description
+where
+    M: Materializer,
+    M::Value: Debug,
+{
+    let id = materializer.id();
+    let describe = |statistics| {
+        materializer
+            .describe(value, statistics)
+            .unwrap_or_else(|e| panic!("`{id}` cannot describe {value:?}: {e}"))
+            .unwrap_or_else(|| panic!("`{id}` does not describe {value:?}"))
+    };
+    let full = describe(true);
+    assert_eq!(full.schema.rows, rows, "`{id}`: the rows of {value:?}");
+    let statistics = full
+        .statistics
+        .as_ref()
+        .unwrap_or_else(|| panic!("`{id}` gave no statistics when asked"));
+    assert_eq!(statistics.rows, rows, "`{id}`: the rows in the statistics");
+    let columns: Vec<(&str, &str)> = full
+        .schema
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.data_type.as_str()))
+        .collect();
+    let described: Vec<(&str, &str)> = statistics
+        .columns
+        .iter()
+        .map(|c| (c.name.as_str(), c.data_type.as_str()))
+        .collect();
+    assert_eq!(
+        columns, described,
+        "`{id}`: statistics follow the schema's columns"
+    );
+    for column in &statistics.columns {
+        assert!(
+            column.count + column.nulls <= rows,
+            "`{id}`: column `{}` counts more values than rows",
+            column.name
+        );
+    }
+    let without = describe(false);
+    assert_eq!(
+        without.schema, full.schema,
+        "`{id}`: the schema without statistics"
+    );
+    assert!(
+        without.statistics.is_none(),
+        "`{id}`: statistics when switched off"
+    );
+    assert_eq!(
+        describe(true),
+        full,
+        "`{id}`: the same value describes the same way"
+    );
+    let json = serde_json::to_value(&full).expect("a description is JSON");
+    let back: Description = serde_json::from_value(json.clone())
+        .unwrap_or_else(|e| panic!("`{id}`: the description {json} does not read back: {e}"));
+    assert_eq!(back, full, "`{id}`: the description survives JSON");
+    full
 }
 
 /// `true` and `false`, with the JSON materializer.

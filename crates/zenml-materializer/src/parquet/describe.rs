@@ -1,0 +1,264 @@
+//! The schema and statistics of an Arrow table, column by column; columns are computed in
+//! parallel, one thread per core.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    ArrowDictionaryKeyType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
+    UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{AnyDictionaryArray, Array, ArrayRef, ArrowPrimitiveType, RecordBatch};
+use arrow_schema::{DataType, Schema};
+
+use crate::description::{
+    ColumnSchema, ColumnStatistics, DataKind, DataSchema, DataStatistics, Description,
+};
+use crate::statistics::{NumericColumn, TextColumn, counts_only};
+
+/// The description of a table made of `batches`, all of `schema`.
+pub(super) fn describe(schema: &Schema, batches: &[RecordBatch], statistics: bool) -> Description {
+    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let data_schema = DataSchema {
+        kind: DataKind::Table,
+        rows,
+        shape: None,
+        columns: schema
+            .fields()
+            .iter()
+            .map(|field| ColumnSchema {
+                name: field.name().clone(),
+                data_type: field.data_type().to_string(),
+                nullable: field.is_nullable(),
+            })
+            .collect(),
+    };
+    let statistics = statistics.then(|| DataStatistics {
+        rows,
+        columns: column_statistics(schema, batches),
+    });
+    Description {
+        schema: data_schema,
+        statistics,
+    }
+}
+
+/// Every column's statistics, in order, computed by one thread per core.
+fn column_statistics(schema: &Schema, batches: &[RecordBatch]) -> Vec<ColumnStatistics> {
+    let columns = schema.fields().len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, columns.max(1));
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, ColumnStatistics)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        if index >= columns {
+                            return done;
+                        }
+                        let field = &schema.fields()[index];
+                        let arrays: Vec<&ArrayRef> =
+                            batches.iter().map(|b| b.column(index)).collect();
+                        done.push((index, column(field.name(), field.data_type(), &arrays)));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    results.sort_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, stats)| stats).collect()
+}
+
+/// The statistics of one column, made of `arrays` (one per batch) of `data_type`.
+fn column(name: &str, data_type: &DataType, arrays: &[&ArrayRef]) -> ColumnStatistics {
+    let type_name = data_type.to_string();
+    let nulls: u64 = arrays.iter().map(|a| a.null_count() as u64).sum();
+    let count: u64 = arrays.iter().map(|a| a.len() as u64).sum::<u64>() - nulls;
+    match data_type {
+        DataType::Int8 => numeric::<Int8Type>(name, &type_name, arrays, |v| Key::Signed(v.into())),
+        DataType::Int16 => {
+            numeric::<Int16Type>(name, &type_name, arrays, |v| Key::Signed(v.into()))
+        }
+        DataType::Int32 => {
+            numeric::<Int32Type>(name, &type_name, arrays, |v| Key::Signed(v.into()))
+        }
+        DataType::Int64 => numeric::<Int64Type>(name, &type_name, arrays, Key::Signed),
+        DataType::UInt8 => {
+            numeric::<UInt8Type>(name, &type_name, arrays, |v| Key::Unsigned(v.into()))
+        }
+        DataType::UInt16 => {
+            numeric::<UInt16Type>(name, &type_name, arrays, |v| Key::Unsigned(v.into()))
+        }
+        DataType::UInt32 => {
+            numeric::<UInt32Type>(name, &type_name, arrays, |v| Key::Unsigned(v.into()))
+        }
+        DataType::UInt64 => numeric::<UInt64Type>(name, &type_name, arrays, Key::Unsigned),
+        DataType::Float32 => {
+            numeric::<Float32Type>(name, &type_name, arrays, |v| Key::Float(v.into()))
+        }
+        DataType::Float64 => numeric::<Float64Type>(name, &type_name, arrays, Key::Float),
+        DataType::Boolean => {
+            let mut column = TextColumn::new();
+            column.add_nulls(nulls);
+            for array in arrays {
+                let values = array.as_boolean();
+                let trues = values.true_count() as u64;
+                let falses = (values.len() - values.null_count()) as u64 - trues;
+                column.push_n("true", trues);
+                column.push_n("false", falses);
+            }
+            column.finish(name, &type_name)
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let mut column = TextColumn::new();
+            column.add_nulls(nulls);
+            for array in arrays {
+                match array.data_type() {
+                    DataType::Utf8 => array
+                        .as_string::<i32>()
+                        .iter()
+                        .flatten()
+                        .for_each(|v| column.push(v)),
+                    DataType::LargeUtf8 => array
+                        .as_string::<i64>()
+                        .iter()
+                        .flatten()
+                        .for_each(|v| column.push(v)),
+                    _ => array
+                        .as_string_view()
+                        .iter()
+                        .flatten()
+                        .for_each(|v| column.push(v)),
+                }
+            }
+            column.finish(name, &type_name)
+        }
+        DataType::Dictionary(key, value)
+            if matches!(**value, DataType::Utf8 | DataType::LargeUtf8) =>
+        {
+            let mut column = TextColumn::new();
+            column.add_nulls(nulls);
+            for array in arrays {
+                match **key {
+                    DataType::Int8 => categories::<Int8Type>(array, &mut column),
+                    DataType::Int16 => categories::<Int16Type>(array, &mut column),
+                    DataType::Int32 => categories::<Int32Type>(array, &mut column),
+                    DataType::Int64 => categories::<Int64Type>(array, &mut column),
+                    DataType::UInt8 => categories::<UInt8Type>(array, &mut column),
+                    DataType::UInt16 => categories::<UInt16Type>(array, &mut column),
+                    DataType::UInt32 => categories::<UInt32Type>(array, &mut column),
+                    _ => categories::<UInt64Type>(array, &mut column),
+                }
+            }
+            column.finish(name, &type_name)
+        }
+        _ => counts_only(name, &type_name, count, nulls),
+    }
+}
+
+/// The exact identity of a number, for distinct counts.
+enum Key {
+    Signed(i64),
+    Unsigned(u64),
+    Float(f64),
+}
+
+/// Two passes over a numeric column: the values without nulls are read from the buffers
+/// directly when a batch has no nulls.
+fn numeric<T>(
+    name: &str,
+    type_name: &str,
+    arrays: &[&ArrayRef],
+    key: impl Fn(T::Native) -> Key,
+) -> ColumnStatistics
+where
+    T: ArrowPrimitiveType,
+    T::Native: Into<NumberValue>,
+{
+    let mut column = NumericColumn::new();
+    let each = |f: &mut dyn FnMut(T::Native)| {
+        for array in arrays {
+            let values = array.as_primitive::<T>();
+            if values.null_count() == 0 {
+                values.values().iter().for_each(|&v| f(v));
+            } else {
+                values.iter().flatten().for_each(&mut *f);
+            }
+        }
+    };
+    each(&mut |v| match key(v) {
+        Key::Signed(i) => column.push_i64(i),
+        Key::Unsigned(u) => column.push_u64(u),
+        Key::Float(x) => column.push_f64(x),
+    });
+    column.add_nulls(arrays.iter().map(|a| a.null_count() as u64).sum());
+    let mut bins = column.histogram();
+    each(&mut |v| bins.push(v.into().0));
+    column.finish(name, type_name, bins)
+}
+
+/// A number as `f64`, for binning.
+struct NumberValue(f64);
+
+macro_rules! number_values {
+    ($($t:ty),+) => {$(
+        impl From<$t> for NumberValue {
+            fn from(value: $t) -> Self {
+                NumberValue(value as f64)
+            }
+        }
+    )+};
+}
+
+number_values!(i8, i16, i32, i64, u8, u16, u32, u64, f32, f64);
+
+/// Counts a dictionary column's values by key, then each distinct value once.
+fn categories<K: ArrowDictionaryKeyType>(array: &ArrayRef, column: &mut TextColumn) {
+    let dictionary = array.as_dictionary::<K>();
+    let values = dictionary.values();
+    let mut counts = vec![0u64; values.len()];
+    // `normalized_keys` gives each key as an index, valid or not.
+    let valid = dictionary.keys().iter().map(|k| k.is_some());
+    for (index, is_valid) in dictionary.normalized_keys().into_iter().zip(valid) {
+        if is_valid && let Some(count) = counts.get_mut(index) {
+            *count += 1;
+        }
+    }
+    let text = |index: usize| -> Option<String> {
+        match values.data_type() {
+            DataType::Utf8 => {
+                let strings = values.as_string::<i32>();
+                strings
+                    .is_valid(index)
+                    .then(|| strings.value(index).to_owned())
+            }
+            _ => {
+                let strings = values.as_string::<i64>();
+                strings
+                    .is_valid(index)
+                    .then(|| strings.value(index).to_owned())
+            }
+        }
+    };
+    for (index, count) in counts.into_iter().enumerate() {
+        if count > 0 {
+            match text(index) {
+                Some(value) => column.push_n(&value, count),
+                // A key that points at a null value is a null.
+                None => column.add_nulls(count),
+            }
+        }
+    }
+}
