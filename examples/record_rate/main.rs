@@ -107,6 +107,7 @@ fn step_run(run_id: &str, prefix: &str, n: usize) -> StepRunWrite {
         new_outputs,
         reused_outputs: Vec::new(),
         metadata: Vec::new(),
+        artifact_labels: Vec::new(),
     }
 }
 

@@ -47,16 +47,16 @@ pub fn binary() -> &'static Path {
     })
 }
 
-/// The example pipeline program `name` (`quickstart`, `training`) of this checkout. The
-/// examples are built on first use (once per test process) with
-/// `cargo build -p zenml-examples --examples`, into the same target folder and profile as
+/// The example pipeline program `name` (`quickstart`, `training`, `iris`) of this checkout.
+/// The examples are built on first use (once per test process) with
+/// `cargo build -p zenml-examples --examples --features iris`, into the same target folder and profile as
 /// [`binary`], and found at `<target dir>/<profile>/examples/<name>`.
 pub fn example(name: &str) -> PathBuf {
     static EXAMPLES: OnceLock<PathBuf> = OnceLock::new();
     let dir = EXAMPLES.get_or_init(|| {
         cargo_build(
             "the example pipelines",
-            &["-p", "zenml-examples", "--examples"],
+            &["-p", "zenml-examples", "--examples", "--features", "iris"],
         )
         .join("examples")
     });

@@ -187,12 +187,59 @@ pub(crate) enum StepCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ArtifactCommand {
-    /// List artifacts, newest first.
-    List,
-    /// Show an artifact: URI, type, materializer, hash, size and producer.
+    /// List artifacts, newest first, with their names, versions and tags.
+    List {
+        /// Only versions of this name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Only artifacts with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+    },
+    /// Show an artifact: URI, type, materializer, hash, size, producer, name, version, tags
+    /// and metadata.
     Describe {
-        /// The artifact's id.
+        /// The artifact: its id, a name (its latest version) or NAME:VERSION.
         id: String,
+    },
+    /// List the versions of a name, oldest first.
+    Versions {
+        /// The name, e.g. `iris-classifier`.
+        name: String,
+    },
+    /// Tag an artifact.
+    Tag {
+        /// The artifact: its id, a name (its latest version) or NAME:VERSION.
+        artifact: String,
+        /// The tag.
+        tag: String,
+    },
+    /// Remove a tag from an artifact.
+    Untag {
+        /// The artifact: its id, a name (its latest version) or NAME:VERSION.
+        artifact: String,
+        /// The tag.
+        tag: String,
+    },
+    /// Show the schema of a table or array artifact: its columns, types and nullability,
+    /// or its shape and dtype.
+    Schema {
+        /// The artifact: its id, a name (its latest version) or NAME:VERSION.
+        id: String,
+    },
+    /// Show the statistics of a table or array artifact, column by column; with
+    /// `--compare`, side by side with another's, marking the columns whose distribution
+    /// moved most.
+    Statistics {
+        /// The artifact: its id, a name (its latest version) or NAME:VERSION.
+        id: String,
+        /// The artifact to compare with (e.g. the eval split against the train split).
+        #[arg(long, value_name = "ID")]
+        compare: Option<String>,
+        /// With `--compare`: mark the columns whose distance (Kolmogorov–Smirnov for numbers,
+        /// L-infinity of value frequencies otherwise) is at least this.
+        #[arg(long, default_value_t = 0.1)]
+        threshold: f64,
     },
     /// Show an artifact's lineage: the step runs that produced it and its inputs, upward,
     /// and the step runs (of any run) that consumed it and their outputs, downward.

@@ -22,9 +22,9 @@ use zenml_core::{ComponentContext, ComponentKind, FlavorKind};
 
 pub use error::MetadataStoreError;
 pub use model::{
-    ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, Millis, NewRun, PipelineRecord,
-    PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord, StepRunRecord,
-    StepRunWrite, StepStatus,
+    ArtifactLabels, ArtifactName, ArtifactRecord, ArtifactVersion, CacheEntry, CacheFilter,
+    MetadataEntry, Millis, NewArtifactLabels, NewRun, PipelineRecord, PipelineSummary, Resource,
+    RunRecord, RunStatus, StepAttemptRecord, StepRunRecord, StepRunWrite, StepStatus,
 };
 
 /// A database that records pipelines, runs, steps and their artifacts.
@@ -114,6 +114,15 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// or none. The resources are not checked to exist.
     fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError>;
 
+    /// Tags an artifact; returns whether the tag is new to it (tagging twice changes
+    /// nothing). An unknown artifact is [`MetadataStoreError::NotFound`]; an empty tag or one
+    /// longer than 255 characters is [`MetadataStoreError::InvalidRecord`].
+    fn tag_artifact(&self, artifact_id: &str, tag: &str) -> Result<bool, MetadataStoreError>;
+
+    /// Removes a tag from an artifact; returns whether it had it. An unknown artifact is
+    /// [`MetadataStoreError::NotFound`].
+    fn untag_artifact(&self, artifact_id: &str, tag: &str) -> Result<bool, MetadataStoreError>;
+
     /// Invalidates the cache entries that `filter` selects (those
     /// [`cache_entries`](Self::cache_entries) lists for it): sets their
     /// [`cache_invalidated_at`](StepRunRecord::cache_invalidated_at) to `at`, all or none,
@@ -191,6 +200,33 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
 
     /// Every artifact, newest first (by `created_at`).
     fn list_artifacts(&self) -> Result<Vec<ArtifactRecord>, MetadataStoreError>;
+
+    /// Every name under which artifacts are versioned, sorted, with its latest version.
+    fn artifact_names(&self) -> Result<Vec<ArtifactName>, MetadataStoreError>;
+
+    /// The versions of `name`, oldest (1) first, with their tags. A name never recorded is
+    /// [`MetadataStoreError::NotFound`].
+    ///
+    /// Versions are given by [`record_step_run`](Self::record_step_run) to the new outputs
+    /// its [`StepRunWrite::artifact_labels`] name: 1 for a new name, then one more than
+    /// the name's latest, unique under concurrent writers (the step runs of a name get
+    /// distinct, consecutive numbers in the order they commit).
+    fn artifact_versions(&self, name: &str) -> Result<Vec<ArtifactVersion>, MetadataStoreError>;
+
+    /// Version `version` of `name`, or its latest when `None`. An unknown name or version
+    /// is [`MetadataStoreError::NotFound`].
+    fn artifact_version(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<ArtifactVersion, MetadataStoreError>;
+
+    /// The names, versions and tags of the given artifacts, by artifact id, sorted; an
+    /// artifact with neither a name nor a tag (or unknown) is left out.
+    fn artifact_labels(
+        &self,
+        artifact_ids: &[&str],
+    ) -> Result<Vec<(String, ArtifactLabels)>, MetadataStoreError>;
 
     /// The metadata of a resource, sorted by key; empty for a resource without metadata,
     /// known or not.

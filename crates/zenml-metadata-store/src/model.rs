@@ -368,4 +368,58 @@ pub struct StepRunWrite {
     pub reused_outputs: Vec<(String, String)>,
     /// Metadata logged by the step about itself or its outputs.
     pub metadata: Vec<MetadataEntry>,
+    /// The names and tags of new outputs that have any: each named one is recorded as the
+    /// next version of its name.
+    pub artifact_labels: Vec<NewArtifactLabels>,
+}
+
+/// The name and tags a step run gives one of its new artifacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewArtifactLabels {
+    /// The artifact: one of the step run's new outputs.
+    pub artifact_id: String,
+    /// The name it becomes the next version of (1 for a new name), if any.
+    pub name: Option<String>,
+    /// Its tags (duplicates count once).
+    pub tags: Vec<String>,
+}
+
+/// An artifact recorded as one version of a name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactVersion {
+    /// The name.
+    pub name: String,
+    /// The version: 1 for the name's first artifact, then 2, 3, … in the order they were
+    /// recorded.
+    pub version: u32,
+    /// The artifact.
+    pub artifact: ArtifactRecord,
+    /// Its tags, sorted.
+    pub tags: Vec<String>,
+}
+
+/// A name under which artifacts are versioned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactName {
+    /// The name.
+    pub name: String,
+    /// Its latest version.
+    pub latest_version: u32,
+    /// How many versions it has.
+    pub versions: u64,
+    /// When its first version was recorded.
+    pub created_at: Millis,
+    /// When its latest version was recorded.
+    pub updated_at: Millis,
+}
+
+/// An artifact's name, version and tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactLabels {
+    /// The name it is a version of, if any.
+    pub name: Option<String>,
+    /// Which version of it.
+    pub version: Option<u32>,
+    /// Its tags, sorted.
+    pub tags: Vec<String>,
 }

@@ -168,6 +168,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "the run status `cancelled`, and an index of runs by status",
         sql: MIGRATION_5,
     },
+    Migration {
+        version: 6,
+        description: "named, versioned and tagged artifacts",
+        sql: MIGRATION_6,
+    },
 ];
 
 /// Migration 2: the record model of [`crate::model`].
@@ -323,6 +328,44 @@ CREATE TABLE IF NOT EXISTS step_attempts (
 ///   may still record from a prune) are found without reading every run.
 const MIGRATION_5: &str = "
 CREATE INDEX ix_pipeline_runs_status ON pipeline_runs (status)
+";
+
+/// Migration 6: artifacts under names, with versions, and tags.
+///
+/// - `artifact_names`: each name with its latest version. A step run that records a new
+///   version of a name increments `latest_version` with an `UPDATE`, whose row lock makes
+///   concurrent writers of one name take their numbers one after the other on every
+///   database, before it inserts the version.
+/// - `artifact_versions`: which artifact is which version of which name; an artifact has at
+///   most one name, and a name each version once.
+/// - `artifact_tags`: free labels on artifacts, given by the step that made them or later
+///   (`zenml artifact tag`), found by tag through `ix_artifact_tags_tag`.
+const MIGRATION_6: &str = "
+CREATE TABLE IF NOT EXISTS artifact_names (
+    name VARCHAR(255) NOT NULL,
+    latest_version BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (name)
+);
+CREATE TABLE IF NOT EXISTS artifact_versions (
+    artifact_id CHAR(36) NOT NULL,
+    name VARCHAR(255) NOT NULL,
+    version BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (artifact_id),
+    CONSTRAINT uq_artifact_versions_name_version UNIQUE (name, version),
+    CONSTRAINT fk_artifact_versions_artifact FOREIGN KEY (artifact_id) REFERENCES artifacts (id),
+    CONSTRAINT fk_artifact_versions_name FOREIGN KEY (name) REFERENCES artifact_names (name)
+);
+CREATE TABLE IF NOT EXISTS artifact_tags (
+    artifact_id CHAR(36) NOT NULL,
+    tag VARCHAR(255) NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (artifact_id, tag),
+    CONSTRAINT fk_artifact_tags_artifact FOREIGN KEY (artifact_id) REFERENCES artifacts (id)
+);
+CREATE INDEX ix_artifact_tags_tag ON artifact_tags (tag)
 ";
 
 /// The schema version this program writes: the version of the last migration.

@@ -188,21 +188,6 @@ impl Client {
         })
     }
 
-    /// The artifact with this id.
-    pub fn artifact(&self, id: &str) -> Result<ArtifactRecord, ClientError> {
-        self.stack
-            .metadata_store
-            .get_artifact(id)
-            .map_err(|e| match e {
-                MetadataStoreError::NotFound { .. } => ClientError::NotFound {
-                    what: "artifact",
-                    key: id.to_owned(),
-                    hint: "; `zenml artifact list` shows the artifacts".to_owned(),
-                },
-                other => other.into(),
-            })
-    }
-
     /// Every artifact, newest first.
     pub fn artifacts(&self) -> Result<Vec<ArtifactRecord>, ClientError> {
         Ok(self.stack.metadata_store.list_artifacts()?)

@@ -15,6 +15,7 @@
 //! [`Client`] reads it all back.
 
 pub mod artifact_io;
+mod artifact_view;
 mod attempts;
 mod builder;
 mod cache;
@@ -38,6 +39,7 @@ mod step;
 pub mod type_key;
 mod verify;
 
+pub use artifact_view::ArtifactView;
 pub use attempts::job_key;
 pub use builder::{DeclaredResources, InputSpec, OutputOptions, OutputSpec, ParamSpec, StepNode};
 pub use cancel::CancelReport;

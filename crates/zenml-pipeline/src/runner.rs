@@ -14,8 +14,8 @@ use zenml_artifact_store::ObjectPath;
 use zenml_core::{Dag, DagNode};
 use zenml_materializer::{Materializer, SCHEMA_KEY, STATISTICS_KEY};
 use zenml_metadata_store::{
-    ArtifactRecord, MetadataEntry, Millis, Resource, RunStatus, StepRunRecord, StepRunWrite,
-    StepStatus,
+    ArtifactRecord, MetadataEntry, Millis, NewArtifactLabels, Resource, RunStatus, StepRunRecord,
+    StepRunWrite, StepStatus,
 };
 use zenml_orchestrator::StepOutcome;
 use zenml_stack::OpenStack;
@@ -206,6 +206,27 @@ impl StepInvocation<'_> {
             .push(record);
         Ok(())
     }
+}
+
+/// The names and tags that `node`'s outputs give their new artifacts.
+fn artifact_labels(node: &StepNode, new_outputs: &[ArtifactRecord]) -> Vec<NewArtifactLabels> {
+    new_outputs
+        .iter()
+        .filter_map(|artifact| {
+            let spec = node
+                .outputs
+                .iter()
+                .find(|o| o.name == artifact.output_name)?;
+            let options = spec.options;
+            (options.artifact_name.is_some() || !options.tags.is_empty()).then(|| {
+                NewArtifactLabels {
+                    artifact_id: artifact.id.clone(),
+                    name: options.artifact_name.map(str::to_owned),
+                    tags: options.tags.iter().map(|t| (*t).to_owned()).collect(),
+                }
+            })
+        })
+        .collect()
 }
 
 impl StepError {
@@ -453,6 +474,7 @@ impl<'a> Execution<'a> {
                 .iter()
                 .map(|(spec, artifact)| (spec.recorded_name(), artifact.id.clone()))
                 .collect(),
+            artifact_labels: artifact_labels(node, &new_outputs),
             new_outputs: new_outputs.clone(),
             reused_outputs: Vec::new(),
             metadata,
@@ -552,6 +574,7 @@ impl<'a> Execution<'a> {
                 })
                 .collect(),
             metadata: Vec::new(),
+            artifact_labels: Vec::new(),
         };
         self.stack
             .metadata_store
@@ -601,6 +624,7 @@ impl<'a> Execution<'a> {
             new_outputs: Vec::new(),
             reused_outputs: Vec::new(),
             metadata: Vec::new(),
+            artifact_labels: Vec::new(),
         };
         if let Err(e) = self.stack.metadata_store.record_step_run(&write) {
             eprintln!(

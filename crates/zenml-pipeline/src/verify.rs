@@ -54,7 +54,7 @@ impl Client {
             ArtifactSelection::All => self.artifacts()?,
             ArtifactSelection::Ids(ids) => ids
                 .iter()
-                .map(|id| self.artifact(id))
+                .map(|id| self.artifact(id).map(crate::ArtifactView::into_record))
                 .collect::<Result<_, _>>()?,
             ArtifactSelection::Run(run) => {
                 let mut found = Vec::new();

@@ -171,7 +171,7 @@ fn a_database_of_the_previous_version_is_upgraded_and_keeps_its_rows() {
     let path = dir.path().join("metadata.db");
     database_at_version(
         &path,
-        4,
+        5,
         &[conformance::VERSION_2_ROWS, conformance::VERSION_4_ROWS],
     );
     let store = open(&path);
@@ -344,6 +344,7 @@ fn child_process_writer() {
                 inputs: Vec::new(),
                 new_outputs: Vec::new(),
                 reused_outputs: Vec::new(),
+                artifact_labels: Vec::new(),
             })
             .unwrap();
     }

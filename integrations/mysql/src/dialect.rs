@@ -50,6 +50,14 @@ impl Dialect for MysqlDialect {
          ON DUPLICATE KEY UPDATE value = VALUES(value), created_at = VALUES(created_at)"
     }
 
+    /// An update of the key's first column to itself: MySQL counts no changed row for it
+    /// (the connection does not ask for found rows), so the statement counts 0 when the
+    /// row existed. `INSERT IGNORE` would also silence other errors.
+    fn on_conflict_do_nothing(&self, key: &str) -> String {
+        let first = key.split(',').next().unwrap_or(key).trim();
+        format!(" ON DUPLICATE KEY UPDATE {first} = {first}")
+    }
+
     fn begin_write_sql(&self) -> &'static str {
         "START TRANSACTION"
     }

@@ -356,10 +356,10 @@ fn a_database_of_the_previous_version_is_upgraded_and_keeps_its_rows() {
         return;
     }
     let database = TestDatabase::new();
-    // What the release before cancelled runs wrote.
+    // What the release before named artifacts wrote.
     database_at_version(
         &database,
-        4,
+        5,
         "2026-06-01T00:00:00Z",
         &[conformance::VERSION_2_ROWS, conformance::VERSION_4_ROWS],
     );
@@ -393,7 +393,7 @@ fn tables_compare_names_byte_for_byte_whatever_the_database_collation() {
         )
         .await
     });
-    assert_eq!(engines.len(), 8, "{engines:?}");
+    assert_eq!(engines.len(), 11, "{engines:?}");
     for (engine, collation) in engines {
         assert_eq!(
             (engine.as_str(), collation.as_str()),

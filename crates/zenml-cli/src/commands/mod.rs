@@ -1,10 +1,12 @@
 //! One module per command group.
 
+mod artifacts;
 mod cache;
 mod compare;
 mod component;
 mod config;
 mod configs;
+mod data;
 mod init;
 mod lineage;
 mod materializer;
@@ -43,7 +45,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Pipeline(cmd) => runs::pipeline(out, cmd),
         Command::Run(cmd) => runs::run(out, cmd),
         Command::Step(cmd) => runs::step(out, cmd),
-        Command::Artifact(cmd) => runs::artifact(out, cmd),
+        Command::Artifact(cmd) => artifacts::artifact(out, cmd),
         Command::Cache(cmd) => cache::run(out, cmd),
     }
 }

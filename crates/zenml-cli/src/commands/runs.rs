@@ -1,14 +1,14 @@
-//! `zenml pipeline|run|step|artifact …`: what the active stack's metadata store recorded.
+//! `zenml pipeline|run|step …`: what the active stack's metadata store recorded.
 
 use serde_json::{Value, json};
 use zenml::metadata_store::{ArtifactRecord, RunRecord, RunStatus, StepRunRecord};
+use zenml::pipeline::Client;
 use zenml::pipeline::time::{format_duration, format_timestamp};
-use zenml::pipeline::{ArtifactSelection, Client};
 
-use crate::args::{ArtifactCommand, PipelineCommand, PipelineRunsCommand, RunCommand, StepCommand};
+use crate::args::{PipelineCommand, PipelineRunsCommand, RunCommand, StepCommand};
 use crate::output::{Output, table};
 
-fn client() -> anyhow::Result<Client> {
+pub(super) fn client() -> anyhow::Result<Client> {
     Ok(Client::open(&super::repository()?, None)?)
 }
 
@@ -335,80 +335,6 @@ pub(crate) fn step(out: Output, cmd: StepCommand) -> anyhow::Result<()> {
 
 fn artifact_line(a: &ArtifactRecord) -> String {
     format!("{} ({}, {} bytes)", a.id, a.rust_type, a.size)
-}
-
-pub(crate) fn artifact(out: Output, cmd: ArtifactCommand) -> anyhow::Result<()> {
-    let client = client()?;
-    match cmd {
-        ArtifactCommand::List => {
-            let artifacts = client.artifacts()?;
-            out.show(serde_json::to_value(&artifacts)?, || {
-                table(
-                    ["ID", "TYPE", "SIZE", "PRODUCER OUTPUT", "CREATED"],
-                    artifacts.iter().map(|a| {
-                        [
-                            a.id.clone(),
-                            a.rust_type.clone(),
-                            a.size.to_string(),
-                            a.output_name.clone(),
-                            format_timestamp(a.created_at),
-                        ]
-                    }),
-                )
-            });
-        }
-        ArtifactCommand::Describe { id } => {
-            let a = client.artifact(&id)?;
-            let metadata = client
-                .stack()
-                .metadata_store
-                .metadata(&zenml::metadata_store::Resource::Artifact(a.id.clone()))?;
-            let json = json!({ "artifact": a, "metadata": metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>() });
-            out.show(json, || {
-                let mut rows = vec![
-                    ["uri".to_owned(), a.uri.clone()],
-                    ["type".to_owned(), a.rust_type.clone()],
-                    [
-                        "materializer".to_owned(),
-                        format!("{} v{}", a.materializer_id, a.materializer_version),
-                    ],
-                    [
-                        "content hash".to_owned(),
-                        format!("blake3:{}", a.content_hash),
-                    ],
-                    ["size".to_owned(), format!("{} bytes", a.size)],
-                    [
-                        "producer step run".to_owned(),
-                        a.producer_step_run_id.clone(),
-                    ],
-                    ["output".to_owned(), a.output_name.clone()],
-                    ["created".to_owned(), format_timestamp(a.created_at)],
-                ];
-                rows.extend(
-                    metadata
-                        .iter()
-                        .map(|(k, v)| [format!("metadata {k}"), v.to_string()]),
-                );
-                format!("Artifact {}\n{}", a.id, table(["PROPERTY", "VALUE"], rows))
-            });
-        }
-        ArtifactCommand::Lineage { id, depth } => {
-            super::lineage::artifact_lineage(out, &client, &id, depth)?
-        }
-        ArtifactCommand::Prune { yes, min_age } => super::prune::prune(out, &client, yes, min_age)?,
-        ArtifactCommand::Verify { ids, run, all } => {
-            let selection = match (run, all) {
-                (Some(run), _) => ArtifactSelection::Run(run),
-                (None, true) => ArtifactSelection::All,
-                (None, false) if ids.is_empty() => anyhow::bail!(
-                    "name the artifacts to verify by id, or use `--run RUN` or `--all`"
-                ),
-                (None, false) => ArtifactSelection::Ids(ids),
-            };
-            super::verify::verify(out, &client, &selection)?
-        }
-    }
-    Ok(())
 }
 
 /// `zenml step logs RUN STEP [--attempt N]`: the logs as they are, or where they are

@@ -13,6 +13,7 @@
 //! than in a crate of their own because of the orphan rule (see [`crate::npy`]).
 
 mod describe;
+mod dictionaries;
 
 use std::fs;
 use std::io::{BufWriter, Write};
@@ -171,6 +172,15 @@ fn write_table(
     dir: &Path,
     rust_type: &'static str,
 ) -> Result<(), MaterializerError> {
+    let unsupported = |message: String| MaterializerError::Unsupported {
+        id: ID,
+        rust_type,
+        message,
+    };
+    if let Some(reason) = dictionaries::unsupported(&schema) {
+        return Err(unsupported(reason));
+    }
+    let recorded = dictionaries::record(&schema, batches).map_err(unsupported)?;
     let path = dir.join(FILE);
     let file = fs::File::create_new(&path).map_err(|source| MaterializerError::Io {
         action: "cannot create",
@@ -201,6 +211,17 @@ fn write_table(
         source: Box::new(e),
     })?;
     writer.append_key_value_metadata(KeyValue::new(BATCHES_KEY.to_owned(), layout));
+    if !recorded.is_empty() {
+        let recorded =
+            serde_json::to_string(&recorded).map_err(|e| MaterializerError::Backend {
+                id: ID,
+                source: Box::new(e),
+            })?;
+        writer.append_key_value_metadata(KeyValue::new(
+            dictionaries::DICTIONARIES_KEY.to_owned(),
+            recorded,
+        ));
+    }
     let mut inner = writer.into_inner().map_err(writer_error)?;
     inner.flush().map_err(|source| MaterializerError::Io {
         action: "cannot write",
@@ -252,13 +273,7 @@ fn read_table(
         .iter()
         .map(|g| g.num_rows().max(0) as u64)
         .collect();
-    let layout: Vec<[u64; 2]> = match metadata
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .and_then(|kv| kv.iter().find(|kv| kv.key == BATCHES_KEY))
-        .and_then(|kv| kv.value.as_deref())
-    {
+    let layout: Vec<[u64; 2]> = match key_value(&metadata, BATCHES_KEY) {
         Some(text) => serde_json::from_str(text).map_err(|e| {
             mismatch(format!(
                 "its batch layout `{BATCHES_KEY}` is unreadable: {e}"
@@ -293,10 +308,23 @@ fn read_table(
         ));
     }
 
-    // The schema as written: without the batch layout, which the reader adds to it.
+    let recorded: dictionaries::Dictionaries =
+        match key_value(&metadata, dictionaries::DICTIONARIES_KEY) {
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                mismatch(format!(
+                    "its dictionaries `{}` are unreadable: {e}",
+                    dictionaries::DICTIONARIES_KEY
+                ))
+            })?,
+            None => dictionaries::Dictionaries::new(),
+        };
+
+    // The schema as written: without the batch layout and dictionaries, which the reader
+    // adds to it.
     let read_schema = metadata.schema().clone();
     let mut fields_metadata = read_schema.metadata().clone();
     fields_metadata.remove(BATCHES_KEY);
+    fields_metadata.remove(dictionaries::DICTIONARIES_KEY);
     let schema = Arc::new(Schema::new_with_metadata(
         read_schema.fields().clone(),
         fields_metadata,
@@ -325,6 +353,8 @@ fn read_table(
             let batch = batch
                 .with_schema(schema.clone())
                 .map_err(|e| mismatch(e.to_string()))?;
+            let batch =
+                dictionaries::restore(batch, batches.len(), &recorded).map_err(&mismatch)?;
             batches.push(batch);
         }
         if read != rows {
@@ -334,6 +364,16 @@ fn read_table(
         }
     }
     Ok((schema, batches, path))
+}
+
+/// The file-level metadata value under `key`.
+fn key_value<'m>(metadata: &'m ArrowReaderMetadata, key: &str) -> Option<&'m str> {
+    metadata
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == key))
+        .and_then(|kv| kv.value.as_deref())
 }
 
 impl DefaultMaterializer for RecordBatch {

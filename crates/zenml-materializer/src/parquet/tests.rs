@@ -92,3 +92,34 @@ fn every_table_type_is_registered() {
         ["Vec<arrow_array::RecordBatch>", "arrow_array::RecordBatch"]
     );
 }
+
+#[test]
+fn dictionaries_that_cannot_come_back_exactly_are_refused() {
+    use arrow_array::types::Int8Type;
+    use arrow_array::{Array, DictionaryArray};
+    let refuse = |values: Arc<dyn arrow_array::Array>, expected: &str| {
+        let column =
+            DictionaryArray::<Int8Type>::new(arrow_array::Int8Array::from(vec![0, 1]), values);
+        let schema = Schema::new(vec![Field::new("c", column.data_type().clone(), true)]);
+        let batch = RecordBatch::try_new(Arc::new(schema), vec![Arc::new(column)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = save(&batch, dir.path()).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+        assert!(
+            fs::read_dir(dir.path()).unwrap().next().is_none(),
+            "nothing written"
+        );
+    };
+    refuse(
+        Arc::new(Int32Array::from(vec![1, 2])),
+        "a dictionary of Int32 values",
+    );
+    refuse(
+        Arc::new(StringArray::from(vec!["a", "a"])),
+        "holds the value `a` twice",
+    );
+    refuse(
+        Arc::new(StringArray::from(vec![Some("a"), None])),
+        "holds a null value",
+    );
+}

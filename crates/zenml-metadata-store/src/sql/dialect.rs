@@ -56,6 +56,15 @@ pub trait Dialect: fmt::Debug + Send + Sync {
     /// changing the existing one; parameters: id, name, created-at.
     fn insert_pipeline_if_absent_sql(&self) -> &'static str;
 
+    /// The clause that makes an `INSERT` do nothing, without failing, when a row with the
+    /// same `key` exists (`key`: the comma-separated columns of a primary key or unique
+    /// constraint). The default, ` ON CONFLICT (key) DO NOTHING`, is SQLite's (3.24+) and
+    /// PostgreSQL's; MySQL writes ` ON DUPLICATE KEY UPDATE col = col`. Either way the
+    /// statement counts 0 rows when the row existed and 1 when it inserted one.
+    fn on_conflict_do_nothing(&self, key: &str) -> String {
+        format!(" ON CONFLICT ({key}) DO NOTHING")
+    }
+
     /// Inserts a metadata entry or replaces the value (and time) of the entry with the same
     /// resource type, resource id and key; parameters: resource type, resource id, key,
     /// value (JSON text), created-at.

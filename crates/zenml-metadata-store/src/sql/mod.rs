@@ -14,7 +14,7 @@
 //! transactions and retries:
 //!
 //! - It runs each **write** function ([`create_run`], [`finish_run`], [`record_step_run`],
-//!   [`log_metadata`], [`invalidate_cache`]) inside one transaction of its own, which it
+//!   [`log_metadata`], [`invalidate_cache`], [`tag_artifact`], [`untag_artifact`]) inside one transaction of its own, which it
 //!   commits when the function returns `Ok` and rolls back otherwise. Where the dialect has a
 //!   database-wide write lock (SQLite) the transaction takes it first (`BEGIN IMMEDIATE`).
 //! - Every write function may be run again from the start, in a new transaction, after a
@@ -335,10 +335,12 @@ const SELECT_METADATA: &str = "SELECT meta_key, value FROM run_metadata \
      WHERE resource_type = ? AND resource_id = ? ORDER BY meta_key";
 
 mod checks;
+mod names;
 mod read;
 mod rows;
 mod write;
 
+pub use names::*;
 pub use read::*;
 pub use write::*;
 

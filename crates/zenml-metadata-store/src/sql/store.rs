@@ -7,8 +7,9 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::model::{
-    ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, Millis, NewRun, PipelineSummary,
-    Resource, RunRecord, RunStatus, StepAttemptRecord, StepRunRecord, StepRunWrite,
+    ArtifactLabels, ArtifactName, ArtifactRecord, ArtifactVersion, CacheEntry, CacheFilter,
+    MetadataEntry, Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus,
+    StepAttemptRecord, StepRunRecord, StepRunWrite,
 };
 use crate::{MetadataStore, MetadataStoreError};
 
@@ -114,6 +115,37 @@ impl<S: SqlStore> MetadataStore for S {
 
     fn log_metadata(&self, entries: &[MetadataEntry]) -> Result<(), MetadataStoreError> {
         self.write(|conn| super::log_metadata(conn, entries), rerun)
+    }
+
+    fn tag_artifact(&self, artifact_id: &str, tag: &str) -> Result<bool, MetadataStoreError> {
+        self.write(|conn| super::tag_artifact(conn, artifact_id, tag), rerun)
+    }
+
+    fn untag_artifact(&self, artifact_id: &str, tag: &str) -> Result<bool, MetadataStoreError> {
+        self.write(|conn| super::untag_artifact(conn, artifact_id, tag), rerun)
+    }
+
+    fn artifact_names(&self) -> Result<Vec<ArtifactName>, MetadataStoreError> {
+        self.read(super::artifact_names)
+    }
+
+    fn artifact_versions(&self, name: &str) -> Result<Vec<ArtifactVersion>, MetadataStoreError> {
+        self.read(|conn| super::artifact_versions(conn, name))
+    }
+
+    fn artifact_version(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<ArtifactVersion, MetadataStoreError> {
+        self.read(|conn| super::artifact_version(conn, name, version))
+    }
+
+    fn artifact_labels(
+        &self,
+        artifact_ids: &[&str],
+    ) -> Result<Vec<(String, ArtifactLabels)>, MetadataStoreError> {
+        self.read(|conn| super::artifact_labels(conn, artifact_ids))
     }
 
     fn invalidate_cache(

@@ -249,6 +249,7 @@ pub fn record_step_run(
     write: &StepRunWrite,
 ) -> Result<(), MetadataStoreError> {
     check_step_run_write(write)?;
+    super::names::check_labels(&write.artifact_labels, &write.new_outputs)?;
     let step = &write.step;
     // Checked first for a clear error; the foreign key would refuse the step run anyway.
     if count(conn, COUNT_RUNS_WITH_ID, &step.run_id)? == 0 {
@@ -315,6 +316,7 @@ pub fn record_step_run(
     for (output_name, artifact_id) in new_outputs.chain(reused_outputs) {
         link(conn, INSERT_STEP_OUTPUT, &step.id, output_name, artifact_id)?;
     }
+    super::names::record_labels(conn, &write.artifact_labels)?;
     upsert_metadata(conn, &write.metadata)
 }
 

@@ -66,6 +66,7 @@ pub(crate) fn record_chain(
             }],
             reused_outputs: Vec::new(),
             metadata: Vec::new(),
+            artifact_labels: Vec::new(),
         })?;
         previous = Some(artifact_id);
     }

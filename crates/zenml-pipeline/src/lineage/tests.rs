@@ -128,6 +128,7 @@ pub(crate) fn step(
             new_outputs: outputs.clone(),
             reused_outputs: reused,
             metadata: Vec::new(),
+            artifact_labels: Vec::new(),
         })
         .expect("a recorded step run");
     (

@@ -88,9 +88,11 @@ pub fn sample_table(rows: usize) -> RecordBatch {
         ),
         (
             "category",
+            // First used in another order than the dictionary's, with a value never used:
+            // Parquet would rebuild the dictionary as [blue, green, red].
             Arc::new(DictionaryArray::<Int32Type>::new(
-                Int32Array::from_iter((0..n).map(|i| (i % 6 != 5).then_some((i % 3) as i32))),
-                Arc::new(StringArray::from(vec!["red", "green", "blue"])),
+                Int32Array::from_iter((0..n).map(|i| (i % 6 != 5).then_some(2 - (i % 3) as i32))),
+                Arc::new(StringArray::from(vec!["red", "green", "blue", "unused"])),
             )),
             true,
         ),

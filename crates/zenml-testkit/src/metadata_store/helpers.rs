@@ -83,6 +83,7 @@ pub(super) fn step_write(run_id: &str, name: &str, ended_at: Millis) -> StepRunW
         new_outputs: Vec::new(),
         reused_outputs: Vec::new(),
         metadata: Vec::new(),
+        artifact_labels: Vec::new(),
     }
 }
 

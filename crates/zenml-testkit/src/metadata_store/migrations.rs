@@ -208,9 +208,10 @@ INSERT INTO step_attempts (id, run_id, name, attempt, started_at, ended_at, erro
 ";
 
 /// Checks a store whose database held [`VERSION_2_ROWS`] and [`VERSION_4_ROWS`] at schema
-/// version 4 and was then migrated: the run keeps its spec and lease, the step runs their
-/// attempts, the failed attempt is there, the old step run is still a cache entry, and the
-/// store records a run of the new status (`cancelled`).
+/// version 4 or 5 and was then migrated: the run keeps its spec and lease, the step runs
+/// their attempts, the failed attempt is there, the old step run is still a cache entry, the
+/// store records a run of the new status (`cancelled`), and the old artifacts have no name
+/// or tag while new ones get versions from 1.
 pub fn check_version_4_rows_upgraded(store: &dyn MetadataStore) {
     let id = |n: u32| format!("00000000-0000-4000-8000-{n:012}");
     let run = ok(store.get_run("run-1"), "get_run");
@@ -262,4 +263,16 @@ pub fn check_version_4_rows_upgraded(store: &dyn MetadataStore) {
         ok(store.get_run(&cancelled.id), "get_run").status,
         RunStatus::Cancelled
     );
+
+    // What version 6 added: names, versions and tags, none on the old artifacts.
+    let old: Vec<String> = ok(store.list_artifacts(), "list_artifacts")
+        .into_iter()
+        .filter(|a| a.created_at < 10_000)
+        .map(|a| a.id)
+        .collect();
+    assert!(!old.is_empty(), "the old rows hold artifacts");
+    let old: Vec<&str> = old.iter().map(String::as_str).collect();
+    assert_eq!(ok(store.artifact_labels(&old), "artifact_labels"), vec![]);
+    assert!(ok(store.tag_artifact(old[0], "upgraded"), "tag_artifact"));
+    super::artifacts_are_named_versioned_and_tagged(store);
 }

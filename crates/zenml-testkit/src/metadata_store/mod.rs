@@ -5,7 +5,8 @@
 //! - **records**: runs, step runs, artifacts and metadata are written and read back exactly
 //!   ([`runs_are_created_finished_listed_and_found`], [`run_names_are_unique_and_case_sensitive`],
 //!   [`step_runs_round_trip_with_lineage_and_metadata`], [`metadata_is_replaced_per_key`],
-//!   [`records_the_schema_cannot_hold_are_refused`]);
+//!   [`records_the_schema_cannot_hold_are_refused`],
+//!   [`artifacts_are_named_versioned_and_tagged`]);
 //! - **queries**: listings, lookups, lineage, the step cache and bulk reads
 //!   ([`pipelines_are_summarized`], [`unknown_records_are_not_found`],
 //!   [`step_cache_is_found_managed_and_followed`], [`metadata_is_read_in_bulk`]);
@@ -16,7 +17,8 @@
 //!   too;
 //! - **transactions**: a failing `record_step_run` leaves nothing behind
 //!   ([`a_failed_step_run_write_leaves_nothing_behind`]);
-//! - **concurrency**: several writers at once ([`check_concurrent_writers`]).
+//! - **concurrency**: several writers at once ([`check_concurrent_writers`],
+//!   [`concurrent_writers_number_versions_uniquely`]).
 //!
 //! Flavors whose database is a server also run the fault checks, which need the flavor's
 //! help to break connections or restart the server and so are not part of [`run_all`]:
@@ -64,12 +66,14 @@ use crate::{GroupReport, SuiteReport};
 mod faults;
 mod helpers;
 mod migrations;
+mod names;
 mod queries;
 mod records;
 mod writes;
 
 pub use faults::*;
 pub use migrations::*;
+pub use names::*;
 pub use queries::*;
 pub use records::*;
 pub use writes::*;
@@ -120,6 +124,9 @@ pub fn run_all(open: Opener<'_>) -> SuiteReport {
         })
         .run("records_the_schema_cannot_hold_are_refused", || {
             records_the_schema_cannot_hold_are_refused(store)
+        })
+        .run("artifacts_are_named_versioned_and_tagged", || {
+            artifacts_are_named_versioned_and_tagged(store)
         });
     let mut queries = GroupReport::new("queries");
     queries
@@ -148,9 +155,13 @@ pub fn run_all(open: Opener<'_>) -> SuiteReport {
         a_failed_step_run_write_leaves_nothing_behind(store)
     });
     let mut concurrency = GroupReport::new("concurrency");
-    concurrency.run("check_concurrent_writers", || {
-        check_concurrent_writers(open, 4, 10)
-    });
+    concurrency
+        .run("check_concurrent_writers", || {
+            check_concurrent_writers(open, 4, 10)
+        })
+        .run("concurrent_writers_number_versions_uniquely", || {
+            concurrent_writers_number_versions_uniquely(open, 4, 5)
+        });
     SuiteReport::new(SUITE)
         .with(records)
         .with(queries)
@@ -174,4 +185,5 @@ pub fn check_store(store: &dyn MetadataStore) {
     records_the_schema_cannot_hold_are_refused(store);
     step_cache_is_found_managed_and_followed(store);
     metadata_is_read_in_bulk(store);
+    artifacts_are_named_versioned_and_tagged(store);
 }

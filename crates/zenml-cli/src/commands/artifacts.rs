@@ -1,0 +1,220 @@
+//! `zenml artifact …`: artifacts, their names, versions and tags, schemas and statistics,
+//! lineage, verification and pruning.
+
+use serde_json::json;
+use zenml::metadata_store::{ArtifactLabels, ArtifactRecord, Resource};
+use zenml::pipeline::time::format_timestamp;
+use zenml::pipeline::{ArtifactSelection, ArtifactView, Client};
+
+use super::runs::client;
+use crate::args::ArtifactCommand;
+use crate::output::{Output, table};
+
+pub(crate) fn artifact(out: Output, cmd: ArtifactCommand) -> anyhow::Result<()> {
+    let client = client()?;
+    match cmd {
+        ArtifactCommand::List { name, tag } => list(out, &client, name.as_deref(), tag.as_deref())?,
+        ArtifactCommand::Describe { id } => describe(out, &client, &id)?,
+        ArtifactCommand::Versions { name } => {
+            let versions = client.artifact_versions(&name)?;
+            let json: Vec<_> = versions.iter().map(view_json).collect();
+            out.show(json.into(), || {
+                table(
+                    ["VERSION", "ID", "TAGS", "TYPE", "SIZE", "CREATED"],
+                    versions.iter().map(|v| {
+                        [
+                            v.version_number()
+                                .map(|n| n.to_string())
+                                .unwrap_or_default(),
+                            v.id.clone(),
+                            v.tags().join(", "),
+                            v.rust_type.clone(),
+                            v.size.to_string(),
+                            format_timestamp(v.created_at),
+                        ]
+                    }),
+                )
+            });
+        }
+        ArtifactCommand::Tag { artifact, tag } => {
+            let added = client.tag_artifact(&artifact, &tag)?;
+            let id = client.artifact(&artifact)?.id.clone();
+            if out.is_json() {
+                out.show(
+                    json!({ "artifact": id, "tag": tag, "added": added }),
+                    String::new,
+                );
+            }
+            out.done(if added {
+                format!("Tagged artifact {id} `{tag}`.")
+            } else {
+                format!("Artifact {id} already has the tag `{tag}`.")
+            });
+        }
+        ArtifactCommand::Untag { artifact, tag } => {
+            let removed = client.untag_artifact(&artifact, &tag)?;
+            let id = client.artifact(&artifact)?.id.clone();
+            if out.is_json() {
+                out.show(
+                    json!({ "artifact": id, "tag": tag, "removed": removed }),
+                    String::new,
+                );
+            }
+            out.done(if removed {
+                format!("Removed the tag `{tag}` from artifact {id}.")
+            } else {
+                format!("Artifact {id} has no tag `{tag}`; nothing changed.")
+            });
+        }
+        ArtifactCommand::Schema { id } => super::data::schema(out, &client.artifact(&id)?)?,
+        ArtifactCommand::Statistics {
+            id,
+            compare,
+            threshold,
+        } => {
+            let first = client.artifact(&id)?;
+            match compare {
+                None => super::data::statistics(out, &first)?,
+                Some(other) => {
+                    let second = client.artifact(&other)?;
+                    super::data::compare(out, &first, &second, threshold)?
+                }
+            }
+        }
+        ArtifactCommand::Lineage { id, depth } => {
+            let id = client.artifact(&id)?.id.clone();
+            super::lineage::artifact_lineage(out, &client, &id, depth)?
+        }
+        ArtifactCommand::Prune { yes, min_age } => super::prune::prune(out, &client, yes, min_age)?,
+        ArtifactCommand::Verify { ids, run, all } => {
+            let selection = match (run, all) {
+                (Some(run), _) => ArtifactSelection::Run(run),
+                (None, true) => ArtifactSelection::All,
+                (None, false) if ids.is_empty() => anyhow::bail!(
+                    "name the artifacts to verify by id, or use `--run RUN` or `--all`"
+                ),
+                (None, false) => ArtifactSelection::Ids(ids),
+            };
+            super::verify::verify(out, &client, &selection)?
+        }
+    }
+    Ok(())
+}
+
+/// `NAME:VERSION`, or empty for an artifact without a name.
+fn name_version(labels: &ArtifactLabels) -> String {
+    match (&labels.name, labels.version) {
+        (Some(name), Some(version)) => format!("{name}:{version}"),
+        _ => String::new(),
+    }
+}
+
+fn record_json(record: &ArtifactRecord, labels: &ArtifactLabels) -> serde_json::Value {
+    let mut value = serde_json::to_value(record).unwrap_or_default();
+    if let Some(object) = value.as_object_mut() {
+        object.insert("name".to_owned(), json!(labels.name));
+        object.insert("version".to_owned(), json!(labels.version));
+        object.insert("tags".to_owned(), json!(labels.tags));
+    }
+    value
+}
+
+fn view_json(view: &ArtifactView<'_>) -> serde_json::Value {
+    record_json(
+        view.record(),
+        &ArtifactLabels {
+            name: view.name().map(str::to_owned),
+            version: view.version_number(),
+            tags: view.tags().to_vec(),
+        },
+    )
+}
+
+/// `zenml artifact list [--name NAME] [--tag TAG]`.
+fn list(out: Output, client: &Client, name: Option<&str>, tag: Option<&str>) -> anyhow::Result<()> {
+    let artifacts = client.artifacts()?;
+    let labels = client.artifact_labels(&artifacts)?;
+    let rows: Vec<(&ArtifactRecord, &ArtifactLabels)> = artifacts
+        .iter()
+        .zip(&labels)
+        .filter(|(_, l)| name.is_none_or(|n| l.name.as_deref() == Some(n)))
+        .filter(|(_, l)| tag.is_none_or(|t| l.tags.iter().any(|have| have == t)))
+        .collect();
+    let json: Vec<_> = rows.iter().map(|(a, l)| record_json(a, l)).collect();
+    out.show(json.into(), || {
+        table(
+            ["ID", "NAME", "TAGS", "TYPE", "SIZE", "OUTPUT", "CREATED"],
+            rows.iter().map(|(a, l)| {
+                [
+                    a.id.clone(),
+                    name_version(l),
+                    l.tags.join(", "),
+                    a.rust_type.clone(),
+                    a.size.to_string(),
+                    a.output_name.clone(),
+                    format_timestamp(a.created_at),
+                ]
+            }),
+        )
+    });
+    Ok(())
+}
+
+/// `zenml artifact describe ARTIFACT`.
+fn describe(out: Output, client: &Client, key: &str) -> anyhow::Result<()> {
+    let view = client.artifact(key)?;
+    let a = view.record();
+    let metadata = client
+        .stack()
+        .metadata_store
+        .metadata(&Resource::Artifact(a.id.clone()))?;
+    let json = json!({
+        "artifact": view_json(&view),
+        "metadata": metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<serde_json::Map<_, _>>(),
+    });
+    out.show(json, || {
+        let mut rows = vec![
+            ["uri".to_owned(), a.uri.clone()],
+            ["type".to_owned(), a.rust_type.clone()],
+            [
+                "materializer".to_owned(),
+                format!("{} v{}", a.materializer_id, a.materializer_version),
+            ],
+            [
+                "content hash".to_owned(),
+                format!("blake3:{}", a.content_hash),
+            ],
+            ["size".to_owned(), format!("{} bytes", a.size)],
+            [
+                "producer step run".to_owned(),
+                a.producer_step_run_id.clone(),
+            ],
+            ["output".to_owned(), a.output_name.clone()],
+            ["created".to_owned(), format_timestamp(a.created_at)],
+        ];
+        if let (Some(name), Some(version)) = (view.name(), view.version_number()) {
+            rows.push(["name".to_owned(), format!("{name} (version {version})")]);
+        }
+        if !view.tags().is_empty() {
+            rows.push(["tags".to_owned(), view.tags().join(", ")]);
+        }
+        // Schemas and statistics have commands of their own.
+        rows.extend(
+            metadata
+                .iter()
+                .filter(|(k, _)| !k.starts_with("zenml."))
+                .map(|(k, v)| [format!("metadata {k}"), v.to_string()]),
+        );
+        let described = metadata.iter().any(|(k, _)| k.starts_with("zenml."));
+        let hint = if described {
+            format!(
+                "\n`zenml artifact schema {0}` and `zenml artifact statistics {0}` describe its data.",
+                a.id
+            )
+        } else {
+            String::new()
+        };
+        format!("Artifact {}\n{}{hint}", a.id, table(["PROPERTY", "VALUE"], rows))
+    });
+    Ok(())
+}
