@@ -181,7 +181,7 @@ fn sparkline(counts: &[u64]) -> String {
                 ' '
             } else {
                 let level = (c as f64 / max as f64 * (BARS.len() - 1) as f64).round() as usize;
-                BARS[level.min(BARS.len() - 1)]
+                BARS[level.clamp(0, BARS.len() - 1)]
             }
         })
         .collect()
@@ -290,7 +290,8 @@ mod tests {
         assert_eq!(number(Some(1.5e-9)), "1.500e-9");
         assert_eq!(number(Some(-2.5e12)), "-2.500e12");
         assert_eq!(number(None), "");
-        assert_eq!(sparkline(&[0, 1, 7, 14]), " ▁▄█");
+        assert_eq!(sparkline(&[0, 1, 7, 14]), " ▂▅█");
+        assert_eq!(sparkline(&[0, 1, 100]), " ▁█", "a non-empty bin shows");
         assert_eq!(sparkline(&[]), "");
         assert_eq!(printable("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
         assert_eq!(printable(&"x".repeat(30)), format!("{}…", "x".repeat(24)));
