@@ -102,17 +102,54 @@ pub const SLURM: Service = Service {
     bucket: "debug",
 };
 
-/// The configuration file of the Slurm test cluster: `$ZENML_CI_CACHE/slurm/slurm.conf`
-/// (default cache `~/.cache/zenml-rs-ci`), as `.ci/services` writes it.
-pub fn slurm_conf() -> std::path::PathBuf {
-    let cache = std::env::var_os("ZENML_CI_CACHE")
+/// The folder where `.ci/services` installs and configures the test services:
+/// `$ZENML_CI_CACHE`, by default `~/.cache/zenml-rs-ci`.
+pub fn ci_cache() -> std::path::PathBuf {
+    std::env::var_os("ZENML_CI_CACHE")
         .map(std::path::PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME")
                 .map(|home| std::path::PathBuf::from(home).join(".cache/zenml-rs-ci"))
         })
-        .unwrap_or_else(|| std::path::PathBuf::from(".cache/zenml-rs-ci"));
-    cache.join("slurm/slurm.conf")
+        .unwrap_or_else(|| std::path::PathBuf::from(".cache/zenml-rs-ci"))
+}
+
+/// The configuration file of the Slurm test cluster: `$ZENML_CI_CACHE/slurm/slurm.conf`
+/// (default cache `~/.cache/zenml-rs-ci`), as `.ci/services` writes it.
+pub fn slurm_conf() -> std::path::PathBuf {
+    ci_cache().join("slurm/slurm.conf")
+}
+
+/// The Python interpreter with numpy, pandas and pyarrow that the interop tests run, for a
+/// test named `test`: `$ZENML_TEST_PYTHON`, or the virtualenv `.ci/services` makes
+/// (`$ZENML_CI_CACHE/pydata-venv`). When it is missing or lacks one of the three, prints
+/// how to make it and returns `None` (the test returns early), except under `CI=true`,
+/// where it panics.
+pub fn python_data_tools(test: &str) -> Option<std::path::PathBuf> {
+    let python = std::env::var_os("ZENML_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| ci_cache().join("pydata-venv/bin/python"));
+    let usable = std::process::Command::new(&python)
+        .args(["-c", "import numpy, pandas, pyarrow"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if usable {
+        return Some(python);
+    }
+    let advice = format!(
+        "{test}: `{}` cannot import numpy, pandas and pyarrow; make the virtualenv with \
+         `bash .ci/services`, or point ZENML_TEST_PYTHON at a Python that has them \
+         (`python3 -m venv DIR && DIR/bin/pip install numpy pandas pyarrow`)",
+        python.display()
+    );
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{advice}; under CI=true this test cannot be skipped"
+    );
+    eprintln!("skipped: {advice}");
+    None
 }
 
 /// A fresh prefix for one test inside a shared bucket: `<test>-<random>`.
