@@ -133,8 +133,10 @@ pub struct NumericStatistics {
 /// The probabilities at which quantiles are computed.
 pub const QUANTILES: [f64; 9] = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99];
 
-/// How many values quantiles are computed from at most.
-pub const SAMPLE_SIZE: usize = 1 << 16;
+/// How many values quantiles are computed from at most: a quantile from a uniform sample
+/// of this many is within about 0.4 % of its rank (the standard error of a median), and
+/// keeping the sample costs under a nanosecond per value of a column of a billion.
+pub const SAMPLE_SIZE: usize = 1 << 14;
 
 /// One quantile.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -24,7 +24,7 @@ use crate::description::{
     ARRAY_COLUMN, ColumnSchema, ColumnStatistics, DataKind, DataSchema, DataStatistics, Description,
 };
 use crate::files::open_regular;
-use crate::statistics::{NumericColumn, TextColumn};
+use crate::statistics::{NumericColumn, TextColumn, float_key};
 use crate::{DefaultMaterializer, Materializer, MaterializerError};
 
 /// An element type that `.npy` files hold and whose statistics can be computed.
@@ -35,21 +35,19 @@ pub trait NpyElement:
     const DTYPE: &'static str;
 
     /// The statistics of `values`, a whole array's elements, as one column.
-    fn statistics<'a>(values: impl Iterator<Item = &'a Self> + Clone) -> ColumnStatistics
-    where
-        Self: 'a;
+    fn statistics(values: &[Self]) -> ColumnStatistics;
 }
 
 macro_rules! numeric_elements {
-    ($($t:ty => $dtype:literal, $push:ident as $as:ty;)+) => {$(
+    ($($t:ty => $dtype:literal, $key:expr;)+) => {$(
         impl NpyElement for $t {
             const DTYPE: &'static str = $dtype;
 
-            fn statistics<'a>(values: impl Iterator<Item = &'a Self> + Clone) -> ColumnStatistics {
+            fn statistics(values: &[Self]) -> ColumnStatistics {
                 let mut column = NumericColumn::new();
-                values.clone().for_each(|&v| column.$push(v as $as));
+                column.push_slice(values, |v| v as f64, $key);
                 let mut bins = column.histogram();
-                values.for_each(|&v| bins.push(v as f64));
+                bins.push_slice(values, |v| v as f64);
                 column.finish(ARRAY_COLUMN, $dtype, bins)
             }
         }
@@ -57,22 +55,22 @@ macro_rules! numeric_elements {
 }
 
 numeric_elements! {
-    f32 => "float32", push_f64 as f64;
-    f64 => "float64", push_f64 as f64;
-    i8 => "int8", push_i64 as i64;
-    i16 => "int16", push_i64 as i64;
-    i32 => "int32", push_i64 as i64;
-    i64 => "int64", push_i64 as i64;
-    u8 => "uint8", push_u64 as u64;
-    u16 => "uint16", push_u64 as u64;
-    u32 => "uint32", push_u64 as u64;
-    u64 => "uint64", push_u64 as u64;
+    f32 => "float32", |v: f32| float_key(f64::from(v));
+    f64 => "float64", float_key;
+    i8 => "int8", |v: i8| Some(i64::from(v) as u64);
+    i16 => "int16", |v: i16| Some(i64::from(v) as u64);
+    i32 => "int32", |v: i32| Some(i64::from(v) as u64);
+    i64 => "int64", |v: i64| Some(v as u64);
+    u8 => "uint8", |v: u8| Some(u64::from(v));
+    u16 => "uint16", |v: u16| Some(u64::from(v));
+    u32 => "uint32", |v: u32| Some(u64::from(v));
+    u64 => "uint64", |v: u64| Some(v);
 }
 
 impl NpyElement for bool {
     const DTYPE: &'static str = "bool";
 
-    fn statistics<'a>(values: impl Iterator<Item = &'a Self> + Clone) -> ColumnStatistics {
+    fn statistics(values: &[Self]) -> ColumnStatistics {
         let (mut trues, mut falses) = (0u64, 0u64);
         for &v in values {
             if v {
@@ -227,9 +225,10 @@ impl<T: NpyElement, D: Dimension> Materializer for NpyMaterializer<T, D> {
             }],
         };
         let statistics = statistics.then(|| {
+            // An array not contiguous in memory (rare for an owned one) is copied first.
             let column = match value.as_slice_memory_order() {
-                Some(slice) => T::statistics(slice.iter()),
-                None => T::statistics(value.iter()),
+                Some(slice) => T::statistics(slice),
+                None => T::statistics(&value.iter().cloned().collect::<Vec<T>>()),
             };
             DataStatistics {
                 rows,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 mod artifact;
 mod bucket;
+mod data;
 mod stores;
 mod wide;
 
@@ -14,7 +15,7 @@ use anyhow::{Context, bail};
 use stores::Flavor;
 
 /// `cargo xtask bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact |
-/// bucket]`.
+/// bucket | data]`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
     match which {
@@ -28,7 +29,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             lineage(root)?;
             read_rate(root)?;
             artifact::artifact(root)?;
-            bucket::bucket(root)
+            bucket::bucket(root)?;
+            data::data(root)
         }
         "cli" => cli(root),
         "chain" => chain(root),
@@ -40,9 +42,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "read-rate" => read_rate(root),
         "artifact" => artifact::artifact(root),
         "bucket" => bucket::bucket(root),
+        "data" => data::data(root),
         other => bail!(
             "unknown benchmark `{other}`; known: cli, chain, chain-flavors, chain-orchestrators, wide, record-rate, read-rate, \
-             lineage, artifact, bucket"
+             lineage, artifact, bucket, data"
         ),
     }
 }

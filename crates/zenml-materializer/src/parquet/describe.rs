@@ -8,13 +8,14 @@ use arrow_array::types::{
     ArrowDictionaryKeyType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
     UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{AnyDictionaryArray, Array, ArrayRef, ArrowPrimitiveType, RecordBatch};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, RecordBatch};
+use arrow_buffer::ArrowNativeType;
 use arrow_schema::{DataType, Schema};
 
 use crate::description::{
     ColumnSchema, ColumnStatistics, DataKind, DataSchema, DataStatistics, Description,
 };
-use crate::statistics::{NumericColumn, TextColumn, counts_only};
+use crate::statistics::{NumericColumn, TextColumn, counts_only, float_key};
 
 /// The description of a table made of `batches`, all of `schema`.
 pub(super) fn describe(schema: &Schema, batches: &[RecordBatch], statistics: bool) -> Description {
@@ -87,28 +88,24 @@ fn column(name: &str, data_type: &DataType, arrays: &[&ArrayRef]) -> ColumnStati
     let nulls: u64 = arrays.iter().map(|a| a.null_count() as u64).sum();
     let count: u64 = arrays.iter().map(|a| a.len() as u64).sum::<u64>() - nulls;
     match data_type {
-        DataType::Int8 => numeric::<Int8Type>(name, &type_name, arrays, |v| Key::Signed(v.into())),
+        DataType::Int8 => {
+            numeric::<Int8Type>(name, &type_name, arrays, |v| Some(i64::from(v) as u64))
+        }
         DataType::Int16 => {
-            numeric::<Int16Type>(name, &type_name, arrays, |v| Key::Signed(v.into()))
+            numeric::<Int16Type>(name, &type_name, arrays, |v| Some(i64::from(v) as u64))
         }
         DataType::Int32 => {
-            numeric::<Int32Type>(name, &type_name, arrays, |v| Key::Signed(v.into()))
+            numeric::<Int32Type>(name, &type_name, arrays, |v| Some(i64::from(v) as u64))
         }
-        DataType::Int64 => numeric::<Int64Type>(name, &type_name, arrays, Key::Signed),
-        DataType::UInt8 => {
-            numeric::<UInt8Type>(name, &type_name, arrays, |v| Key::Unsigned(v.into()))
-        }
-        DataType::UInt16 => {
-            numeric::<UInt16Type>(name, &type_name, arrays, |v| Key::Unsigned(v.into()))
-        }
-        DataType::UInt32 => {
-            numeric::<UInt32Type>(name, &type_name, arrays, |v| Key::Unsigned(v.into()))
-        }
-        DataType::UInt64 => numeric::<UInt64Type>(name, &type_name, arrays, Key::Unsigned),
+        DataType::Int64 => numeric::<Int64Type>(name, &type_name, arrays, |v| Some(v as u64)),
+        DataType::UInt8 => numeric::<UInt8Type>(name, &type_name, arrays, |v| Some(u64::from(v))),
+        DataType::UInt16 => numeric::<UInt16Type>(name, &type_name, arrays, |v| Some(u64::from(v))),
+        DataType::UInt32 => numeric::<UInt32Type>(name, &type_name, arrays, |v| Some(u64::from(v))),
+        DataType::UInt64 => numeric::<UInt64Type>(name, &type_name, arrays, Some),
         DataType::Float32 => {
-            numeric::<Float32Type>(name, &type_name, arrays, |v| Key::Float(v.into()))
+            numeric::<Float32Type>(name, &type_name, arrays, |v| float_key(f64::from(v)))
         }
-        DataType::Float64 => numeric::<Float64Type>(name, &type_name, arrays, Key::Float),
+        DataType::Float64 => numeric::<Float64Type>(name, &type_name, arrays, float_key),
         DataType::Boolean => {
             let mut column = TextColumn::new();
             column.add_nulls(nulls);
@@ -168,45 +165,45 @@ fn column(name: &str, data_type: &DataType, arrays: &[&ArrayRef]) -> ColumnStati
     }
 }
 
-/// The exact identity of a number, for distinct counts.
-enum Key {
-    Signed(i64),
-    Unsigned(u64),
-    Float(f64),
-}
-
-/// Two passes over a numeric column: the values without nulls are read from the buffers
-/// directly when a batch has no nulls.
+/// Two passes over a numeric column, a block at a time where a batch has no nulls.
 fn numeric<T>(
     name: &str,
     type_name: &str,
     arrays: &[&ArrayRef],
-    key: impl Fn(T::Native) -> Key,
+    key: impl Fn(T::Native) -> Option<u64> + Copy,
 ) -> ColumnStatistics
 where
     T: ArrowPrimitiveType,
     T::Native: Into<NumberValue>,
 {
+    let as_f64 = |v: T::Native| v.into().0;
     let mut column = NumericColumn::new();
-    let each = |f: &mut dyn FnMut(T::Native)| {
-        for array in arrays {
-            let values = array.as_primitive::<T>();
-            if values.null_count() == 0 {
-                values.values().iter().for_each(|&v| f(v));
-            } else {
-                values.iter().flatten().for_each(&mut *f);
-            }
+    for array in arrays {
+        let values = array.as_primitive::<T>();
+        if values.null_count() == 0 {
+            column.push_slice(values.values(), as_f64, key);
+        } else {
+            let present: Vec<T::Native> = values.iter().flatten().collect();
+            column.push_slice(&present, as_f64, key);
         }
-    };
-    each(&mut |v| match key(v) {
-        Key::Signed(i) => column.push_i64(i),
-        Key::Unsigned(u) => column.push_u64(u),
-        Key::Float(x) => column.push_f64(x),
-    });
+    }
     column.add_nulls(arrays.iter().map(|a| a.null_count() as u64).sum());
     let mut bins = column.histogram();
-    each(&mut |v| bins.push(v.into().0));
+    for_each_value::<T>(arrays, |v| bins.push(as_f64(v)));
     column.finish(name, type_name, bins)
+}
+
+/// Calls `f` with each non-null value of `arrays`, read from the buffers directly when an
+/// array has no nulls.
+fn for_each_value<T: ArrowPrimitiveType>(arrays: &[&ArrayRef], mut f: impl FnMut(T::Native)) {
+    for array in arrays {
+        let values = array.as_primitive::<T>();
+        if values.null_count() == 0 {
+            values.values().iter().for_each(|&v| f(v));
+        } else {
+            values.iter().flatten().for_each(&mut f);
+        }
+    }
 }
 
 /// A number as `f64`, for binning.
@@ -229,12 +226,16 @@ fn categories<K: ArrowDictionaryKeyType>(array: &ArrayRef, column: &mut TextColu
     let dictionary = array.as_dictionary::<K>();
     let values = dictionary.values();
     let mut counts = vec![0u64; values.len()];
-    // `normalized_keys` gives each key as an index, valid or not.
-    let valid = dictionary.keys().iter().map(|k| k.is_some());
-    for (index, is_valid) in dictionary.normalized_keys().into_iter().zip(valid) {
-        if is_valid && let Some(count) = counts.get_mut(index) {
+    let keys = dictionary.keys();
+    let mut count = |key: K::Native| {
+        if let Some(count) = key.to_usize().and_then(|index| counts.get_mut(index)) {
             *count += 1;
         }
+    };
+    if keys.null_count() == 0 {
+        keys.values().iter().for_each(|&key| count(key));
+    } else {
+        keys.iter().flatten().for_each(count);
     }
     let text = |index: usize| -> Option<String> {
         match values.data_type() {
