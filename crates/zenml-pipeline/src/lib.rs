@@ -29,6 +29,7 @@ mod finite;
 mod last_error;
 pub mod lineage;
 pub mod logs;
+mod outputs;
 mod pipeline;
 mod program;
 pub mod prune;

@@ -12,10 +12,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use zenml_artifact_store::ObjectPath;
 use zenml_core::{Dag, DagNode};
-use zenml_materializer::{Materializer, SCHEMA_KEY, STATISTICS_KEY};
+use zenml_materializer::Materializer;
 use zenml_metadata_store::{
-    ArtifactRecord, MetadataEntry, Millis, NewArtifactLabels, Resource, RunStatus, StepRunRecord,
-    StepRunWrite, StepStatus,
+    ArtifactRecord, MetadataEntry, Millis, Resource, RunStatus, StepRunRecord, StepRunWrite,
+    StepStatus,
 };
 use zenml_orchestrator::StepOutcome;
 use zenml_stack::OpenStack;
@@ -24,6 +24,7 @@ use crate::artifact_io::{read_artifact, verify_artifact, write_artifact};
 use crate::builder::{InputSpec, StepNode};
 use crate::cache::{cache_enabled, cache_key};
 use crate::config::ResolvedConfig;
+use crate::outputs::{artifact_labels, description_entries};
 use crate::step::{StepContext, StepError};
 
 /// A reusable earlier step run and its outputs by name.
@@ -160,32 +161,11 @@ impl StepInvocation<'_> {
             .find(|spec| spec.name == name)
             .map(|spec| spec.options)
             .unwrap_or_default();
-        let description = materializer
-            .describe(value, options.statistics)
-            .map_err(|e| {
-                StepError::new(format!(
-                    "output `{name}` cannot be described: {}",
-                    zenml_core::error_chain(&e)
-                ))
-            })?;
-        if let Some(description) = description {
-            let mut entries = vec![MetadataEntry {
-                resource: Resource::Artifact(id.clone()),
-                key: SCHEMA_KEY.to_owned(),
-                value: serde_json::to_value(&description.schema).map_err(StepError::from_error)?,
-            }];
-            if let Some(statistics) = &description.statistics {
-                entries.push(MetadataEntry {
-                    resource: Resource::Artifact(id.clone()),
-                    key: STATISTICS_KEY.to_owned(),
-                    value: serde_json::to_value(statistics).map_err(StepError::from_error)?,
-                });
-            }
-            self.descriptions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend(entries);
-        }
+        let entries = description_entries(materializer, value, &id, name, options.statistics)?;
+        self.descriptions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(entries);
         let record = ArtifactRecord {
             id,
             uri: written.uri,
@@ -208,29 +188,8 @@ impl StepInvocation<'_> {
     }
 }
 
-/// The names and tags that `node`'s outputs give their new artifacts.
-fn artifact_labels(node: &StepNode, new_outputs: &[ArtifactRecord]) -> Vec<NewArtifactLabels> {
-    new_outputs
-        .iter()
-        .filter_map(|artifact| {
-            let spec = node
-                .outputs
-                .iter()
-                .find(|o| o.name == artifact.output_name)?;
-            let options = spec.options;
-            (options.artifact_name.is_some() || !options.tags.is_empty()).then(|| {
-                NewArtifactLabels {
-                    artifact_id: artifact.id.clone(),
-                    name: options.artifact_name.map(str::to_owned),
-                    tags: options.tags.iter().map(|t| (*t).to_owned()).collect(),
-                }
-            })
-        })
-        .collect()
-}
-
 impl StepError {
-    fn from_error(error: impl std::error::Error + 'static) -> StepError {
+    pub(crate) fn from_error(error: impl std::error::Error + 'static) -> StepError {
         StepError::new(zenml_core::error_chain(&error))
     }
 }
