@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Phases: `array-save`, `array-load`, `array-describe`, `table-save`, `table-load`,
-//! `table-describe`, `plain-write` and `plain-read` (of the size of the table in memory). A
+//! `table-describe`, `table-describe-columns` (each column alone, its time as
+//! `column_NAME`), `plain-write` and `plain-read` (of the size of the table in memory). A
 //! load phase reads what the save phase of the same kind wrote into `DIR`. Output lines are
 //! `key=value`: `seconds` (the phase alone, not the making of its data), `bytes` (the data
 //! in memory) and `peak_rss_kib`.
@@ -80,6 +81,28 @@ fn main() -> Result<(), Error> {
             let table = table(bytes);
             let started = Instant::now();
             ParquetMaterializer.describe(&table, true)?;
+            (
+                started.elapsed().as_secs_f64(),
+                table.get_array_memory_size(),
+            )
+        }
+        "table-describe-columns" => {
+            // Each column alone, to see where the statistics' time goes.
+            let table = table(bytes);
+            let started = Instant::now();
+            for (i, field) in table.schema().fields().iter().enumerate() {
+                let one = RecordBatch::try_new(
+                    Arc::new(Schema::new(vec![field.as_ref().clone()])),
+                    vec![table.column(i).clone()],
+                )?;
+                let column_started = Instant::now();
+                ParquetMaterializer.describe(&one, true)?;
+                println!(
+                    "column_{}={}",
+                    field.name(),
+                    column_started.elapsed().as_secs_f64()
+                );
+            }
             (
                 started.elapsed().as_secs_f64(),
                 table.get_array_memory_size(),

@@ -50,6 +50,10 @@ fn column_statistics(schema: &Schema, batches: &[RecordBatch]) -> Vec<ColumnStat
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .clamp(1, columns.max(1));
+    // The costliest columns first (text, then numbers, then the rest), so that no thread
+    // starts a long column when the others are about to finish.
+    let mut order: Vec<usize> = (0..columns).collect();
+    order.sort_by_key(|&i| cost_class(schema.fields()[i].data_type()));
     let next = AtomicUsize::new(0);
     let mut results: Vec<(usize, ColumnStatistics)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -57,10 +61,9 @@ fn column_statistics(schema: &Schema, batches: &[RecordBatch]) -> Vec<ColumnStat
                 scope.spawn(|| {
                     let mut done = Vec::new();
                     loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        if index >= columns {
+                        let Some(&index) = order.get(next.fetch_add(1, Ordering::Relaxed)) else {
                             return done;
-                        }
+                        };
                         let field = &schema.fields()[index];
                         let arrays: Vec<&ArrayRef> =
                             batches.iter().map(|b| b.column(index)).collect();
@@ -80,6 +83,17 @@ fn column_statistics(schema: &Schema, batches: &[RecordBatch]) -> Vec<ColumnStat
     });
     results.sort_by_key(|(index, _)| *index);
     results.into_iter().map(|(_, stats)| stats).collect()
+}
+
+/// How costly a column's statistics are per value, cheapest last: text (a hash-map lookup
+/// per value), numbers (two passes), then the rest (dictionaries and booleans are counted
+/// by key; other types only counted).
+fn cost_class(data_type: &DataType) -> u8 {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => 0,
+        t if t.is_numeric() => 1,
+        _ => 2,
+    }
 }
 
 /// The statistics of one column, made of `arrays` (one per batch) of `data_type`.
