@@ -106,28 +106,24 @@ impl NumericColumn {
                     }
                 }
             }
-            // Branch-free loops over the block, which the compiler vectorizes; values that
-            // are not finite (rare) are taken out first.
+            // One branch-free loop over the block for its range, zeros and sum, which the
+            // processor runs four lanes at a time; a sum that is not finite reveals NaN or
+            // infinite values (rare), which are then taken out and the block summed again.
             block.clear();
             block.extend(chunk.iter().map(|&v| as_f64(v)));
-            let not_finite = block.iter().filter(|x| !x.is_finite()).count();
-            if not_finite > 0 {
+            let mut summary = BlockSummary::of(&block, self.min, self.max);
+            if !summary.sum.is_finite() {
+                let before = block.len();
                 self.infinite += block.iter().filter(|x| x.is_infinite()).count() as u64;
                 block.retain(|x| x.is_finite());
-            }
-            let (mut min, mut max) = (self.min, self.max);
-            for &x in &block {
-                if x < min {
-                    min = x;
-                }
-                if x > max {
-                    max = x;
+                if block.len() != before {
+                    summary = BlockSummary::of(&block, self.min, self.max);
                 }
             }
-            (self.min, self.max) = (min, max);
-            self.zeros += block.iter().filter(|&&x| x == 0.0).count() as u64;
+            (self.min, self.max) = (summary.min, summary.max);
+            self.zeros += summary.zeros;
             self.finite += block.len() as u64;
-            self.merge_moments(&block);
+            self.merge_moments_with_sum(&block, summary.sum);
             self.sample.push_slice(&block);
         }
     }
@@ -190,11 +186,16 @@ impl NumericColumn {
 
     /// Merges the moments of `values`, finite values, into the column's.
     fn merge_moments(&mut self, values: &[f64]) {
+        self.merge_moments_with_sum(values, sum4(values, |v| v));
+    }
+
+    /// [`merge_moments`](Self::merge_moments) with the sum of `values` already known.
+    fn merge_moments_with_sum(&mut self, values: &[f64], sum: f64) {
         if values.is_empty() {
             return;
         }
         let n = values.len() as f64;
-        let mean = sum4(values, |v| v) / n;
+        let mean = sum / n;
         let m2 = sum4(values, |v| (v - mean) * (v - mean));
         let (count, total_mean, total_m2) = self.moments;
         let merged = count as f64 + n;
@@ -254,6 +255,49 @@ impl NumericColumn {
             }),
             top_values: None,
         }
+    }
+}
+
+/// The range, zeros and sum of a block of values, computed in one pass of four lanes.
+struct BlockSummary {
+    min: f64,
+    max: f64,
+    zeros: u64,
+    sum: f64,
+}
+
+impl BlockSummary {
+    /// The summary of `values`, with `min` and `max` as the range so far.
+    fn of(values: &[f64], min: f64, max: f64) -> BlockSummary {
+        let (mut mins, mut maxs, mut zeros, mut sums) =
+            ([min; 4], [max; 4], [0u64; 4], [0.0f64; 4]);
+        let mut quads = values.chunks_exact(4);
+        for quad in &mut quads {
+            for lane in 0..4 {
+                let x = quad[lane];
+                if x < mins[lane] {
+                    mins[lane] = x;
+                }
+                if x > maxs[lane] {
+                    maxs[lane] = x;
+                }
+                zeros[lane] += u64::from(x == 0.0);
+                sums[lane] += x;
+            }
+        }
+        let mut summary = BlockSummary {
+            min: mins.iter().copied().fold(min, f64::min),
+            max: maxs.iter().copied().fold(max, f64::max),
+            zeros: zeros.iter().sum(),
+            sum: (sums[0] + sums[1]) + (sums[2] + sums[3]),
+        };
+        for &x in quads.remainder() {
+            summary.min = summary.min.min(x);
+            summary.max = summary.max.max(x);
+            summary.zeros += u64::from(x == 0.0);
+            summary.sum += x;
+        }
+        summary
     }
 }
 
