@@ -78,6 +78,28 @@ pub(crate) enum Command {
     /// The step cache: which step runs later runs may reuse.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Serve the dashboard: pipelines, runs, DAGs, steps, artifacts, lineage and comparisons
+    /// in a browser, over the stack's stores (read-only). Stops on Ctrl-C or `zenml down`.
+    Up {
+        /// The address to listen on; one that is not a loopback address needs --token-env.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The port (0: any free port).
+        #[arg(long, default_value_t = zenml_dashboard::DEFAULT_PORT)]
+        port: u16,
+        /// The stack whose stores are shown (default: the active stack).
+        #[arg(long)]
+        stack: Option<String>,
+        /// Open the dashboard in the default browser.
+        #[arg(long)]
+        open: bool,
+        /// The environment variable holding the token every request must present (a login
+        /// form sets a cookie; the API takes `Authorization: Bearer TOKEN`).
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+    },
+    /// Stop the dashboard `zenml up` serves for this repository.
+    Down,
 }
 
 #[derive(Debug, Subcommand)]

@@ -24,7 +24,8 @@ pub use error::MetadataStoreError;
 pub use model::{
     ArtifactLabels, ArtifactName, ArtifactRecord, ArtifactVersion, CacheEntry, CacheFilter,
     MetadataEntry, Millis, NewArtifactLabels, NewRun, PipelineRecord, PipelineSummary, Resource,
-    RunRecord, RunStatus, StepAttemptRecord, StepRunRecord, StepRunWrite, StepStatus,
+    RunOrder, RunOverview, RunPage, RunQuery, RunRecord, RunStatus, StepAttemptRecord,
+    StepRunRecord, StepRunWrite, StepStatus,
 };
 
 /// A database that records pipelines, runs, steps and their artifacts.
@@ -146,6 +147,50 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// start time, descending, then by name, descending. An unknown pipeline is
     /// [`MetadataStoreError::NotFound`].
     fn list_runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRecord>, MetadataStoreError>;
+
+    /// A page of the runs that pass `query`'s filters, in its order, with how many pass in
+    /// all. An unknown pipeline is [`MetadataStoreError::NotFound`].
+    ///
+    /// The provided implementation reads every run with [`list_runs`](Self::list_runs)
+    /// and the step runs of the page with [`step_runs`](Self::step_runs); a store that
+    /// can filter, count and page in its database (the SQL flavors do) should override it,
+    /// since a dashboard asks for pages of a store holding many runs.
+    fn query_runs(&self, query: &RunQuery) -> Result<RunPage, MetadataStoreError> {
+        let mut runs = self.list_runs(query.pipeline.as_deref())?;
+        runs.retain(|run| query.status.is_none_or(|status| run.status == status));
+        match query.order {
+            RunOrder::NewestFirst => {}
+            RunOrder::OldestFirst => runs.reverse(),
+            RunOrder::NameAscending => runs.sort_by(|a, b| a.name.cmp(&b.name)),
+            RunOrder::NameDescending => runs.sort_by(|a, b| b.name.cmp(&a.name)),
+        }
+        let total = runs.len() as u64;
+        let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
+        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
+        let page = runs
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|run| {
+                let steps = self.step_runs(&run.id)?;
+                Ok(RunOverview {
+                    cached_step_runs: steps
+                        .iter()
+                        .filter(|step| step.status == StepStatus::Cached)
+                        .count() as u64,
+                    step_runs: steps.len() as u64,
+                    status: run.status,
+                    id: run.id,
+                    pipeline_name: run.pipeline_name,
+                    name: run.name,
+                    started_at: run.started_at,
+                    ended_at: run.ended_at,
+                    error: run.error,
+                })
+            })
+            .collect::<Result<Vec<_>, MetadataStoreError>>()?;
+        Ok(RunPage { runs: page, total })
+    }
 
     /// The run with this id or, if there is none, with this name;
     /// [`MetadataStoreError::NotFound`] if there is neither.

@@ -126,6 +126,86 @@ pub struct PipelineSummary {
     pub latest_run: Option<RunRecord>,
 }
 
+/// Which runs [`MetadataStore::query_runs`](crate::MetadataStore::query_runs) returns: a
+/// page of the runs that pass the filters, in an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunQuery {
+    /// Only the runs of the pipeline with this name.
+    pub pipeline: Option<String>,
+    /// Only the runs with this status, as read: `running` leaves out the runs whose lease
+    /// has expired, which are `interrupted`.
+    pub status: Option<RunStatus>,
+    /// The order of the runs.
+    pub order: RunOrder,
+    /// How many runs, in that order, come before the page.
+    pub offset: u64,
+    /// How many runs the page holds at most.
+    pub limit: u64,
+}
+
+impl Default for RunQuery {
+    /// The 50 newest runs of every pipeline.
+    fn default() -> Self {
+        RunQuery {
+            pipeline: None,
+            status: None,
+            order: RunOrder::NewestFirst,
+            offset: 0,
+            limit: 50,
+        }
+    }
+}
+
+/// The order of a [`RunQuery`]'s runs. Each is total: ties are broken by the run's name
+/// (runs have unique names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOrder {
+    /// By start time, the newest first (ties by name, descending), as
+    /// [`list_runs`](crate::MetadataStore::list_runs) orders them.
+    #[default]
+    NewestFirst,
+    /// By start time, the oldest first (ties by name).
+    OldestFirst,
+    /// By name, A to Z (byte order).
+    NameAscending,
+    /// By name, Z to A.
+    NameDescending,
+}
+
+/// A run as a listing shows it: what [`RunRecord`] holds without its configuration, stack
+/// snapshot and spec (which can be large), and with its step runs counted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunOverview {
+    /// The run's id.
+    pub id: String,
+    /// The pipeline's name.
+    pub pipeline_name: String,
+    /// The run's name.
+    pub name: String,
+    /// Its status, as of when it was read (see [`RunRecord::status`]).
+    pub status: RunStatus,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it ended; `None` while running.
+    pub ended_at: Option<Millis>,
+    /// Why it failed, for failed runs.
+    pub error: Option<String>,
+    /// How many step runs it has recorded.
+    pub step_runs: u64,
+    /// How many of them were cached.
+    pub cached_step_runs: u64,
+}
+
+/// A page of runs: the answer to a [`RunQuery`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPage {
+    /// The runs of the page, in the query's order.
+    pub runs: Vec<RunOverview>,
+    /// How many runs pass the query's filters, on every page.
+    pub total: u64,
+}
+
 /// A run about to start.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRun {

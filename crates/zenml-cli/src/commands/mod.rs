@@ -6,6 +6,7 @@ mod compare;
 mod component;
 mod config;
 mod configs;
+mod dashboard;
 mod data;
 mod init;
 mod lineage;
@@ -47,6 +48,14 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Step(cmd) => runs::step(out, cmd),
         Command::Artifact(cmd) => artifacts::artifact(out, cmd),
         Command::Cache(cmd) => cache::run(out, cmd),
+        Command::Up {
+            host,
+            port,
+            stack,
+            open,
+            token_env,
+        } => dashboard::up(host, port, stack, open, token_env),
+        Command::Down => dashboard::down(out),
     }
 }
 

@@ -32,8 +32,8 @@ use serde_json::Value;
 use crate::MetadataStoreError;
 use crate::model::{
     ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, Millis, NewRun, PipelineRecord,
-    PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord, StepRunRecord,
-    StepRunWrite, StepStatus,
+    PipelineSummary, Resource, RunOrder, RunOverview, RunPage, RunQuery, RunRecord, RunStatus,
+    StepAttemptRecord, StepRunRecord, StepRunWrite, StepStatus,
 };
 
 pub(crate) mod dialect;
@@ -235,6 +235,25 @@ const LIST_RUNS: &str = concat!(select_runs!(), newest_runs_first!());
 
 const LIST_RUNS_OF_PIPELINE: &str =
     concat!(select_runs!(), " WHERE p.name = ?", newest_runs_first!());
+
+/// The runs as [`query_runs`] lists them; a `WHERE` clause, an order and `LIMIT ? OFFSET ?`
+/// follow. The step counts are served by `uq_step_runs_run_name` (`run_id` first).
+const SELECT_RUN_OVERVIEWS: &str = "SELECT r.id, p.name, r.name, r.status, r.started_at, \
+     r.ended_at, r.error, r.lease_expires_at, \
+     (SELECT COUNT(*) FROM step_runs s WHERE s.run_id = r.id), \
+     (SELECT COUNT(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'cached') \
+     FROM pipeline_runs r JOIN pipelines p ON p.id = r.pipeline_id";
+
+/// How many runs pass a filter; a `WHERE` clause follows.
+const COUNT_RUNS_FROM: &str =
+    "SELECT COUNT(*) FROM pipeline_runs r JOIN pipelines p ON p.id = r.pipeline_id";
+
+/// A run recorded `running` (parameter) whose lease has not expired at a time (parameter).
+const RUNNING_WITH_LEASE: &str =
+    "r.status = ? AND (r.lease_expires_at IS NULL OR r.lease_expires_at >= ?)";
+
+/// A run recorded `running` (parameter) whose lease expired before a time (parameter).
+const RUNNING_LEASE_EXPIRED: &str = "r.status = ? AND r.lease_expires_at < ?";
 
 const SELECT_RUN_BY_ID: &str = concat!(select_runs!(), " WHERE r.id = ?");
 

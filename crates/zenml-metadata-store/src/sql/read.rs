@@ -51,6 +51,106 @@ pub fn list_runs(
     Ok(runs)
 }
 
+/// [`MetadataStore::query_runs`](crate::MetadataStore::query_runs): the filters, the order
+/// and the page in the database (a count and one page of rows, without the runs'
+/// configuration, stack and spec).
+pub fn query_runs(
+    conn: &mut dyn SqlConnection,
+    query: &RunQuery,
+) -> Result<RunPage, MetadataStoreError> {
+    let mut filter = String::new();
+    let mut params: Vec<SqlValue> = Vec::new();
+    let mut and = |clause: &str| {
+        filter.push_str(if filter.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        });
+        filter.push_str(clause);
+    };
+    if let Some(pipeline) = &query.pipeline {
+        and("p.name = ?");
+        params.push(pipeline.as_str().into());
+    }
+    if let Some(status) = query.status {
+        // `interrupted` is a `running` run whose lease expired; `running` excludes those.
+        match status {
+            RunStatus::Running => {
+                and(RUNNING_WITH_LEASE);
+                params.push(RunStatus::Running.as_str().into());
+                params.push(SqlValue::Int(now_millis()));
+            }
+            RunStatus::Interrupted => {
+                and(RUNNING_LEASE_EXPIRED);
+                params.push(RunStatus::Running.as_str().into());
+                params.push(SqlValue::Int(now_millis()));
+            }
+            other => {
+                and("r.status = ?");
+                params.push(other.as_str().into());
+            }
+        }
+    }
+    let total = conn
+        .query(&format!("{COUNT_RUNS_FROM}{filter}"), &params)?
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next())
+        .and_then(|value| match value {
+            SqlValue::Int(n) => u64::try_from(n).ok(),
+            _ => None,
+        })
+        .ok_or_else(|| MetadataStoreError::Corrupt {
+            what: "run",
+            message: "a count of runs that is not a number".to_owned(),
+        })?;
+    if total == 0
+        && let Some(pipeline) = &query.pipeline
+        && count(conn, COUNT_PIPELINES_NAMED, pipeline)? == 0
+    {
+        return Err(not_found("pipeline", pipeline));
+    }
+    let order = match query.order {
+        RunOrder::NewestFirst => " ORDER BY r.started_at DESC, r.name DESC",
+        RunOrder::OldestFirst => " ORDER BY r.started_at, r.name",
+        RunOrder::NameAscending => " ORDER BY r.name",
+        RunOrder::NameDescending => " ORDER BY r.name DESC",
+    };
+    params.push(SqlValue::Int(
+        i64::try_from(query.limit).unwrap_or(i64::MAX),
+    ));
+    params.push(SqlValue::Int(
+        i64::try_from(query.offset).unwrap_or(i64::MAX),
+    ));
+    let sql = format!("{SELECT_RUN_OVERVIEWS}{filter}{order} LIMIT ? OFFSET ?");
+    let now = now_millis();
+    let runs = map_rows(conn, &sql, &params, "run", |columns| {
+        let id = columns.text()?;
+        let pipeline_name = columns.text()?;
+        let name = columns.text()?;
+        let text = columns.text()?;
+        let status = RunStatus::parse(&text)
+            .filter(|status| *status != RunStatus::Interrupted)
+            .ok_or_else(|| columns.corrupt(format!("unknown run status `{text}`")))?;
+        let started_at = columns.int()?;
+        let ended_at = columns.opt_int()?;
+        let error = columns.opt_text()?;
+        let lease_expires_at = columns.opt_int()?;
+        Ok(RunOverview {
+            id,
+            pipeline_name,
+            name,
+            status: status.at(lease_expires_at, now),
+            started_at,
+            ended_at,
+            error,
+            step_runs: columns.count()?,
+            cached_step_runs: columns.count()?,
+        })
+    })?;
+    Ok(RunPage { runs, total })
+}
+
 /// [`MetadataStore::get_run`](crate::MetadataStore::get_run): by id first, then by name.
 pub fn get_run(
     conn: &mut dyn SqlConnection,

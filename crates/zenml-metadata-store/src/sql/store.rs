@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::model::{
     ArtifactLabels, ArtifactName, ArtifactRecord, ArtifactVersion, CacheEntry, CacheFilter,
-    MetadataEntry, Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus,
-    StepAttemptRecord, StepRunRecord, StepRunWrite,
+    MetadataEntry, Millis, NewRun, PipelineSummary, Resource, RunPage, RunQuery, RunRecord,
+    RunStatus, StepAttemptRecord, StepRunRecord, StepRunWrite,
 };
 use crate::{MetadataStore, MetadataStoreError};
 
@@ -162,6 +162,10 @@ impl<S: SqlStore> MetadataStore for S {
 
     fn list_runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRecord>, MetadataStoreError> {
         self.read(|conn| super::list_runs(conn, pipeline))
+    }
+
+    fn query_runs(&self, query: &RunQuery) -> Result<RunPage, MetadataStoreError> {
+        self.read(|conn| super::query_runs(conn, query))
     }
 
     fn get_run(&self, name_or_id: &str) -> Result<RunRecord, MetadataStoreError> {

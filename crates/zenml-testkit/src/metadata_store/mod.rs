@@ -57,8 +57,8 @@ use serde_json::json;
 use zenml_metadata_store::schema::SCHEMA_VERSION;
 use zenml_metadata_store::{
     ArtifactRecord, CacheEntry, CacheFilter, MetadataEntry, MetadataStore, MetadataStoreError,
-    Millis, NewRun, PipelineSummary, Resource, RunRecord, RunStatus, StepAttemptRecord,
-    StepRunRecord, StepRunWrite, StepStatus,
+    Millis, NewRun, PipelineSummary, Resource, RunOrder, RunQuery, RunRecord, RunStatus,
+    StepAttemptRecord, StepRunRecord, StepRunWrite, StepStatus,
 };
 
 use crate::{GroupReport, SuiteReport};
@@ -132,6 +132,9 @@ pub fn run_all(open: Opener<'_>) -> SuiteReport {
     queries
         .run("pipelines_are_summarized", || {
             pipelines_are_summarized(store)
+        })
+        .run("runs_are_queried_in_pages", || {
+            runs_are_queried_in_pages(store)
         })
         .run("unknown_records_are_not_found", || {
             unknown_records_are_not_found(store)

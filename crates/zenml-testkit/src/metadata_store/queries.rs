@@ -48,6 +48,131 @@ pub fn pipelines_are_summarized(store: &dyn MetadataStore) {
     assert_eq!(b_summary.latest_run, Some(b1));
 }
 
+/// `query_runs` filters by pipeline and status (an expired lease reads `interrupted`),
+/// orders, pages, counts every run that passes, and counts each run's step runs; it agrees
+/// with `list_runs`.
+pub fn runs_are_queried_in_pages(store: &dyn MetadataStore) {
+    let pipeline = unique("paged");
+    let base = now();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let run = ok(
+            store.create_run(&new_run(&pipeline, &format!("{pipeline}-{i}"), base + i)),
+            "create_run",
+        );
+        ids.push(run.id);
+    }
+    // Runs 0–2 completed (run 1 with a cached step), 3 failed, 4 running with an expired
+    // lease (interrupted), 5 and 6 running.
+    for (i, id) in ids.iter().enumerate().take(3) {
+        let mut first = step_write(id, "load", base + 100);
+        let mut second = step_write(id, "train", base + 101);
+        if i == 1 {
+            second.step.status = StepStatus::Cached;
+            first.step.status = StepStatus::Cached;
+        }
+        ok(store.record_step_run(&first), "record_step_run");
+        ok(store.record_step_run(&second), "record_step_run");
+        ok(
+            store.finish_run(id, RunStatus::Completed, base + 200, None),
+            "finish_run",
+        );
+    }
+    ok(
+        store.finish_run(&ids[3], RunStatus::Failed, base + 200, Some("boom")),
+        "finish_run",
+    );
+    let mut leased = new_run(&pipeline, &format!("{pipeline}-lost"), base + 3);
+    leased.lease_expires_at = Some(base - 1);
+    let lost = ok(store.create_run(&leased), "create_run");
+
+    let query = |status: Option<RunStatus>, order: RunOrder, offset: u64, limit: u64| {
+        ok(
+            store.query_runs(&RunQuery {
+                pipeline: Some(pipeline.clone()),
+                status,
+                order,
+                offset,
+                limit,
+            }),
+            "query_runs",
+        )
+    };
+    let all = query(None, RunOrder::NewestFirst, 0, 100);
+    assert_eq!(all.total, 8, "every run of the pipeline is counted");
+    let listed: Vec<String> = ok(store.list_runs(Some(&pipeline)), "list_runs")
+        .into_iter()
+        .map(|run| run.id)
+        .collect();
+    let queried: Vec<String> = all.runs.iter().map(|run| run.id.clone()).collect();
+    assert_eq!(queried, listed, "newest first, as list_runs orders them");
+
+    let page = query(None, RunOrder::NewestFirst, 2, 3);
+    assert_eq!(page.total, 8, "the total counts every page");
+    assert_eq!(
+        page.runs.iter().map(|run| &run.id).collect::<Vec<_>>(),
+        listed[2..5].iter().collect::<Vec<_>>(),
+        "offset 2, limit 3"
+    );
+    let oldest = query(None, RunOrder::OldestFirst, 0, 1);
+    assert_eq!(oldest.runs[0].id, ids[0], "oldest first");
+    let by_name = query(None, RunOrder::NameDescending, 0, 100);
+    let names: Vec<&str> = by_name.runs.iter().map(|run| run.name.as_str()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(names, sorted, "by name, Z to A");
+    let ascending = query(None, RunOrder::NameAscending, 0, 1);
+    assert_eq!(ascending.runs[0].name, format!("{pipeline}-0"));
+
+    let completed = query(Some(RunStatus::Completed), RunOrder::OldestFirst, 0, 100);
+    assert_eq!(completed.total, 3);
+    assert_eq!(
+        completed
+            .runs
+            .iter()
+            .map(|run| (run.step_runs, run.cached_step_runs))
+            .collect::<Vec<_>>(),
+        vec![(2, 0), (2, 2), (2, 0)],
+        "step runs counted, cached ones apart"
+    );
+    let failed = query(Some(RunStatus::Failed), RunOrder::NewestFirst, 0, 100);
+    assert_eq!(failed.total, 1);
+    assert_eq!(failed.runs[0].error.as_deref(), Some("boom"));
+    let interrupted = query(Some(RunStatus::Interrupted), RunOrder::NewestFirst, 0, 100);
+    assert_eq!(
+        interrupted
+            .runs
+            .iter()
+            .map(|run| &run.id)
+            .collect::<Vec<_>>(),
+        vec![&lost.id],
+        "an expired lease reads interrupted"
+    );
+    let running = query(Some(RunStatus::Running), RunOrder::OldestFirst, 0, 100);
+    assert_eq!(
+        running.runs.iter().map(|run| &run.id).collect::<Vec<_>>(),
+        vec![&ids[4], &ids[5], &ids[6]],
+        "running excludes interrupted"
+    );
+    assert!(running.runs.iter().all(|run| run.ended_at.is_none()));
+    let beyond = query(None, RunOrder::NewestFirst, 100, 10);
+    assert_eq!(
+        (beyond.runs.len(), beyond.total),
+        (0, 8),
+        "past the last page"
+    );
+
+    let missing = unique("no-such-pipeline");
+    expect_not_found(
+        store.query_runs(&RunQuery {
+            pipeline: Some(missing.clone()),
+            ..RunQuery::default()
+        }),
+        "pipeline",
+        &missing,
+    );
+}
+
 /// Unknown runs, step runs, artifacts and pipelines are typed `NotFound` errors.
 pub fn unknown_records_are_not_found(store: &dyn MetadataStore) {
     let missing = uuid::Uuid::new_v4().to_string();

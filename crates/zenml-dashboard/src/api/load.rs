@@ -1,0 +1,407 @@
+//! Reading the stores into the API's shapes, on a store thread; the pages render the same.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+use zenml_core::{ComponentKind, FlavorRegistry};
+use zenml_metadata_store::{
+    ArtifactRecord, MetadataStore, Resource, RunOverview, RunQuery, RunRecord, StepRunRecord,
+};
+use zenml_pipeline::Lineage;
+
+use super::model::*;
+use crate::backend::Stores;
+use crate::error::RequestError;
+
+/// The most log text a step page shows: the end of the logs.
+const LOG_TAIL_BYTES: usize = 256 * 1024;
+
+fn store(stores: &Stores) -> &dyn MetadataStore {
+    stores.client.stack().metadata_store.as_ref()
+}
+
+pub(crate) fn run_item(run: &RunRecord) -> RunItem {
+    RunItem {
+        id: run.id.clone(),
+        name: run.name.clone(),
+        pipeline: run.pipeline_name.clone(),
+        status: run.status.as_str().to_owned(),
+        started_at: run.started_at,
+        ended_at: run.ended_at,
+        duration_ms: run.ended_at.map(|end| end - run.started_at),
+        error: run.error.clone(),
+        step_runs: None,
+        cached_step_runs: None,
+    }
+}
+
+fn overview_item(run: RunOverview) -> RunItem {
+    RunItem {
+        duration_ms: run.ended_at.map(|end| end - run.started_at),
+        id: run.id,
+        name: run.name,
+        pipeline: run.pipeline_name,
+        status: run.status.as_str().to_owned(),
+        started_at: run.started_at,
+        ended_at: run.ended_at,
+        error: run.error,
+        step_runs: Some(run.step_runs),
+        cached_step_runs: Some(run.cached_step_runs),
+    }
+}
+
+fn step_item(stores: &Stores, step: &StepRunRecord) -> StepItem {
+    let original_run_id = step.original_step_run_id.as_ref().and_then(|original| {
+        store(stores)
+            .get_step_run(original)
+            .ok()
+            .map(|original| original.run_id)
+    });
+    StepItem {
+        id: step.id.clone(),
+        run_id: step.run_id.clone(),
+        name: step.name.clone(),
+        status: step.status.as_str().to_owned(),
+        started_at: step.started_at,
+        ended_at: step.ended_at,
+        duration_ms: step.ended_at - step.started_at,
+        code_hash: step.code_hash.clone(),
+        cache_key: step.cache_key.clone(),
+        parameters: step.parameters.clone(),
+        error: step.error.clone(),
+        original_step_run_id: step.original_step_run_id.clone(),
+        original_run_id,
+        attempt: step.attempt,
+    }
+}
+
+pub(crate) fn artifact_item(artifact: &ArtifactRecord) -> ArtifactItem {
+    ArtifactItem {
+        id: artifact.id.clone(),
+        uri: artifact.uri.clone(),
+        rust_type: artifact.rust_type.clone(),
+        materializer: format!(
+            "{} v{}",
+            artifact.materializer_id, artifact.materializer_version
+        ),
+        content_hash: artifact.content_hash.clone(),
+        size: artifact.size,
+        producer_step_run_id: artifact.producer_step_run_id.clone(),
+        output_name: artifact.output_name.clone(),
+        created_at: artifact.created_at,
+    }
+}
+
+fn metadata_items(entries: Vec<(String, Value)>) -> Vec<MetadataItem> {
+    entries
+        .into_iter()
+        .map(|(key, value)| MetadataItem { key, value })
+        .collect()
+}
+
+/// Every pipeline with its run count and newest run.
+pub(crate) fn pipelines(stores: &Stores) -> Result<Vec<PipelineItem>, RequestError> {
+    Ok(store(stores)
+        .list_pipelines()?
+        .into_iter()
+        .map(|summary| PipelineItem {
+            name: summary.pipeline.name,
+            run_count: summary.run_count,
+            latest_run: summary.latest_run.as_ref().map(run_item),
+        })
+        .collect())
+}
+
+/// A page of runs.
+pub(crate) fn runs(stores: &Stores, query: &RunQuery) -> Result<(Vec<RunItem>, u64), RequestError> {
+    let page = store(stores).query_runs(query)?;
+    Ok((
+        page.runs.into_iter().map(overview_item).collect(),
+        page.total,
+    ))
+}
+
+/// A run with its configuration, stack, metadata and steps.
+pub(crate) fn run(stores: &Stores, id: &str) -> Result<RunDetail, RequestError> {
+    let record = store(stores).get_run(id)?;
+    let steps = store(stores).step_runs(&record.id)?;
+    let metadata = store(stores).metadata(&Resource::Run(record.id.clone()))?;
+    Ok(RunDetail {
+        run: run_item(&record),
+        config: record.config,
+        stack: record.stack,
+        metadata: metadata_items(metadata),
+        steps: steps.iter().map(|step| step_item(stores, step)).collect(),
+    })
+}
+
+/// The run's recorded configuration as the TOML `zenml run export-config` writes.
+pub(crate) fn run_config_toml(stores: &Stores, id: &str) -> Result<(String, String), RequestError> {
+    let record = store(stores).get_run(id)?;
+    let config: zenml_pipeline::ResolvedConfig =
+        serde_json::from_value(record.config).map_err(|e| {
+            RequestError::Internal(format!(
+                "run `{}` recorded a configuration this zenml cannot read: {e}",
+                record.name
+            ))
+        })?;
+    let body = toml::to_string_pretty(&config.to_run_config())
+        .map_err(|e| RequestError::Internal(format!("cannot write the configuration: {e}")))?;
+    let file = format!("{}.toml", record.name);
+    Ok((
+        file.clone(),
+        format!(
+            "# The resolved configuration of run `{}` of pipeline `{}`.\n\
+             # Run the pipeline program with `--config {file}` to repeat it (a new run name is chosen).\n\n{body}",
+            record.name, config.pipeline
+        ),
+    ))
+}
+
+/// The graph of a run.
+pub(crate) fn run_dag(stores: &Stores, id: &str) -> Result<Lineage, RequestError> {
+    Ok(stores.client.run_dag(id)?)
+}
+
+/// A step run with its run, artifacts, metrics and logs.
+pub(crate) fn step(stores: &Stores, id: &str) -> Result<StepDetail, RequestError> {
+    let step = store(stores).get_step_run(id)?;
+    let run = store(stores).get_run(&step.run_id)?;
+    let links = |pairs: Vec<(String, ArtifactRecord)>| {
+        pairs
+            .into_iter()
+            .map(|(name, artifact)| ArtifactLink {
+                name,
+                artifact: artifact_item(&artifact),
+            })
+            .collect::<Vec<_>>()
+    };
+    let inputs = links(store(stores).step_inputs(&step.id)?);
+    let outputs = links(store(stores).step_outputs(&step.id)?);
+    let metrics_of = step.original_step_run_id.as_deref().unwrap_or(&step.id);
+    let metrics = store(stores).metadata(&Resource::StepRun(metrics_of.to_owned()))?;
+    let logs = stores
+        .client
+        .step_logs(&run.id, &step.name, None)
+        .ok()
+        .and_then(|logs| {
+            let mut text = Vec::new();
+            stores.client.read_logs(&logs, &mut text).ok()?;
+            let start = text.len().saturating_sub(LOG_TAIL_BYTES);
+            Some(String::from_utf8_lossy(&text[start..]).into_owned())
+        });
+    Ok(StepDetail {
+        step: step_item(stores, &step),
+        run: run_item(&run),
+        inputs,
+        outputs,
+        metrics: metadata_items(metrics),
+        logs,
+    })
+}
+
+/// A page of artifacts, newest first, and the names artifacts are versioned under.
+pub(crate) fn artifacts(
+    stores: &Stores,
+    offset: usize,
+    limit: usize,
+) -> Result<(Vec<ArtifactItem>, u64), RequestError> {
+    let all = store(stores).list_artifacts()?;
+    let total = all.len() as u64;
+    Ok((
+        all.iter()
+            .skip(offset)
+            .take(limit)
+            .map(artifact_item)
+            .collect(),
+        total,
+    ))
+}
+
+/// Every artifact name with its latest version.
+pub(crate) fn artifact_names(stores: &Stores) -> Result<Vec<ArtifactNameItem>, RequestError> {
+    Ok(store(stores)
+        .artifact_names()?
+        .into_iter()
+        .map(|name| ArtifactNameItem {
+            name: name.name,
+            latest_version: name.latest_version,
+            versions: name.versions,
+        })
+        .collect())
+}
+
+/// An artifact (by id, name or `name:version`) with its labels, producer, consumers and
+/// description.
+pub(crate) fn artifact(stores: &Stores, key: &str) -> Result<ArtifactDetail, RequestError> {
+    let view = stores.client.artifact(key)?;
+    let record = view.record().clone();
+    let producer = store(stores).get_step_run(&record.producer_step_run_id)?;
+    let producer_run = store(stores).get_run(&producer.run_id)?;
+    let mut seen = BTreeSet::new();
+    let consumers = store(stores)
+        .artifact_consumers(&record.id)?
+        .into_iter()
+        .filter(|(_, step)| seen.insert(step.id.clone()))
+        .map(|(_, step)| step_item(stores, &step))
+        .collect();
+    let schema = view.schema()?.and_then(|s| serde_json::to_value(s).ok());
+    let statistics = view
+        .statistics()?
+        .and_then(|s| serde_json::to_value(s).ok());
+    Ok(ArtifactDetail {
+        artifact: artifact_item(&record),
+        name: view.name().map(str::to_owned),
+        version: view.version_number().map(u64::from),
+        tags: view.tags().to_vec(),
+        producer: step_item(stores, &producer),
+        producer_run: run_item(&producer_run),
+        consumers,
+        schema,
+        statistics,
+    })
+}
+
+/// The lineage of an artifact, `depth` step runs each way.
+pub(crate) fn lineage(stores: &Stores, id: &str, depth: usize) -> Result<Lineage, RequestError> {
+    Ok(stores.client.artifact_lineage(id, Some(depth))?)
+}
+
+/// Runs side by side: every `step.parameter` and `step.metric` of any of them.
+pub(crate) fn compare(stores: &Stores, ids: &[String]) -> Result<Comparison, RequestError> {
+    let mut runs = Vec::new();
+    let mut parameters: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut metrics: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        let record = store(stores).get_run(id)?;
+        for step in store(stores).step_runs(&record.id)? {
+            if let Value::Object(map) = &step.parameters {
+                for (key, value) in map {
+                    let row = parameters
+                        .entry(format!("{}.{key}", step.name))
+                        .or_insert_with(|| vec![Value::Null; ids.len()]);
+                    row[i] = value.clone();
+                }
+            }
+            let of = step.original_step_run_id.as_deref().unwrap_or(&step.id);
+            for (key, value) in store(stores).metadata(&Resource::StepRun(of.to_owned()))? {
+                let row = metrics
+                    .entry(format!("{}.{key}", step.name))
+                    .or_insert_with(|| vec![Value::Null; ids.len()]);
+                row[i] = value;
+            }
+        }
+        runs.push(run_item(&record));
+    }
+    let rows = |map: BTreeMap<String, Vec<Value>>| {
+        map.into_iter()
+            .map(|(key, values)| ComparedValue {
+                differs: values
+                    .iter()
+                    .any(|v| !zenml_pipeline::compare::same_value(v, &values[0])),
+                key,
+                values,
+            })
+            .collect()
+    };
+    Ok(Comparison {
+        runs,
+        parameters: rows(parameters),
+        metrics: rows(metrics),
+    })
+}
+
+/// A metric (`step.key`) across every run of `pipeline`, oldest first; the first metric
+/// the pipeline has when `metric` is `None`.
+pub(crate) fn metric_series(
+    stores: &Stores,
+    pipeline: &str,
+    metric: Option<&str>,
+) -> Result<MetricSeries, RequestError> {
+    let comparison = stores.client.compare_pipelines(&[pipeline])?;
+    let metrics: Vec<String> = comparison
+        .metric_columns
+        .iter()
+        .filter(|column| {
+            comparison
+                .rows
+                .iter()
+                .any(|row| row.metrics.get(*column).is_some_and(Value::is_number))
+        })
+        .cloned()
+        .collect();
+    let chosen = match metric {
+        Some(metric) => {
+            if !comparison.metric_columns.iter().any(|m| m == metric) {
+                return Err(RequestError::NotFound(format!(
+                    "pipeline `{pipeline}` has no metric `{metric}`"
+                )));
+            }
+            metric.to_owned()
+        }
+        None => metrics.first().cloned().unwrap_or_default(),
+    };
+    let mut points: Vec<MetricPoint> = comparison
+        .rows
+        .iter()
+        .filter_map(|row| {
+            Some(MetricPoint {
+                value: row.metrics.get(&chosen)?.as_f64()?,
+                run_id: row.run.id.clone(),
+                run: row.run.name.clone(),
+                started_at: row.run.started_at,
+            })
+        })
+        .collect();
+    points.sort_by_key(|point| point.started_at);
+    Ok(MetricSeries {
+        pipeline: pipeline.to_owned(),
+        metric: chosen,
+        metrics,
+        points,
+    })
+}
+
+/// Every stack with its components (secrets left out: only their names are shown).
+pub(crate) fn stacks(stores: &Stores, served: &str) -> Result<Vec<StackItem>, RequestError> {
+    let repo = &stores.repo;
+    let internal = |e: zenml_stack::RepositoryError| RequestError::Internal(e.to_string());
+    repo.stacks()
+        .into_iter()
+        .map(|(name, stack)| {
+            let components = ComponentKind::STACK_KINDS
+                .iter()
+                .map(|&kind| {
+                    let component = stack.component(kind);
+                    let definition = repo.component(kind, component.as_str()).map_err(internal)?;
+                    Ok(ComponentItem {
+                        kind: kind.cli_name().to_owned(),
+                        name: component.to_string(),
+                        flavor: definition.flavor.clone(),
+                        settings: serde_json::to_value(&definition.config).unwrap_or(Value::Null),
+                        secret_keys: repo.component_secret_keys(kind, component.as_str()),
+                    })
+                })
+                .collect::<Result<Vec<_>, RequestError>>()?;
+            Ok(StackItem {
+                served: name.as_str() == served,
+                name: name.to_string(),
+                components,
+            })
+        })
+        .collect()
+}
+
+/// Every linked flavor, by kind and name.
+pub(crate) fn flavors() -> Result<Vec<FlavorItem>, RequestError> {
+    let registry = FlavorRegistry::global().map_err(|e| RequestError::Internal(e.to_string()))?;
+    Ok(registry
+        .all()
+        .map(|flavor| FlavorItem {
+            kind: flavor.kind.cli_name().to_owned(),
+            name: flavor.name.to_owned(),
+            description: flavor.description.to_owned(),
+            source: flavor.source.to_owned(),
+        })
+        .collect())
+}

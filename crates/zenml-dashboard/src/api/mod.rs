@@ -1,0 +1,407 @@
+//! The JSON API under `/api/v1/`: everything the pages show, with pagination on every list
+//! and an OpenAPI document at `/api/v1/openapi.json`.
+
+pub(crate) mod load;
+pub(crate) mod model;
+pub(crate) mod params;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use utoipa::OpenApi;
+
+use crate::error::RequestError;
+use crate::server::AppState;
+use model::*;
+use params::Params;
+
+/// The API's routes, under `/api/v1`.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/pipelines", get(pipelines))
+        .route("/pipelines/{name}/metrics/{metric}", get(metric_series))
+        .route("/runs", get(runs))
+        .route("/runs/{id}", get(run))
+        .route("/runs/{id}/steps", get(run_steps))
+        .route("/runs/{id}/dag", get(run_dag))
+        .route("/steps/{id}", get(step))
+        .route("/steps/{id}/logs", get(step_logs))
+        .route("/artifacts", get(artifacts))
+        .route("/artifacts/names", get(artifact_names))
+        .route("/artifacts/{id}", get(artifact))
+        .route("/artifacts/{id}/preview", get(preview))
+        .route("/artifacts/{id}/lineage", get(lineage))
+        .route("/compare", get(compare))
+        .route("/stacks", get(stacks))
+        .route("/flavors", get(flavors))
+        .fallback(not_found)
+}
+
+impl IntoResponse for RequestError {
+    fn into_response(self) -> Response {
+        (
+            self.status(),
+            Json(ErrorBody {
+                error: self.message(),
+                parameter: self.parameter().map(str::to_owned),
+            }),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, RequestError>;
+
+async fn not_found() -> RequestError {
+    RequestError::NotFound("no such API endpoint".to_owned())
+}
+
+/// One page of `items` out of `total`.
+fn page<T: utoipa::ToSchema + Serialize>(
+    items: Vec<T>,
+    page: u64,
+    per_page: u64,
+    total: u64,
+) -> Page<T> {
+    Page {
+        items,
+        page,
+        per_page,
+        total,
+    }
+}
+
+/// The OpenAPI document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "zenml-rs dashboard API",
+        description = "Read-only access to the runs, steps, artifacts and stacks of one zenml-rs stack. \
+                       With a token (`zenml up --token-env VAR`), send `Authorization: Bearer TOKEN`."
+    ),
+    paths(
+        pipelines,
+        metric_series,
+        runs,
+        run,
+        run_steps,
+        run_dag,
+        step,
+        step_logs,
+        artifacts,
+        artifact_names,
+        artifact,
+        preview,
+        lineage,
+        compare,
+        stacks,
+        flavors
+    )
+)]
+struct ApiDoc;
+
+async fn openapi() -> Response {
+    let mut document = ApiDoc::openapi();
+    document.servers = Some(vec![utoipa::openapi::Server::new("/api/v1")]);
+    match document.to_json() {
+        Ok(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
+        Err(e) => RequestError::Internal(e.to_string()).into_response(),
+    }
+}
+
+/// Every pipeline with its run count and newest run.
+#[utoipa::path(get, path = "/pipelines", params(
+    ("page" = Option<u64>, Query, description = "Page number, from 1"),
+    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    responses((status = 200, body = Page<PipelineItem>), (status = 400, body = ErrorBody)))]
+async fn pipelines(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Page<PipelineItem>> {
+    let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
+    let all = state.backend.call(load::pipelines).await?;
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(offset as usize)
+        .take(per_page as usize)
+        .collect();
+    Ok(Json(page(items, number, per_page, total)))
+}
+
+/// Runs, filtered, sorted and paginated.
+#[utoipa::path(get, path = "/runs", params(
+    ("pipeline" = Option<String>, Query, description = "Only this pipeline's runs"),
+    ("status" = Option<String>, Query, description = "running, completed, failed, interrupted or cancelled"),
+    ("sort" = Option<String>, Query, description = "-started (default), started, name or -name"),
+    ("page" = Option<u64>, Query, description = "Page number, from 1"),
+    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    responses((status = 200, body = Page<RunItem>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn runs(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Page<RunItem>> {
+    let (query, number) = Params::parse(query.as_deref()).run_query()?;
+    let per_page = query.limit;
+    let (items, total) = state
+        .backend
+        .call(move |stores| load::runs(stores, &query))
+        .await?;
+    Ok(Json(page(items, number, per_page, total)))
+}
+
+/// A run (by id or name) with its configuration, stack snapshot, metadata and steps.
+#[utoipa::path(get, path = "/runs/{id}", params(("id" = String, Path, description = "Run id or name")),
+    responses((status = 200, body = RunDetail), (status = 404, body = ErrorBody)))]
+async fn run(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<RunDetail> {
+    Ok(Json(
+        state
+            .backend
+            .call(move |stores| load::run(stores, &id))
+            .await?,
+    ))
+}
+
+/// A run's step runs.
+#[utoipa::path(get, path = "/runs/{id}/steps", params(("id" = String, Path, description = "Run id or name"),
+    ("page" = Option<u64>, Query, description = "Page number, from 1"),
+    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    responses((status = 200, body = Page<StepItem>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn run_steps(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Page<StepItem>> {
+    let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
+    let detail = state
+        .backend
+        .call(move |stores| load::run(stores, &id))
+        .await?;
+    let total = detail.steps.len() as u64;
+    let items = detail
+        .steps
+        .into_iter()
+        .skip(offset as usize)
+        .take(per_page as usize)
+        .collect();
+    Ok(Json(page(items, number, per_page, total)))
+}
+
+/// A run's graph: step runs, artifacts and the edges between them.
+#[utoipa::path(get, path = "/runs/{id}/dag", params(("id" = String, Path, description = "Run id or name")),
+    responses((status = 200, description = "The lineage graph of the run", body = Object), (status = 404, body = ErrorBody)))]
+async fn run_dag(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, RequestError> {
+    let dag = state
+        .backend
+        .call(move |stores| load::run_dag(stores, &id))
+        .await?;
+    Ok(Json(dag).into_response())
+}
+
+/// A step run with its run, inputs, outputs, metrics and logs.
+#[utoipa::path(get, path = "/steps/{id}", params(("id" = String, Path, description = "Step run id")),
+    responses((status = 200, body = StepDetail), (status = 404, body = ErrorBody)))]
+async fn step(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<StepDetail> {
+    Ok(Json(
+        state
+            .backend
+            .call(move |stores| load::step(stores, &id))
+            .await?,
+    ))
+}
+
+/// A step run's logs as text (the end of them, at most 256 KiB).
+#[utoipa::path(get, path = "/steps/{id}/logs", params(("id" = String, Path, description = "Step run id")),
+    responses((status = 200, description = "The logs", content_type = "text/plain"), (status = 404, body = ErrorBody)))]
+async fn step_logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, RequestError> {
+    let detail = state
+        .backend
+        .call(move |stores| load::step(stores, &id))
+        .await?;
+    let logs = detail.logs.ok_or_else(|| {
+        RequestError::NotFound(format!("step run `{}` kept no logs", detail.step.id))
+    })?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        logs,
+    )
+        .into_response())
+}
+
+/// Every artifact, newest first.
+#[utoipa::path(get, path = "/artifacts", params(
+    ("page" = Option<u64>, Query, description = "Page number, from 1"),
+    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    responses((status = 200, body = Page<ArtifactItem>), (status = 400, body = ErrorBody)))]
+async fn artifacts(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Page<ArtifactItem>> {
+    let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
+    let (items, total) = state
+        .backend
+        .call(move |stores| load::artifacts(stores, offset as usize, per_page as usize))
+        .await?;
+    Ok(Json(page(items, number, per_page, total)))
+}
+
+/// The names artifacts are versioned under, with their latest versions.
+#[utoipa::path(get, path = "/artifacts/names", params(
+    ("page" = Option<u64>, Query, description = "Page number, from 1"),
+    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    responses((status = 200, body = Page<ArtifactNameItem>), (status = 400, body = ErrorBody)))]
+async fn artifact_names(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Page<ArtifactNameItem>> {
+    let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
+    let all = state.backend.call(load::artifact_names).await?;
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(offset as usize)
+        .take(per_page as usize)
+        .collect();
+    Ok(Json(page(items, number, per_page, total)))
+}
+
+/// An artifact (by id, name or `name:version`) with its labels, producer, consumers,
+/// schema and statistics.
+#[utoipa::path(get, path = "/artifacts/{id}", params(("id" = String, Path, description = "Artifact id, name or name:version")),
+    responses((status = 200, body = ArtifactDetail), (status = 404, body = ErrorBody)))]
+async fn artifact(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<ArtifactDetail> {
+    Ok(Json(
+        state
+            .backend
+            .call(move |stores| load::artifact(stores, &id))
+            .await?,
+    ))
+}
+
+/// The start of an artifact's content, shown as its materializer suggests.
+#[utoipa::path(get, path = "/artifacts/{id}/preview", params(("id" = String, Path, description = "Artifact id")),
+    responses((status = 200, body = Preview), (status = 404, body = ErrorBody)))]
+async fn preview(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Preview> {
+    Ok(Json(
+        state
+            .backend
+            .call(move |stores| crate::preview::preview(stores, &id))
+            .await?,
+    ))
+}
+
+/// The lineage of an artifact, up and down.
+#[utoipa::path(get, path = "/artifacts/{id}/lineage", params(("id" = String, Path, description = "Artifact id"),
+    ("depth" = Option<u64>, Query, description = "Step runs to follow each way, 0 to 50 (3)")),
+    responses((status = 200, description = "The lineage graph", body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn lineage(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, RequestError> {
+    let depth = Params::parse(query.as_deref()).number("depth", 3, 0, 50)? as usize;
+    let graph = state
+        .backend
+        .call(move |stores| load::lineage(stores, &id, depth))
+        .await?;
+    Ok(Json(graph).into_response())
+}
+
+/// Runs side by side: parameters and metrics, with differences marked.
+#[utoipa::path(get, path = "/compare", params(("runs" = Vec<String>, Query, description = "Two or more run ids or names (repeat the parameter)")),
+    responses((status = 200, body = Comparison), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn compare(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Comparison> {
+    let runs = Params::parse(query.as_deref()).all("runs");
+    if runs.len() < 2 || runs.len() > 20 {
+        return Err(RequestError::bad(
+            "runs",
+            "give from 2 to 20 runs to compare",
+        ));
+    }
+    Ok(Json(
+        state
+            .backend
+            .call(move |stores| load::compare(stores, &runs))
+            .await?,
+    ))
+}
+
+/// A metric across every run of a pipeline, oldest first.
+#[utoipa::path(get, path = "/pipelines/{name}/metrics/{metric}", params(
+    ("name" = String, Path, description = "Pipeline name"), ("metric" = String, Path, description = "step.key")),
+    responses((status = 200, body = MetricSeries), (status = 404, body = ErrorBody)))]
+async fn metric_series(
+    State(state): State<AppState>,
+    Path((name, metric)): Path<(String, String)>,
+) -> ApiResult<MetricSeries> {
+    Ok(Json(
+        state
+            .backend
+            .call(move |stores| load::metric_series(stores, &name, Some(&metric)))
+            .await?,
+    ))
+}
+
+/// Every stack with its components (secrets are named, never shown).
+#[utoipa::path(get, path = "/stacks", params(
+    ("page" = Option<u64>, Query, description = "Page number, from 1"),
+    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    responses((status = 200, body = Page<StackItem>), (status = 400, body = ErrorBody)))]
+async fn stacks(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Page<StackItem>> {
+    let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
+    let served = state.stack.clone();
+    let all = state
+        .backend
+        .call(move |stores| load::stacks(stores, &served))
+        .await?;
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(offset as usize)
+        .take(per_page as usize)
+        .collect();
+    Ok(Json(page(items, number, per_page, total)))
+}
+
+/// Every flavor this program links.
+#[utoipa::path(get, path = "/flavors", params(
+    ("page" = Option<u64>, Query, description = "Page number, from 1"),
+    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    responses((status = 200, body = Page<FlavorItem>), (status = 400, body = ErrorBody)))]
+async fn flavors(RawQuery(query): RawQuery) -> ApiResult<Page<FlavorItem>> {
+    let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
+    let all = load::flavors()?;
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(offset as usize)
+        .take(per_page as usize)
+        .collect();
+    Ok(Json(page(items, number, per_page, total)))
+}

@@ -1,0 +1,262 @@
+//! Pipelines, runs and a run: `/pipelines`, `/pipelines/{name}`, `/runs`, `/runs/{id}`.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use maud::html;
+
+use super::*;
+use crate::api::load;
+use crate::api::params::Params;
+use crate::graph::lineage_svg;
+
+/// `GET /pipelines`.
+pub(crate) async fn pipelines(State(state): State<AppState>) -> PageResult {
+    let pipelines = state.backend.call(load::pipelines).await?;
+    Ok(layout(
+        "Pipelines",
+        html! {
+            @if pipelines.is_empty() {
+                p { "No runs yet. Run a pipeline (for example " code { "cargo run --example quickstart" } ") and reload." }
+            }
+            table #pipelines {
+                thead { tr { th { "pipeline" } th { "runs" } th { "latest run" } th { "status" } th { "started" } } }
+                tbody {
+                    @for pipeline in &pipelines {
+                        tr {
+                            td { a.pipeline-link href={ "/pipelines/" (encode(&pipeline.name)) } { (pipeline.name) } }
+                            td { a href={ "/runs?pipeline=" (encode(&pipeline.name)) } { (pipeline.run_count) } }
+                            @if let Some(run) = &pipeline.latest_run {
+                                td { a.run-link href={ "/runs/" (run.id) } { (run.name) } }
+                                td { (status(&run.status)) }
+                                td { (time(Some(run.started_at))) }
+                            } @else {
+                                td {} td {} td {}
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    ))
+}
+
+/// `GET /pipelines/{name}`: its runs and a chart of a metric across them.
+pub(crate) async fn pipeline(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let params = Params::parse(query.as_deref());
+    let metric = params.get("metric").map(str::to_owned);
+    let (mut run_query, number) = params.run_query()?;
+    run_query.pipeline = Some(name.clone());
+    let per_page = run_query.limit;
+    let pipeline = name.clone();
+    let (runs, total, series) = state
+        .backend
+        .call(move |stores| {
+            let (runs, total) = load::runs(stores, &run_query)?;
+            let series = load::metric_series(stores, &pipeline, metric.as_deref())?;
+            Ok((runs, total, series))
+        })
+        .await?;
+    Ok(layout(
+        &format!("Pipeline {name}"),
+        html! {
+            section #chart {
+                h2 { "Metrics across runs" }
+                @if series.metrics.is_empty() {
+                    p { "Its steps logged no numeric metrics." }
+                } @else {
+                    form #metric-form method="get" {
+                        label { "Metric "
+                            select #metric name="metric" {
+                                @for m in &series.metrics {
+                                    option value=(m) selected[*m == series.metric] { (m) }
+                                }
+                            }
+                        }
+                        button type="submit" { "Show" }
+                    }
+                    img #metric-chart alt={ "chart of " (series.metric) }
+                        src={ "/pipelines/" (encode(&name)) "/chart.svg?metric=" (encode(&series.metric)) };
+                }
+            }
+            h2 { "Runs (" (total) ")" }
+            (runs_table(&runs))
+            (pagination(&format!("/pipelines/{}?", encode(&name)), number, per_page, total))
+        },
+    ))
+}
+
+/// Links to the previous and next pages; `base` ends with `?` or `&`.
+fn pagination(base: &str, page: u64, per_page: u64, total: u64) -> Markup {
+    let pages = total.div_ceil(per_page).max(1);
+    html! {
+        nav.pagination {
+            @if page > 1 { a.prev href={ (base) "page=" (page - 1) "&per_page=" (per_page) } { "← newer" } }
+            span { "page " (page) " of " (pages) }
+            @if page < pages { a.next href={ (base) "page=" (page + 1) "&per_page=" (per_page) } { "older →" } }
+        }
+    }
+}
+
+/// `GET /runs`: filtered, sorted, paginated.
+pub(crate) async fn runs(State(state): State<AppState>, RawQuery(query): RawQuery) -> PageResult {
+    let params = Params::parse(query.as_deref());
+    let (run_query, number) = params.run_query()?;
+    let per_page = run_query.limit;
+    let filter = run_query.clone();
+    let (runs, total, pipelines) = state
+        .backend
+        .call(move |stores| {
+            let (runs, total) = load::runs(stores, &filter)?;
+            Ok((runs, total, load::pipelines(stores)?))
+        })
+        .await?;
+    let sort = params.get("sort").unwrap_or("-started").to_owned();
+    let mut base = String::from("/runs?");
+    if let Some(pipeline) = &run_query.pipeline {
+        base.push_str(&format!("pipeline={}&", encode(pipeline)));
+    }
+    if let Some(status) = run_query.status {
+        base.push_str(&format!("status={}&", status.as_str()));
+    }
+    base.push_str(&format!("sort={}&", encode(&sort)));
+    let statuses = ["running", "completed", "failed", "interrupted", "cancelled"];
+    let sorts = [
+        ("-started", "newest first"),
+        ("started", "oldest first"),
+        ("name", "name A–Z"),
+        ("-name", "name Z–A"),
+    ];
+    Ok(layout(
+        "Runs",
+        html! {
+            form #run-filter method="get" action="/runs" {
+                label { "Pipeline "
+                    select name="pipeline" {
+                        option value="" { "all" }
+                        @for p in &pipelines {
+                            option value=(p.name) selected[run_query.pipeline.as_deref() == Some(p.name.as_str())] { (p.name) }
+                        }
+                    }
+                }
+                label { "Status "
+                    select name="status" {
+                        option value="" { "any" }
+                        @for s in statuses {
+                            option value=(s) selected[run_query.status.map(|x| x.as_str()) == Some(s)] { (s) }
+                        }
+                    }
+                }
+                label { "Sort "
+                    select name="sort" {
+                        @for (value, text) in sorts {
+                            option value=(value) selected[sort == value] { (text) }
+                        }
+                    }
+                }
+                button type="submit" { "Filter" }
+            }
+            p { (total) " runs" }
+            (runs_table(&runs))
+            (pagination(&base, number, per_page, total))
+        },
+    ))
+}
+
+/// `GET /runs/{id}`: the run's DAG, steps, stack and configuration.
+pub(crate) async fn run(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+    let (detail, dag) = state
+        .backend
+        .call(move |stores| Ok((load::run(stores, &id)?, load::run_dag(stores, &id)?)))
+        .await?;
+    let run = &detail.run;
+    Ok(layout_with(
+        &run.name,
+        Some((&run.id, &run.status)),
+        html! {
+            dl #run-summary {
+                dt { "pipeline" } dd { a href={ "/pipelines/" (encode(&run.pipeline)) } { (run.pipeline) } }
+                dt { "status" } dd { (status(&run.status)) }
+                dt { "started" } dd { (time(Some(run.started_at))) }
+                dt { "ended" } dd { (time(run.ended_at)) }
+                dt { "duration" } dd { (duration(run.duration_ms)) }
+                dt { "id" } dd { code { (run.id) } }
+                @if let Some(error) = &run.error { dt { "error" } dd { pre.error { (error) } } }
+            }
+            h2 { "DAG" }
+            div.graph-frame { (lineage_svg(&dag, "dag")) }
+            h2 { "Steps" }
+            table #steps {
+                thead { tr { th { "step" } th { "status" } th { "started" } th { "duration" } th { "attempt" } th { "cached from" } } }
+                tbody {
+                    @for step in &detail.steps {
+                        tr {
+                            td { a.step-link href={ "/steps/" (step.id) } { (step.name) } }
+                            td { (status(&step.status)) }
+                            td { (time(Some(step.started_at))) }
+                            td { (duration(Some(step.duration_ms))) }
+                            td { (step.attempt) }
+                            td {
+                                @if let (Some(original), Some(original_run)) = (&step.original_step_run_id, &step.original_run_id) {
+                                    a.cached-from href={ "/runs/" (original_run) } { "run" }
+                                    " · "
+                                    a href={ "/steps/" (original) } { "step" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if !detail.metadata.is_empty() {
+                h2 { "Metadata" }
+                table #run-metadata {
+                    @for entry in &detail.metadata { tr { th { (entry.key) } td { code { (value_text(&entry.value)) } } } }
+                }
+            }
+            h2 { "Stack" }
+            pre #stack { (pretty(&detail.stack)) }
+            h2 { "Configuration" }
+            p { a #config-download href={ "/runs/" (run.id) "/config.toml" } download { "Download as TOML" } " (what " code { "zenml run export-config" } " writes)" }
+            pre #config { (pretty(&detail.config)) }
+        },
+    ))
+}
+
+/// `GET /runs/{id}/config.toml`.
+pub(crate) async fn config_toml(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let (file, text) = state
+        .backend
+        .call(move |stores| load::run_config_toml(stores, &id))
+        .await?;
+    let safe: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/toml; charset=utf-8".to_owned(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{safe}\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}
