@@ -76,7 +76,14 @@ fn the_quickstart_creates_a_repository_then_reuses_it() {
     let zen = Zenml::new();
     assert!(!zen.path(".zen").exists());
 
-    let first = zen.example("quickstart", &[]).ok();
+    // Where `zenml` is installed, the hint names it; PATH is pinned to a folder holding it.
+    let bin = zen.root().join("installed-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(binary(), bin.join("zenml")).unwrap();
+    let first = zen
+        .example("quickstart", &[])
+        .env("PATH", &bin.to_string_lossy())
+        .ok();
     first.stderr_has(&[&format!(
         "Created a zenml repository in `{}` with the default stack",
         zen.root().display()
@@ -90,8 +97,12 @@ fn the_quickstart_creates_a_repository_then_reuses_it() {
     );
     first.stdout_has(&[
         &format!("Run `{first_name}` of pipeline `quickstart` completed: 3 steps."),
-        &format!("Next: `zenml run describe {first_name}` shows its steps and artifacts."),
+        &format!("Next: `zenml run describe {first_name}` shows its steps and artifacts;"),
+        "`zenml up` shows every run in a browser (the dashboard).",
     ]);
+    // What the hint names runs as written: the run's description.
+    zen.ok(&["run", "describe", &first_name])
+        .stdout_has(&[&first_name]);
 
     // The second run finds the repository: nothing is created, and without a terminal
     // there is no progress output either, so stderr is empty.
@@ -121,13 +132,21 @@ fn the_quickstart_creates_a_repository_then_reuses_it() {
             "{run}"
         );
     }
+    closing_hints_work_without_an_installed_cli(&zen);
 }
 
 #[test]
 fn a_successful_run_without_a_terminal_prints_no_progress() {
     let zen = Zenml::init();
+    // With `zenml` installed, so that the hint is its two lines.
+    let bin = zen.root().join("installed-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(binary(), bin.join("zenml")).unwrap();
     for args in [&[][..], &["--quiet"][..]] {
-        let run = zen.example("quickstart", args).ok();
+        let run = zen
+            .example("quickstart", args)
+            .env("PATH", &bin.to_string_lossy())
+            .ok();
         assert_eq!(
             run.stderr, "",
             "no progress lines without a terminal\n{run}"
@@ -135,8 +154,8 @@ fn a_successful_run_without_a_terminal_prints_no_progress() {
         run.never_shows("▶").never_shows("✔");
         assert_eq!(
             run.stdout.lines().count(),
-            2,
-            "stdout holds the outcome and the next command\n{run}"
+            3,
+            "stdout holds the outcome and the next commands\n{run}"
         );
     }
 }
@@ -415,4 +434,32 @@ fn a_reader_that_goes_away_is_not_an_error() {
             args.join(" ")
         );
     }
+}
+
+/// Without `zenml` on PATH, the quickstart's closing hint names `cargo run -q -p zenml-cli --`
+/// in a zenml-rs checkout (where `cargo run --example quickstart` runs), and says how to
+/// install the CLI elsewhere.
+fn closing_hints_work_without_an_installed_cli(zen: &Zenml) {
+    let empty = zen.root().join("empty-bin");
+    std::fs::create_dir_all(&empty).expect("a folder for PATH");
+    let elsewhere = zen
+        .example("quickstart", &[])
+        .env("PATH", &empty.to_string_lossy())
+        .ok();
+    elsewhere.stdout_has(&[
+        "Next: `zenml run describe",
+        "install the `zenml` CLI first: `cargo install --path crates/zenml-cli` in a zenml-rs checkout",
+    ]);
+    // A folder that looks like the checkout (its CLI crate's manifest) gets the cargo form.
+    zen.write("crates/zenml-cli/Cargo.toml", "[package]\n");
+    let in_checkout = zen
+        .example("quickstart", &[])
+        .env("PATH", &empty.to_string_lossy())
+        .ok();
+    let name = in_checkout.run_name();
+    in_checkout.stdout_has(&[
+        &format!("Next: `cargo run -q -p zenml-cli -- run describe {name}` shows its steps and artifacts;"),
+        "`cargo run -q -p zenml-cli -- up` shows every run in a browser (the dashboard).",
+    ]);
+    std::fs::remove_dir_all(zen.root().join("crates")).expect("the fake checkout removed");
 }

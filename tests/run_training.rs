@@ -153,7 +153,7 @@ fn run_names_are_chosen_and_unique() {
         .ok()
         .stdout_has(&[
             "Run `my-run` of pipeline `training` completed: 4 steps.",
-            "Next: `zenml run describe my-run`",
+            "run describe my-run` shows its steps and artifacts;",
         ]);
     assert_eq!(
         strings(&zen.json(&["run", "list"]), Some("name")),

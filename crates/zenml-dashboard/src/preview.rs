@@ -230,7 +230,7 @@ mod tests {
         assert_eq!(binary.kind, "hex");
         assert_eq!(
             binary.text.unwrap(),
-            "00000000  00 01 02 ff 61                                    |....a|\n"
+            "00000000  00 01 02 ff 61                                   |....a|\n"
         );
         let text = bytes_preview("héllo\n".as_bytes(), false);
         assert_eq!(text.text.as_deref(), Some("héllo\n"));

@@ -112,6 +112,14 @@ impl Dashboard {
 
     /// Serves until Ctrl-C or SIGTERM; records itself in `.zen/dashboard.json` meanwhile.
     pub fn serve(self) -> Result<(), DashboardError> {
+        self.serve_until(stop_signal())
+    }
+
+    /// Serves until `stop` resolves (then finishes the requests it is serving).
+    pub fn serve_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), DashboardError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("dashboard")
@@ -127,7 +135,7 @@ impl Dashboard {
         let served = runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(self.listener)?;
             axum::serve(listener, router)
-                .with_graceful_shutdown(stop_signal())
+                .with_graceful_shutdown(stop)
                 .await
         });
         // Only our own record is removed: a later `zenml up` may have replaced it.

@@ -1,6 +1,7 @@
 //! A pipeline's program: the command line of a binary whose `main` calls
 //! [`Pipeline::run_from_args`].
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -308,10 +309,12 @@ fn report_run(result: Result<RunOutcome, RunError>) -> ExitCode {
                     .map(|log| format!(", writing to {}", log.display()))
                     .unwrap_or_default()
             );
+            let zenml = cli_command();
             println!(
-                "Next: `zenml run describe {0}` follows it; `zenml run cancel {0}` stops it.",
+                "Next: `{zenml} run describe {0}` follows it; `{zenml} run cancel {0}` stops it.",
                 run.name
             );
+            print_install_hint();
             ExitCode::SUCCESS
         }
         Ok(outcome) => {
@@ -331,15 +334,53 @@ fn report_run(result: Result<RunOutcome, RunError>) -> ExitCode {
                     String::new()
                 }
             );
+            let zenml = cli_command();
             println!(
-                "Next: `zenml run describe {}` shows its steps and artifacts.",
+                "Next: `{zenml} run describe {}` shows its steps and artifacts;",
                 outcome.run.name
             );
+            println!("      `{zenml} up` shows every run in a browser (the dashboard).");
+            print_install_hint();
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// How the closing hint runs the `zenml` CLI, so that it works as written: `zenml` when it
+/// is installed (on `PATH`), `cargo run -q -p zenml-cli --` in a zenml-rs checkout (where
+/// `cargo run --example quickstart` runs), and `zenml` otherwise, with how to install it.
+fn cli_command() -> &'static str {
+    if cli_installed() || !in_zenml_checkout() {
+        "zenml"
+    } else {
+        "cargo run -q -p zenml-cli --"
+    }
+}
+
+/// Whether an executable `zenml` is on `PATH`.
+fn cli_installed() -> bool {
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join("zenml"))
+                .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// Whether the working folder is a zenml-rs checkout (where `cargo run -p zenml-cli` works).
+fn in_zenml_checkout() -> bool {
+    std::path::Path::new("crates/zenml-cli/Cargo.toml").is_file()
+}
+
+/// When `zenml` is neither installed nor runnable with cargo here, says how to install it.
+fn print_install_hint() {
+    if !cli_installed() && !in_zenml_checkout() {
+        println!(
+            "      (install the `zenml` CLI first: `cargo install --path crates/zenml-cli` in a zenml-rs checkout)"
+        );
     }
 }
