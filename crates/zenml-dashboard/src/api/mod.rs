@@ -75,6 +75,33 @@ fn page<T: utoipa::ToSchema + Serialize>(
     }
 }
 
+/// A page of `all`: `per_page` items from `offset`.
+fn page_of<T: utoipa::ToSchema + Serialize>(
+    all: Vec<T>,
+    number: u64,
+    per_page: u64,
+    offset: u64,
+) -> Page<T> {
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+        .collect();
+    page(items, number, per_page, total)
+}
+
+/// The pagination parameters of every list.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Documents the parameters that `Params::page` reads.
+struct PageParams {
+    /// Page number, from 1.
+    page: Option<u64>,
+    /// Items per page, 1 to 500 (50).
+    per_page: Option<u64>,
+}
+
 /// The OpenAPI document of this API.
 #[derive(OpenApi)]
 #[openapi(
@@ -119,8 +146,7 @@ async fn openapi() -> Response {
 
 /// Every pipeline with its run count and newest run.
 #[utoipa::path(get, path = "/pipelines", params(
-    ("page" = Option<u64>, Query, description = "Page number, from 1"),
-    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    PageParams),
     responses((status = 200, body = Page<PipelineItem>), (status = 400, body = ErrorBody)))]
 async fn pipelines(
     State(state): State<AppState>,
@@ -128,13 +154,7 @@ async fn pipelines(
 ) -> ApiResult<Page<PipelineItem>> {
     let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
     let all = state.backend.call(load::pipelines).await?;
-    let total = all.len() as u64;
-    let items = all
-        .into_iter()
-        .skip(offset as usize)
-        .take(per_page as usize)
-        .collect();
-    Ok(Json(page(items, number, per_page, total)))
+    Ok(Json(page_of(all, number, per_page, offset)))
 }
 
 /// Runs, filtered, sorted and paginated.
@@ -142,8 +162,7 @@ async fn pipelines(
     ("pipeline" = Option<String>, Query, description = "Only this pipeline's runs"),
     ("status" = Option<String>, Query, description = "running, completed, failed, interrupted or cancelled"),
     ("sort" = Option<String>, Query, description = "-started (default), started, name or -name"),
-    ("page" = Option<u64>, Query, description = "Page number, from 1"),
-    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    PageParams),
     responses((status = 200, body = Page<RunItem>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn runs(
     State(state): State<AppState>,
@@ -172,8 +191,7 @@ async fn run(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult
 
 /// A run's step runs.
 #[utoipa::path(get, path = "/runs/{id}/steps", params(("id" = String, Path, description = "Run id or name"),
-    ("page" = Option<u64>, Query, description = "Page number, from 1"),
-    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    PageParams),
     responses((status = 200, body = Page<StepItem>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn run_steps(
     State(state): State<AppState>,
@@ -185,14 +203,7 @@ async fn run_steps(
         .backend
         .call(move |stores| load::run(stores, &id))
         .await?;
-    let total = detail.steps.len() as u64;
-    let items = detail
-        .steps
-        .into_iter()
-        .skip(offset as usize)
-        .take(per_page as usize)
-        .collect();
-    Ok(Json(page(items, number, per_page, total)))
+    Ok(Json(page_of(detail.steps, number, per_page, offset)))
 }
 
 /// A run's graph: step runs, artifacts and the edges between them.
@@ -247,8 +258,7 @@ async fn step_logs(
 
 /// Every artifact, newest first.
 #[utoipa::path(get, path = "/artifacts", params(
-    ("page" = Option<u64>, Query, description = "Page number, from 1"),
-    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    PageParams),
     responses((status = 200, body = Page<ArtifactItem>), (status = 400, body = ErrorBody)))]
 async fn artifacts(
     State(state): State<AppState>,
@@ -264,8 +274,7 @@ async fn artifacts(
 
 /// The names artifacts are versioned under, with their latest versions.
 #[utoipa::path(get, path = "/artifacts/names", params(
-    ("page" = Option<u64>, Query, description = "Page number, from 1"),
-    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    PageParams),
     responses((status = 200, body = Page<ArtifactNameItem>), (status = 400, body = ErrorBody)))]
 async fn artifact_names(
     State(state): State<AppState>,
@@ -273,13 +282,7 @@ async fn artifact_names(
 ) -> ApiResult<Page<ArtifactNameItem>> {
     let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
     let all = state.backend.call(load::artifact_names).await?;
-    let total = all.len() as u64;
-    let items = all
-        .into_iter()
-        .skip(offset as usize)
-        .take(per_page as usize)
-        .collect();
-    Ok(Json(page(items, number, per_page, total)))
+    Ok(Json(page_of(all, number, per_page, offset)))
 }
 
 /// An artifact (by id, name or `name:version`) with its labels, producer, consumers,
@@ -367,8 +370,7 @@ async fn metric_series(
 
 /// Every stack with its components (secrets are named, never shown).
 #[utoipa::path(get, path = "/stacks", params(
-    ("page" = Option<u64>, Query, description = "Page number, from 1"),
-    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    PageParams),
     responses((status = 200, body = Page<StackItem>), (status = 400, body = ErrorBody)))]
 async fn stacks(
     State(state): State<AppState>,
@@ -380,28 +382,15 @@ async fn stacks(
         .backend
         .call(move |stores| load::stacks(stores, &served))
         .await?;
-    let total = all.len() as u64;
-    let items = all
-        .into_iter()
-        .skip(offset as usize)
-        .take(per_page as usize)
-        .collect();
-    Ok(Json(page(items, number, per_page, total)))
+    Ok(Json(page_of(all, number, per_page, offset)))
 }
 
 /// Every flavor this program links.
 #[utoipa::path(get, path = "/flavors", params(
-    ("page" = Option<u64>, Query, description = "Page number, from 1"),
-    ("per_page" = Option<u64>, Query, description = "Items per page, 1 to 500 (50)")),
+    PageParams),
     responses((status = 200, body = Page<FlavorItem>), (status = 400, body = ErrorBody)))]
 async fn flavors(RawQuery(query): RawQuery) -> ApiResult<Page<FlavorItem>> {
     let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
     let all = load::flavors()?;
-    let total = all.len() as u64;
-    let items = all
-        .into_iter()
-        .skip(offset as usize)
-        .take(per_page as usize)
-        .collect();
-    Ok(Json(page(items, number, per_page, total)))
+    Ok(Json(page_of(all, number, per_page, offset)))
 }
