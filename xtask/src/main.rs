@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
         Some("ci") => ci(&project_root()),
         _ => {
             eprintln!(
-                "usage: cargo xtask <tidy | bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact | bucket] | test-flavors [--private-mysql] | fuzz [--seconds N] [--merge] [--if-nightly] [--target-dir DIR] [TARGET...] | ci>"
+                "usage: cargo xtask <tidy | bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact | bucket | data | dashboard] | test-flavors [--private-mysql] | fuzz [--seconds N] [--merge] [--if-nightly] [--target-dir DIR] [TARGET...] | ci>"
             );
             bail!("unknown or missing command")
         }

@@ -173,6 +173,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "named, versioned and tagged artifacts",
         sql: MIGRATION_6,
     },
+    Migration {
+        version: 7,
+        description: "an index of runs by start time, for pages of runs",
+        sql: MIGRATION_7,
+    },
 ];
 
 /// Migration 2: the record model of [`crate::model`].
@@ -366,6 +371,15 @@ CREATE TABLE IF NOT EXISTS artifact_tags (
     CONSTRAINT fk_artifact_tags_artifact FOREIGN KEY (artifact_id) REFERENCES artifacts (id)
 );
 CREATE INDEX ix_artifact_tags_tag ON artifact_tags (tag)
+";
+
+/// Migration 7: pages of runs.
+///
+/// - `ix_pipeline_runs_started`: runs in the order listings show them (newest first, ties
+///   by name), so that a page of runs (`query_runs`, the dashboard) reads its rows from the
+///   index instead of sorting every run.
+const MIGRATION_7: &str = "
+CREATE INDEX ix_pipeline_runs_started ON pipeline_runs (started_at, name)
 ";
 
 /// The schema version this program writes: the version of the last migration.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 mod artifact;
 mod bucket;
+mod dashboard;
 mod data;
+mod http;
 mod stores;
 mod wide;
 
@@ -15,7 +17,7 @@ use anyhow::{Context, bail};
 use stores::Flavor;
 
 /// `cargo xtask bench [all | cli | chain | chain-flavors | chain-orchestrators | wide | record-rate | read-rate | lineage | artifact |
-/// bucket | data]`.
+/// bucket | data | dashboard]`.
 pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
     let which = args.first().map(String::as_str).unwrap_or("all");
     match which {
@@ -30,7 +32,8 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
             read_rate(root)?;
             artifact::artifact(root)?;
             bucket::bucket(root)?;
-            data::data(root)
+            data::data(root)?;
+            dashboard::dashboard(root)
         }
         "cli" => cli(root),
         "chain" => chain(root),
@@ -43,9 +46,10 @@ pub(crate) fn run(root: &Path, args: &[String]) -> anyhow::Result<()> {
         "artifact" => artifact::artifact(root),
         "bucket" => bucket::bucket(root),
         "data" => data::data(root),
+        "dashboard" => dashboard::dashboard(root),
         other => bail!(
             "unknown benchmark `{other}`; known: cli, chain, chain-flavors, chain-orchestrators, wide, record-rate, read-rate, \
-             lineage, artifact, bucket, data"
+             lineage, artifact, bucket, data, dashboard"
         ),
     }
 }

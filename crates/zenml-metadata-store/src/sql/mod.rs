@@ -236,13 +236,24 @@ const LIST_RUNS: &str = concat!(select_runs!(), newest_runs_first!());
 const LIST_RUNS_OF_PIPELINE: &str =
     concat!(select_runs!(), " WHERE p.name = ?", newest_runs_first!());
 
-/// The runs as [`query_runs`] lists them; a `WHERE` clause, an order and `LIMIT ? OFFSET ?`
-/// follow. The step counts are served by `uq_step_runs_run_name` (`run_id` first).
-const SELECT_RUN_OVERVIEWS: &str = "SELECT r.id, p.name, r.name, r.status, r.started_at, \
+/// A page of runs as [`query_runs`] lists them, in two parts: the page's runs are chosen
+/// first (in a derived table, `page`, which a `WHERE` clause, an order and
+/// `LIMIT ? OFFSET ?` complete, read from `ix_pipeline_runs_started` or the filter's index),
+/// then their columns and step counts are read for those runs only; the order follows.
+/// The step counts are served by `uq_step_runs_run_name` (`run_id` first).
+const RUN_PAGE_IDS: &str =
+    "SELECT r.id AS id FROM pipeline_runs r JOIN pipelines p ON p.id = r.pipeline_id";
+
+/// The columns of the runs of a page (see [`RUN_PAGE_IDS`]); the derived table `page`
+/// precedes the `JOIN`.
+const RUN_OVERVIEW_COLUMNS: &str = "SELECT r.id, p.name, r.name, r.status, r.started_at, \
      r.ended_at, r.error, r.lease_expires_at, \
      (SELECT COUNT(*) FROM step_runs s WHERE s.run_id = r.id), \
-     (SELECT COUNT(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'cached') \
-     FROM pipeline_runs r JOIN pipelines p ON p.id = r.pipeline_id";
+     (SELECT COUNT(*) FROM step_runs s WHERE s.run_id = r.id AND s.status = 'cached') FROM (";
+
+/// Joins the runs of a page to their columns; the order follows.
+const RUN_OVERVIEW_JOIN: &str =
+    ") page JOIN pipeline_runs r ON r.id = page.id JOIN pipelines p ON p.id = r.pipeline_id";
 
 /// How many runs pass a filter; a `WHERE` clause follows.
 const COUNT_RUNS_FROM: &str =

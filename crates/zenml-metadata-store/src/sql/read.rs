@@ -122,7 +122,9 @@ pub fn query_runs(
     params.push(SqlValue::Int(
         i64::try_from(query.offset).unwrap_or(i64::MAX),
     ));
-    let sql = format!("{SELECT_RUN_OVERVIEWS}{filter}{order} LIMIT ? OFFSET ?");
+    let sql = format!(
+        "{RUN_OVERVIEW_COLUMNS}{RUN_PAGE_IDS}{filter}{order} LIMIT ? OFFSET ?{RUN_OVERVIEW_JOIN}{order}"
+    );
     let now = now_millis();
     let runs = map_rows(conn, &sql, &params, "run", |columns| {
         let id = columns.text()?;
