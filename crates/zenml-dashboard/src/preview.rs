@@ -30,6 +30,7 @@ fn empty(kind: &str) -> Preview {
         file: None,
         text: None,
         image: None,
+        hex: None,
         columns: Vec::new(),
         rows: Vec::new(),
         truncated: false,
@@ -76,19 +77,83 @@ pub(crate) fn preview(stores: &Stores, id: &str) -> Result<Preview, RequestError
         .to_owned();
     let mut preview = match record.materializer_id.as_str() {
         "zenml.json" => json_preview(&bytes, truncated),
-        "zenml.parquet" => {
-            let mut preview = empty("none");
-            preview.text = Some(
-                "A Parquet table: its schema and statistics are shown below; \
-                 pandas.read_parquet or pyarrow open the file."
-                    .to_owned(),
-            );
+        "zenml.parquet" => parquet_preview(store, &file.path, file.size),
+        "zenml.bytes" => {
+            let mut preview = bytes_preview(&bytes, truncated);
+            if preview.kind != "image" {
+                preview.hex = Some(hex_dump(&bytes[..bytes.len().min(HEX_BYTES)]));
+            }
             preview
         }
         _ => bytes_preview(&bytes, truncated),
     };
     preview.file = Some(name);
     Ok(preview)
+}
+
+/// The largest Parquet file read into memory for its first rows when the store has no
+/// local files (a bucket).
+const PARQUET_IN_MEMORY: u64 = 32 * 1024 * 1024;
+
+/// The first rows of a Parquet table, read by the row reader of the `parquet` crate: from
+/// the file in place on a local store, or from its bytes when it is small enough to fetch.
+fn parquet_preview(
+    store: &dyn zenml_artifact_store::ArtifactStore,
+    path: &ObjectPath,
+    size: u64,
+) -> Preview {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let rows = |reader: &dyn FileReader| -> Result<Preview, parquet::errors::ParquetError> {
+        let mut preview = empty("table");
+        let total = reader.metadata().file_metadata().num_rows();
+        for row in reader.get_row_iter(None)?.take(TABLE_ROWS) {
+            let row = row?;
+            if preview.columns.is_empty() {
+                preview.columns = row
+                    .get_column_iter()
+                    .take(TABLE_COLUMNS)
+                    .map(|(name, _)| name.clone())
+                    .collect();
+            }
+            preview.rows.push(
+                row.get_column_iter()
+                    .take(TABLE_COLUMNS)
+                    .map(|(_, field)| match field {
+                        parquet::record::Field::Str(text) => text.clone(),
+                        parquet::record::Field::Null => String::new(),
+                        other => other.to_string(),
+                    })
+                    .collect(),
+            );
+        }
+        preview.truncated = total > TABLE_ROWS as i64;
+        Ok(preview)
+    };
+    let local = store.local_files().and_then(|files| files.local_path(path));
+    let read = match local {
+        Some(local) => std::fs::File::open(&local)
+            .map_err(parquet::errors::ParquetError::from)
+            .and_then(SerializedFileReader::new)
+            .and_then(|reader| rows(&reader)),
+        None if size <= PARQUET_IN_MEMORY => match store.get(path) {
+            Ok(bytes) => SerializedFileReader::new(bytes::Bytes::from(bytes))
+                .and_then(|reader| rows(&reader)),
+            Err(e) => Err(parquet::errors::ParquetError::General(e.to_string())),
+        },
+        None => {
+            let mut preview = empty("none");
+            preview.text = Some(format!(
+                "A Parquet table of {size} bytes in a bucket: too large to fetch for a preview; \
+                 its schema and statistics are below."
+            ));
+            return preview;
+        }
+    };
+    read.unwrap_or_else(|e| {
+        let mut preview = empty("none");
+        preview.text = Some(format!("The Parquet file cannot be read: {e}"));
+        preview
+    })
 }
 
 /// JSON: a table for an array of records, pretty text otherwise (or the raw text when the

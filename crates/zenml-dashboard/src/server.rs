@@ -3,8 +3,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::Request;
@@ -19,7 +19,7 @@ use zenml_stack::Repository;
 
 use crate::auth::{self, Token};
 use crate::backend::{Backend, Stores};
-use crate::error::DashboardError;
+use crate::error::{DashboardError, RequestError};
 use crate::{api, pages};
 
 /// How `zenml up` serves.
@@ -44,6 +44,40 @@ pub(crate) struct AppState {
     pub(crate) token: Option<Arc<Token>>,
     /// The served stack's name.
     pub(crate) stack: Arc<str>,
+    /// The pipelines' names as last read, and when.
+    pipeline_names: Arc<Mutex<Option<(Instant, Vec<String>)>>>,
+}
+
+/// How long the pipelines' names for the run filter are reused before they are read again.
+const PIPELINE_NAMES_TTL: Duration = Duration::from_secs(2);
+
+impl AppState {
+    /// The names of the pipelines, for the run filter: read again at most every
+    /// [`PIPELINE_NAMES_TTL`] (the list of runs itself is always read afresh).
+    pub(crate) async fn pipeline_names(&self) -> Result<Vec<String>, RequestError> {
+        let cached = self.pipeline_names.lock().ok().and_then(|cache| {
+            cache
+                .as_ref()
+                .filter(|(read_at, _)| read_at.elapsed() < PIPELINE_NAMES_TTL)
+                .map(|(_, names)| names.clone())
+        });
+        if let Some(names) = cached {
+            return Ok(names);
+        }
+        let names: Vec<String> = self
+            .backend
+            .call(|stores| {
+                Ok(crate::api::load::pipelines(stores)?
+                    .into_iter()
+                    .map(|pipeline| pipeline.name)
+                    .collect())
+            })
+            .await?;
+        if let Ok(mut cache) = self.pipeline_names.lock() {
+            *cache = Some((Instant::now(), names.clone()));
+        }
+        Ok(names)
+    }
 }
 
 /// A bound dashboard, ready to serve.
@@ -97,6 +131,7 @@ impl Dashboard {
                 backend,
                 token: options.token.map(|token| Arc::new(Token::new(&token))),
                 stack,
+                pipeline_names: Arc::default(),
             },
             record: repo.zen_dir().join(RECORD_FILE),
         })

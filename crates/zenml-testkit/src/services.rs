@@ -11,6 +11,10 @@
 //!
 //! A flavor crate outside this repository can start the same servers the same way and use
 //! these definitions in its own tests.
+//!
+//! The same rule holds for the tools some tests run: [`python_data_tools`] (numpy, pandas
+//! and pyarrow) and [`chromium`] (headless Chromium and playwright-core, for the dashboard's
+//! browser tests).
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -156,4 +160,76 @@ pub fn python_data_tools(test: &str) -> Option<std::path::PathBuf> {
 pub fn fresh_prefix(test: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{test}-{}", &id[..12])
+}
+
+/// What the browser tests drive: headless Chromium and the playwright-core package that
+/// drives it, as `.ci/services` installs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Browser {
+    /// The Chromium executable: `$ZENML_TEST_CHROMIUM`, or Debian's `/usr/bin/chromium`.
+    pub chromium: std::path::PathBuf,
+    /// The folder of npm's `playwright-core` package (it holds `index.mjs`):
+    /// `$ZENML_TEST_PLAYWRIGHT`, or `$ZENML_CI_CACHE/playwright/node_modules/playwright-core`.
+    pub playwright_core: std::path::PathBuf,
+    /// The Node.js program that runs the test scripts: `$ZENML_TEST_NODE`, or `node`.
+    pub node: std::path::PathBuf,
+}
+
+/// The headless Chromium, playwright-core and Node.js of the browser tests, for a test
+/// named `test`. When one of them is missing, prints the command that installs them and
+/// returns `None` (the test returns early), except under `CI=true`, where it panics.
+pub fn chromium(test: &str) -> Option<Browser> {
+    match find_browser() {
+        Ok(browser) => Some(browser),
+        Err(missing) => {
+            let advice = format!(
+                "{test}: {missing}; install Chromium and playwright-core with \
+                 `bash .ci/services` (`apt-get install -y chromium`, and `npm install \
+                 --prefix {} playwright-core`)",
+                ci_cache().join("playwright").display()
+            );
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{advice}; under CI=true this test cannot be skipped"
+            );
+            eprintln!("skipped: {advice}");
+            None
+        }
+    }
+}
+
+/// The browser test tools, or what is missing.
+fn find_browser() -> Result<Browser, String> {
+    let from_env = |var: &str| std::env::var_os(var).map(std::path::PathBuf::from);
+    let chromium = from_env("ZENML_TEST_CHROMIUM")
+        .unwrap_or_else(|| std::path::PathBuf::from("/usr/bin/chromium"));
+    let playwright_core = from_env("ZENML_TEST_PLAYWRIGHT")
+        .unwrap_or_else(|| ci_cache().join("playwright/node_modules/playwright-core"));
+    let node = from_env("ZENML_TEST_NODE").unwrap_or_else(|| std::path::PathBuf::from("node"));
+    if !chromium.is_file() {
+        return Err(format!(
+            "Chromium is not installed (no `{}`)",
+            chromium.display()
+        ));
+    }
+    if !playwright_core.join("index.mjs").is_file() {
+        return Err(format!(
+            "playwright-core is not installed (no `{}`)",
+            playwright_core.join("index.mjs").display()
+        ));
+    }
+    let node_runs = std::process::Command::new(&node)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !node_runs {
+        return Err(format!("Node.js (`{}`) does not run", node.display()));
+    }
+    Ok(Browser {
+        chromium,
+        playwright_core,
+        node,
+    })
 }

@@ -220,6 +220,8 @@ pub(crate) struct Preview {
     pub(crate) text: Option<String>,
     /// An image's media type and its bytes in base64, for `image`.
     pub(crate) image: Option<String>,
+    /// For raw bytes: a hex dump of the first bytes (also when they are shown as text).
+    pub(crate) hex: Option<String>,
     /// A table's header.
     pub(crate) columns: Vec<String>,
     /// A table's first rows.

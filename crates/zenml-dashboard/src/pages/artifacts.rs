@@ -82,6 +82,9 @@ fn preview_section(preview: &Preview) -> Markup {
                 _ => p { (preview.text.as_deref().unwrap_or("No preview.")) },
             }
             @if preview.truncated { p.note { "Only the start is shown." } }
+            @if let Some(hex) = preview.hex.as_deref().filter(|_| preview.kind != "hex") {
+                details { summary { "The first bytes in hex" } pre.preview-hex { (hex) } }
+            }
         }
     }
 }

@@ -108,13 +108,11 @@ pub(crate) async fn runs(State(state): State<AppState>, RawQuery(query): RawQuer
     let (run_query, number) = params.run_query()?;
     let per_page = run_query.limit;
     let filter = run_query.clone();
-    let (runs, total, pipelines) = state
+    let (runs, total) = state
         .backend
-        .call(move |stores| {
-            let (runs, total) = load::runs(stores, &filter)?;
-            Ok((runs, total, load::pipelines(stores)?))
-        })
+        .call(move |stores| load::runs(stores, &filter))
         .await?;
+    let pipelines = state.pipeline_names().await?;
     let sort = params.get("sort").unwrap_or("-started").to_owned();
     let mut base = String::from("/runs?");
     if let Some(pipeline) = &run_query.pipeline {
@@ -139,7 +137,7 @@ pub(crate) async fn runs(State(state): State<AppState>, RawQuery(query): RawQuer
                     select name="pipeline" {
                         option value="" { "all" }
                         @for p in &pipelines {
-                            option value=(p.name) selected[run_query.pipeline.as_deref() == Some(p.name.as_str())] { (p.name) }
+                            option value=(p) selected[run_query.pipeline.as_deref() == Some(p.as_str())] { (p) }
                         }
                     }
                 }

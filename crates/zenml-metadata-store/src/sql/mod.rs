@@ -241,8 +241,7 @@ const LIST_RUNS_OF_PIPELINE: &str =
 /// `LIMIT ? OFFSET ?` complete, read from `ix_pipeline_runs_started` or the filter's index),
 /// then their columns and step counts are read for those runs only; the order follows.
 /// The step counts are served by `uq_step_runs_run_name` (`run_id` first).
-const RUN_PAGE_IDS: &str =
-    "SELECT r.id AS id FROM pipeline_runs r JOIN pipelines p ON p.id = r.pipeline_id";
+const RUN_PAGE_IDS: &str = "SELECT r.id AS id FROM pipeline_runs r";
 
 /// The columns of the runs of a page (see [`RUN_PAGE_IDS`]); the derived table `page`
 /// precedes the `JOIN`.
@@ -256,8 +255,7 @@ const RUN_OVERVIEW_JOIN: &str =
     ") page JOIN pipeline_runs r ON r.id = page.id JOIN pipelines p ON p.id = r.pipeline_id";
 
 /// How many runs pass a filter; a `WHERE` clause follows.
-const COUNT_RUNS_FROM: &str =
-    "SELECT COUNT(*) FROM pipeline_runs r JOIN pipelines p ON p.id = r.pipeline_id";
+const COUNT_RUNS_FROM: &str = "SELECT COUNT(*) FROM pipeline_runs r";
 
 /// A run recorded `running` (parameter) whose lease has not expired at a time (parameter).
 const RUNNING_WITH_LEASE: &str =

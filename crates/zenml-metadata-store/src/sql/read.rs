@@ -69,8 +69,19 @@ pub fn query_runs(
         filter.push_str(clause);
     };
     if let Some(pipeline) = &query.pipeline {
-        and("p.name = ?");
-        params.push(pipeline.as_str().into());
+        // By the pipeline's id, so that neither the count nor the page joins `pipelines`.
+        let id = map_rows(
+            conn,
+            SELECT_PIPELINE_ID,
+            &[pipeline.as_str().into()],
+            "pipeline",
+            |columns| columns.text(),
+        )?
+        .into_iter()
+        .next()
+        .ok_or_else(|| not_found("pipeline", pipeline))?;
+        and("r.pipeline_id = ?");
+        params.push(id.into());
     }
     if let Some(status) = query.status {
         // `interrupted` is a `running` run whose lease expired; `running` excludes those.
@@ -104,12 +115,6 @@ pub fn query_runs(
             what: "run",
             message: "a count of runs that is not a number".to_owned(),
         })?;
-    if total == 0
-        && let Some(pipeline) = &query.pipeline
-        && count(conn, COUNT_PIPELINES_NAMED, pipeline)? == 0
-    {
-        return Err(not_found("pipeline", pipeline));
-    }
     let order = match query.order {
         RunOrder::NewestFirst => " ORDER BY r.started_at DESC, r.name DESC",
         RunOrder::OldestFirst => " ORDER BY r.started_at, r.name",
