@@ -45,8 +45,11 @@ pub(crate) struct AppState {
     /// The served stack's name.
     pub(crate) stack: Arc<str>,
     /// The pipelines' names as last read, and when.
-    pipeline_names: Arc<Mutex<Option<(Instant, Vec<String>)>>>,
+    pipeline_names: Arc<Mutex<Option<PipelineNames>>>,
 }
+
+/// The pipelines' names, and when they were read.
+type PipelineNames = (Instant, Vec<String>);
 
 /// How long the pipelines' names for the run filter are reused before they are read again.
 const PIPELINE_NAMES_TTL: Duration = Duration::from_secs(2);
