@@ -88,19 +88,10 @@ fn label_width(label: &str) -> f64 {
     (longest as f64 * 7.5 + 24.0).max(80.0)
 }
 
-/// Escapes text for SVG/HTML content and attributes.
+/// Escapes text for SVG content and double-quoted attributes, as maud escapes the pages.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    let _ = maud::Escaper::new(&mut out).write_str(text);
     out
 }
 

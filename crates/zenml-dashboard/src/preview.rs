@@ -6,6 +6,7 @@
 use base64::Engine;
 use serde_json::Value;
 use zenml_artifact_store::ObjectPath;
+use zenml_pipeline::artifact_io::CLAIM_FILE;
 
 use crate::api::model::Preview;
 use crate::backend::Stores;
@@ -20,9 +21,6 @@ const HEX_BYTES: usize = 512;
 /// How many rows and columns a table preview shows at most.
 const TABLE_ROWS: usize = 50;
 const TABLE_COLUMNS: usize = 30;
-
-/// The file an artifact's folder holds besides its data: the claim of its folder.
-const CLAIM_FILE: &str = ".zenml-artifact.json";
 
 fn empty(kind: &str) -> Preview {
     Preview {
@@ -57,7 +55,7 @@ pub(crate) fn preview(stores: &Stores, id: &str) -> Result<Preview, RequestError
         .list(Some(&folder))
         .map_err(internal)?
         .into_iter()
-        .filter(|meta| !meta.path.as_str().ends_with(CLAIM_FILE))
+        .filter(|meta| meta.path.as_str().rsplit('/').next() != Some(CLAIM_FILE))
         .collect();
     files.sort_by(|a, b| a.path.as_str().cmp(b.path.as_str()));
     let Some(file) = files.first() else {
@@ -65,9 +63,6 @@ pub(crate) fn preview(stores: &Stores, id: &str) -> Result<Preview, RequestError
         preview.text = Some("The artifact holds no files.".to_owned());
         return Ok(preview);
     };
-    let read = file.size.min(PREVIEW_BYTES);
-    let bytes = store.get_range(&file.path, 0..read).map_err(internal)?;
-    let truncated = file.size > read;
     let name = file
         .path
         .as_str()
@@ -75,17 +70,23 @@ pub(crate) fn preview(stores: &Stores, id: &str) -> Result<Preview, RequestError
         .unwrap_or(file.path.as_str())
         .trim_start_matches('/')
         .to_owned();
-    let mut preview = match record.materializer_id.as_str() {
-        "zenml.json" => json_preview(&bytes, truncated),
-        "zenml.parquet" => parquet_preview(store, &file.path, file.size),
-        "zenml.bytes" => {
-            let mut preview = bytes_preview(&bytes, truncated);
-            if preview.kind != "image" {
-                preview.hex = Some(hex_dump(&bytes[..bytes.len().min(HEX_BYTES)]));
+    let mut preview = if record.materializer_id == "zenml.parquet" {
+        parquet_preview(store, &file.path, file.size)
+    } else {
+        let read = file.size.min(PREVIEW_BYTES);
+        let bytes = store.get_range(&file.path, 0..read).map_err(internal)?;
+        let truncated = file.size > read;
+        match record.materializer_id.as_str() {
+            "zenml.json" => json_preview(&bytes, truncated),
+            "zenml.bytes" => {
+                let mut preview = bytes_preview(&bytes, truncated);
+                if preview.kind != "image" {
+                    preview.hex = Some(hex_dump(&bytes[..bytes.len().min(HEX_BYTES)]));
+                }
+                preview
             }
-            preview
+            _ => bytes_preview(&bytes, truncated),
         }
-        _ => bytes_preview(&bytes, truncated),
     };
     preview.file = Some(name);
     Ok(preview)

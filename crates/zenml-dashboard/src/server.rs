@@ -296,21 +296,14 @@ pub fn running_dashboard(repo: &Repository) -> Result<RunningDashboard, Dashboar
 /// serving) and returns what it was.
 pub fn stop_running_dashboard(repo: &Repository) -> Result<RunningDashboard, DashboardError> {
     let record = running_dashboard(repo)?;
-    // The shell's `kill` is there on every Unix; no `unsafe` call to `kill(2)` needed.
-    let status = std::process::Command::new("/bin/sh")
-        .args([
-            "-c",
-            "kill -TERM \"$1\" 2>/dev/null",
-            "sh",
-            &record.pid.to_string(),
-        ])
-        .status()
-        .map_err(|source| DashboardError::State {
-            action: "cannot run `kill` for",
+    let stopped = zenml_orchestrator::terminate_process(record.pid).map_err(|source| {
+        DashboardError::State {
+            action: "cannot run `kill` for the dashboard recorded in",
             path: repo.zen_dir().join(RECORD_FILE),
             source,
-        })?;
-    if status.success() {
+        }
+    })?;
+    if stopped {
         Ok(record)
     } else {
         Err(DashboardError::NotRunning)

@@ -102,7 +102,7 @@ fn is_step_of_run(cmdline: &[u8], run_id: &str) -> bool {
 }
 
 /// Sends `SIGTERM` to process `pid`; `Ok(false)` when it is already gone.
-pub(crate) fn terminate_process(pid: u32) -> io::Result<bool> {
+pub fn terminate_process(pid: u32) -> io::Result<bool> {
     // The shell's `kill` is there on every Unix; no `unsafe` call to `kill(2)` needed.
     let status = std::process::Command::new("/bin/sh")
         .args([

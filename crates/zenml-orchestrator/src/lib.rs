@@ -23,7 +23,7 @@ use std::fmt;
 use zenml_core::{ComponentContext, ComponentKind, Dag, FlavorKind};
 
 pub use command::{ProcessExit, StepCommand};
-pub use detach::DetachedDriver;
+pub use detach::{DetachedDriver, terminate_process};
 pub use error::{OrchestratorError, StepFailure};
 pub use local::{LocalOrchestrator, LocalOrchestratorConfig};
 pub use pool::{RunNode, panic_message, run_on_threads};

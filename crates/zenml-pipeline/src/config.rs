@@ -381,6 +381,18 @@ fn resolve_resources(
 }
 
 impl ResolvedConfig {
+    /// The text of the run configuration file that repeats run `run_name` when written to
+    /// `file`, as `zenml run export-config` writes it (and the dashboard offers it): a header
+    /// saying what it is, then [`to_run_config`](Self::to_run_config) as TOML.
+    pub fn export_toml(&self, run_name: &str, file: &str) -> Result<String, toml::ser::Error> {
+        let body = toml::to_string_pretty(&self.to_run_config())?;
+        Ok(format!(
+            "# The resolved configuration of run `{run_name}` of pipeline `{}`.\n\
+             # Run the pipeline program with `--config {file}` to repeat it (a new run name is chosen).\n\n{body}",
+            self.pipeline
+        ))
+    }
+
     /// This configuration as a run configuration file that repeats it.
     pub fn to_run_config(&self) -> RunConfig {
         RunConfig {

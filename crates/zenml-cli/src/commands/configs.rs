@@ -21,15 +21,19 @@ fn recorded_config(client: &Client, run: &str) -> anyhow::Result<(String, Resolv
     Ok((run.record.name, config))
 }
 
-/// Writes `config` as TOML, atomically enough for a user file: a whole file or an error.
+/// Writes `config` as TOML after `header`.
 fn write_config(path: &Path, header: &str, config: &RunConfig) -> anyhow::Result<()> {
     let body = toml::to_string_pretty(config).context("cannot write the configuration as TOML")?;
+    write_text(path, &format!("{header}{body}"))
+}
+
+/// Writes `text` to `path`, atomically enough for a user file: a whole file or an error.
+fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create `{}`", parent.display()))?;
     }
-    std::fs::write(path, format!("{header}{body}"))
-        .with_context(|| format!("cannot write `{}`", path.display()))
+    std::fs::write(path, text).with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 pub(crate) fn export_config(
@@ -39,13 +43,10 @@ pub(crate) fn export_config(
     file: &Path,
 ) -> anyhow::Result<()> {
     let (name, config) = recorded_config(client, run)?;
-    let header = format!(
-        "# The resolved configuration of run `{name}` of pipeline `{}`.\n\
-         # Run the pipeline program with `--config {}` to repeat it (a new run name is chosen).\n\n",
-        config.pipeline,
-        file.display()
-    );
-    write_config(file, &header, &config.to_run_config())?;
+    let text = config
+        .export_toml(&name, &file.display().to_string())
+        .context("cannot write the configuration as TOML")?;
+    write_text(file, &text)?;
     out.done(format!(
         "Wrote the configuration of run `{name}` to `{}`.",
         file.display()

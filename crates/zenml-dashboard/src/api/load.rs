@@ -145,17 +145,11 @@ pub(crate) fn run_config_toml(stores: &Stores, id: &str) -> Result<(String, Stri
                 record.name
             ))
         })?;
-    let body = toml::to_string_pretty(&config.to_run_config())
-        .map_err(|e| RequestError::Internal(format!("cannot write the configuration: {e}")))?;
     let file = format!("{}.toml", record.name);
-    Ok((
-        file.clone(),
-        format!(
-            "# The resolved configuration of run `{}` of pipeline `{}`.\n\
-             # Run the pipeline program with `--config {file}` to repeat it (a new run name is chosen).\n\n{body}",
-            record.name, config.pipeline
-        ),
-    ))
+    let text = config
+        .export_toml(&record.name, &file)
+        .map_err(|e| RequestError::Internal(format!("cannot write the configuration: {e}")))?;
+    Ok((file, text))
 }
 
 /// The graph of a run.

@@ -337,13 +337,7 @@ async fn compare(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Comparison> {
-    let runs = Params::parse(query.as_deref()).all("runs");
-    if runs.len() < 2 || runs.len() > 20 {
-        return Err(RequestError::bad(
-            "runs",
-            "give from 2 to 20 runs to compare",
-        ));
-    }
+    let runs = Params::parse(query.as_deref()).compared_runs()?;
     Ok(Json(
         state
             .backend

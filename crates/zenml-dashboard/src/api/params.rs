@@ -67,6 +67,19 @@ impl Params {
         Ok((page, per_page, (page - 1) * per_page))
     }
 
+    /// The runs to compare: every `runs` value, from 2 to 20 of them.
+    pub(crate) fn compared_runs(&self) -> Result<Vec<String>, RequestError> {
+        let runs = self.all("runs");
+        if (2..=20).contains(&runs.len()) {
+            Ok(runs)
+        } else {
+            Err(RequestError::bad(
+                "runs",
+                "give from 2 to 20 runs to compare",
+            ))
+        }
+    }
+
     /// The run query of `pipeline`, `status`, `sort`, `page` and `per_page`.
     pub(crate) fn run_query(&self) -> Result<(RunQuery, u64), RequestError> {
         let (page, per_page, offset) = self.page()?;

@@ -25,7 +25,6 @@ pub(crate) async fn artifacts(
             ))
         })
         .await?;
-    let pages = total.div_ceil(per_page).max(1);
     Ok(layout(
         "Artifacts",
         html! {
@@ -57,11 +56,7 @@ pub(crate) async fn artifacts(
                     }
                 }
             }
-            nav.pagination {
-                @if page > 1 { a.prev href={ "/artifacts?page=" (page - 1) "&per_page=" (per_page) } { "← newer" } }
-                span { "page " (page) " of " (pages) }
-                @if page < pages { a.next href={ "/artifacts?page=" (page + 1) "&per_page=" (per_page) } { "older →" } }
-            }
+            (pagination("/artifacts?", page, per_page, total))
         },
     ))
 }

@@ -33,8 +33,8 @@ pub(crate) async fn compare(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> PageResult {
-    let ids = Params::parse(query.as_deref()).all("runs");
-    if ids.len() < 2 {
+    let params = Params::parse(query.as_deref());
+    if params.all("runs").len() < 2 {
         let (recent, _) = state
             .backend
             .call(|stores| load::runs(stores, &RunQuery::default()))
@@ -47,9 +47,7 @@ pub(crate) async fn compare(
             },
         ));
     }
-    if ids.len() > 20 {
-        return Err(RequestError::bad("runs", "give from 2 to 20 runs to compare").into());
-    }
+    let ids = params.compared_runs()?;
     let comparison = state
         .backend
         .call(move |stores| load::compare(stores, &ids))

@@ -194,6 +194,18 @@ pub(crate) fn runs_table(runs: &[RunItem]) -> Markup {
     }
 }
 
+/// Links to the previous and next pages; `base` ends with `?` or `&`.
+pub(crate) fn pagination(base: &str, page: u64, per_page: u64, total: u64) -> Markup {
+    let pages = total.div_ceil(per_page).max(1);
+    html! {
+        nav.pagination {
+            @if page > 1 { a.prev href={ (base) "page=" (page - 1) "&per_page=" (per_page) } { "← newer" } }
+            span { "page " (page) " of " (pages) }
+            @if page < pages { a.next href={ (base) "page=" (page + 1) "&per_page=" (per_page) } { "older →" } }
+        }
+    }
+}
+
 /// `GET /static/style.css`.
 pub(crate) async fn style_css() -> Response {
     (

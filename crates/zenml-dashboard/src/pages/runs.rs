@@ -90,18 +90,6 @@ pub(crate) async fn pipeline(
     ))
 }
 
-/// Links to the previous and next pages; `base` ends with `?` or `&`.
-fn pagination(base: &str, page: u64, per_page: u64, total: u64) -> Markup {
-    let pages = total.div_ceil(per_page).max(1);
-    html! {
-        nav.pagination {
-            @if page > 1 { a.prev href={ (base) "page=" (page - 1) "&per_page=" (per_page) } { "← newer" } }
-            span { "page " (page) " of " (pages) }
-            @if page < pages { a.next href={ (base) "page=" (page + 1) "&per_page=" (per_page) } { "older →" } }
-        }
-    }
-}
-
 /// `GET /runs`: filtered, sorted, paginated.
 pub(crate) async fn runs(State(state): State<AppState>, RawQuery(query): RawQuery) -> PageResult {
     let params = Params::parse(query.as_deref());
