@@ -70,6 +70,13 @@ pub enum MetadataStoreError {
         /// What is wrong and what is valid.
         message: String,
     },
+    /// A query the store refuses as asked (a page too deep or too large): the message says
+    /// what is allowed and what to do instead.
+    #[error("{message}")]
+    InvalidQuery {
+        /// What is wrong and what is valid.
+        message: String,
+    },
     /// A value in the database that this program cannot read (e.g. an unknown status).
     #[error("unreadable {what} in the metadata store: {message}")]
     Corrupt {

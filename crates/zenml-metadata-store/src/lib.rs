@@ -12,6 +12,8 @@
 
 mod error;
 pub mod model;
+mod provided;
+pub mod query;
 pub mod schema;
 pub mod server;
 pub mod sql;
@@ -26,6 +28,10 @@ pub use model::{
     MetadataEntry, Millis, NewArtifactLabels, NewRun, PipelineRecord, PipelineSummary, Resource,
     RunOrder, RunOverview, RunPage, RunQuery, RunRecord, RunStatus, StepAttemptRecord,
     StepRunRecord, StepRunWrite, StepStatus,
+};
+pub use query::{
+    ArtifactCursor, ArtifactOrder, ArtifactPage, ArtifactQuery, COUNT_CAP, MAX_LIMIT, MAX_OFFSET,
+    MetricPoint, MetricQuery, Page, RunCursor, Total,
 };
 
 /// A database that records pipelines, runs, steps and their artifacts.
@@ -156,40 +162,86 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// can filter, count and page in its database (the SQL flavors do) should override it,
     /// since a dashboard asks for pages of a store holding many runs.
     fn query_runs(&self, query: &RunQuery) -> Result<RunPage, MetadataStoreError> {
-        let mut runs = self.list_runs(query.pipeline.as_deref())?;
-        runs.retain(|run| query.status.is_none_or(|status| run.status == status));
-        match query.order {
-            RunOrder::NewestFirst => {}
-            RunOrder::OldestFirst => runs.reverse(),
-            RunOrder::NameAscending => runs.sort_by(|a, b| a.name.cmp(&b.name)),
-            RunOrder::NameDescending => runs.sort_by(|a, b| b.name.cmp(&a.name)),
-        }
-        let total = runs.len() as u64;
-        let offset = usize::try_from(query.offset).unwrap_or(usize::MAX);
-        let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
-        let page = runs
-            .into_iter()
-            .skip(offset)
-            .take(limit)
-            .map(|run| {
-                let steps = self.step_runs(&run.id)?;
-                Ok(RunOverview {
-                    cached_step_runs: steps
-                        .iter()
-                        .filter(|step| step.status == StepStatus::Cached)
-                        .count() as u64,
-                    step_runs: steps.len() as u64,
-                    status: run.status,
-                    id: run.id,
-                    pipeline_name: run.pipeline_name,
-                    name: run.name,
-                    started_at: run.started_at,
-                    ended_at: run.ended_at,
-                    error: run.error,
-                })
-            })
-            .collect::<Result<Vec<_>, MetadataStoreError>>()?;
-        Ok(RunPage { runs: page, total })
+        provided::query_runs(self, query, None)
+    }
+
+    /// The page of runs that follow `after` in `query`'s order, past `query.offset` more:
+    /// keyset pagination, whose every page costs what the first does, however deep (what
+    /// `zenml run list --all` follows). The total is as [`query_runs`](Self::query_runs)
+    /// counts it, the cursor aside.
+    ///
+    /// The provided implementation reads every run with [`list_runs`](Self::list_runs); a
+    /// store that pages in its database should override it.
+    fn query_runs_after(
+        &self,
+        query: &RunQuery,
+        after: &RunCursor,
+    ) -> Result<RunPage, MetadataStoreError> {
+        provided::query_runs(self, query, Some(after))
+    }
+
+    /// A page of the artifacts that pass `query`'s filters, in its order, with how many
+    /// pass in all (counted up to [`COUNT_CAP`]) and where the next page starts. An unknown
+    /// pipeline is [`MetadataStoreError::NotFound`]; an offset past [`MAX_OFFSET`] or a
+    /// limit past [`MAX_LIMIT`] is [`MetadataStoreError::InvalidQuery`].
+    ///
+    /// The provided implementation reads every artifact with
+    /// [`list_artifacts`](Self::list_artifacts) and filters them one by one; a store that
+    /// can filter, count and page in its database (the SQL flavors do) should override it.
+    fn query_artifacts(&self, query: &ArtifactQuery) -> Result<ArtifactPage, MetadataStoreError> {
+        provided::query_artifacts(self, query)
+    }
+
+    /// The step metadata (metrics) of the newest `query.runs` runs of a pipeline, by run
+    /// (oldest first, as a chart draws them), then step, then key: what a chart of a metric
+    /// across runs reads, in one query however many runs the pipeline has. A cached step
+    /// run contributes the metrics of its original. An unknown pipeline is
+    /// [`MetadataStoreError::NotFound`]; more than [`MAX_LIMIT`] runs is
+    /// [`MetadataStoreError::InvalidQuery`].
+    ///
+    /// The provided implementation reads every run of the pipeline with
+    /// [`list_runs`](Self::list_runs), then the step runs and metadata of the newest; a store
+    /// that can select them in its database should override it.
+    fn pipeline_metrics(
+        &self,
+        query: &MetricQuery,
+    ) -> Result<Vec<MetricPoint>, MetadataStoreError> {
+        provided::pipeline_metrics(self, query)
+    }
+
+    /// A page of a run's step runs, in [`step_runs`](Self::step_runs)' order, with how many
+    /// it has. An unknown run is [`MetadataStoreError::NotFound`]; an offset past
+    /// [`MAX_OFFSET`] or a limit past [`MAX_LIMIT`] is [`MetadataStoreError::InvalidQuery`].
+    ///
+    /// The provided implementation pages [`step_runs`](Self::step_runs).
+    fn step_runs_page(
+        &self,
+        run_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<StepRunRecord>, MetadataStoreError> {
+        query::check_page_bounds("step runs", offset, limit)?;
+        Ok(Page::of_all(self.step_runs(run_id)?, offset, limit))
+    }
+
+    /// A page of the step runs that consumed an artifact, in
+    /// [`artifact_consumers`](Self::artifact_consumers)' order, with how many there are. An
+    /// unknown artifact is [`MetadataStoreError::NotFound`]; an offset past [`MAX_OFFSET`] or
+    /// a limit past [`MAX_LIMIT`] is [`MetadataStoreError::InvalidQuery`].
+    ///
+    /// The provided implementation pages [`artifact_consumers`](Self::artifact_consumers).
+    fn artifact_consumers_page(
+        &self,
+        artifact_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<(String, StepRunRecord)>, MetadataStoreError> {
+        query::check_page_bounds("consumers", offset, limit)?;
+        Ok(Page::of_all(
+            self.artifact_consumers(artifact_id)?,
+            offset,
+            limit,
+        ))
     }
 
     /// The run with this id or, if there is none, with this name;

@@ -178,6 +178,11 @@ pub const MIGRATIONS: &[Migration] = &[
         description: "an index of runs by start time, for pages of runs",
         sql: MIGRATION_7,
     },
+    Migration {
+        version: 8,
+        description: "indexes for pages of artifacts and of a pipeline's runs",
+        sql: MIGRATION_8,
+    },
 ];
 
 /// Migration 2: the record model of [`crate::model`].
@@ -380,6 +385,21 @@ CREATE INDEX ix_artifact_tags_tag ON artifact_tags (tag)
 ///   index instead of sorting every run.
 const MIGRATION_7: &str = "
 CREATE INDEX ix_pipeline_runs_started ON pipeline_runs (started_at, name)
+";
+
+/// Migration 8: pages of artifacts and of one pipeline's runs.
+///
+/// - `ix_artifacts_created`: artifacts in the order listings show them (newest first, ties
+///   by id), so that a page of artifacts (`query_artifacts`) reads its rows from the index,
+///   and a page past a cursor starts where the cursor points instead of counting its way
+///   there.
+/// - `ix_pipeline_runs_pipeline_started_name`: one pipeline's runs newest first with ties
+///   by name, for its pages and for the newest runs whose metrics a chart draws.
+/// - `ix_artifacts_materializer`: artifacts of one materializer, newest first.
+const MIGRATION_8: &str = "
+CREATE INDEX ix_artifacts_created ON artifacts (created_at, id);
+CREATE INDEX ix_artifacts_materializer ON artifacts (materializer_id, created_at);
+CREATE INDEX ix_pipeline_runs_pipeline_started_name ON pipeline_runs (pipeline_id, started_at, name)
 ";
 
 /// The schema version this program writes: the version of the last migration.

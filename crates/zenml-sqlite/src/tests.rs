@@ -5,7 +5,9 @@ use zenml_core::{ComponentKind, FlavorRegistry};
 use super::*;
 use rusqlite::params;
 use zenml_metadata_store::schema::{MIGRATIONS, RECORD_MIGRATION_SQL, SCHEMA_VERSION};
-use zenml_metadata_store::{CacheFilter, StepStatus};
+use zenml_metadata_store::{
+    ArtifactCursor, ArtifactOrder, ArtifactQuery, COUNT_CAP, CacheFilter, StepStatus, Total,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -477,6 +479,58 @@ fn lookups_among_100_000_step_runs_use_indexes() {
             .any(|line| line.contains("ix_step_run_inputs_artifact")),
         "artifact_consumers does not use its index: {plan:#?}"
     );
+    drop(connection);
+
+    // Pages of artifacts are read from `ix_artifacts_created` in its order, also past a
+    // cursor, without sorting every artifact.
+    let first = store.query_artifacts(&ArtifactQuery::default()).unwrap();
+    assert_eq!(first.artifacts[0].id, id(3, RUNS - 1, STEPS - 1));
+    let mut deep = ArtifactQuery::default();
+    deep.after = Some(ArtifactCursor::of(
+        &store.get_artifact(&id(3, 10, 0)).unwrap(),
+    ));
+    let page = store.query_artifacts(&deep).unwrap();
+    assert_eq!(
+        page.artifacts[0].id,
+        id(3, 9, STEPS - 1),
+        "the page after run 10's first"
+    );
+    assert_eq!(
+        page.total,
+        Total::capped(u64::MAX, COUNT_CAP),
+        "counted up to the cap"
+    );
+    let connection = store.lock();
+    let mut oldest = deep.clone();
+    oldest.order = ArtifactOrder::OldestFirst;
+    for (what, query) in [
+        ("newest", ArtifactQuery::default()),
+        ("past a cursor", deep),
+        ("oldest", oldest),
+    ] {
+        let page = sql::query_artifacts_sql(&query, None).page.0;
+        let plan = query_plan(&connection, &page);
+        assert!(
+            plan.iter()
+                .any(|line| line.contains("ix_artifacts_created")),
+            "a page of artifacts ({what}) does not use its index: {plan:#?}"
+        );
+        assert!(
+            !plan.iter().any(|line| line.contains("TEMP B-TREE")),
+            "a page of artifacts ({what}) sorts: {plan:#?}"
+        );
+    }
+    // A pipeline's metrics: its newest runs from the index, their step runs and metadata
+    // by key.
+    let plan = query_plan(&connection, sql::PIPELINE_METRICS);
+    for table in ["l", "s", "m"] {
+        assert!(
+            !plan
+                .iter()
+                .any(|line| line.starts_with(&format!("SCAN {table}"))),
+            "pipeline_metrics scans `{table}`: {plan:#?}"
+        );
+    }
 }
 
 #[test]

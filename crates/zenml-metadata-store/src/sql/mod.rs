@@ -364,11 +364,13 @@ const SELECT_METADATA: &str = "SELECT meta_key, value FROM run_metadata \
 
 mod checks;
 mod names;
+mod pages;
 mod read;
 mod rows;
 mod write;
 
 pub use names::*;
+pub use pages::*;
 pub use read::*;
 pub use write::*;
 

@@ -11,6 +11,7 @@ use crate::model::{
     MetadataEntry, Millis, NewRun, PipelineSummary, Resource, RunPage, RunQuery, RunRecord,
     RunStatus, StepAttemptRecord, StepRunRecord, StepRunWrite,
 };
+use crate::query::{ArtifactPage, ArtifactQuery, MetricPoint, MetricQuery, Page, RunCursor};
 use crate::{MetadataStore, MetadataStoreError};
 
 use super::SqlConnection;
@@ -165,7 +166,44 @@ impl<S: SqlStore> MetadataStore for S {
     }
 
     fn query_runs(&self, query: &RunQuery) -> Result<RunPage, MetadataStoreError> {
-        self.read(|conn| super::query_runs(conn, query))
+        self.read(|conn| super::query_runs(conn, query, None))
+    }
+
+    fn query_runs_after(
+        &self,
+        query: &RunQuery,
+        after: &RunCursor,
+    ) -> Result<RunPage, MetadataStoreError> {
+        self.read(|conn| super::query_runs(conn, query, Some(after)))
+    }
+
+    fn query_artifacts(&self, query: &ArtifactQuery) -> Result<ArtifactPage, MetadataStoreError> {
+        self.read(|conn| super::query_artifacts(conn, query))
+    }
+
+    fn pipeline_metrics(
+        &self,
+        query: &MetricQuery,
+    ) -> Result<Vec<MetricPoint>, MetadataStoreError> {
+        self.read(|conn| super::pipeline_metrics(conn, query))
+    }
+
+    fn step_runs_page(
+        &self,
+        run_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<StepRunRecord>, MetadataStoreError> {
+        self.read(|conn| super::step_runs_page(conn, run_id, offset, limit))
+    }
+
+    fn artifact_consumers_page(
+        &self,
+        artifact_id: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<(String, StepRunRecord)>, MetadataStoreError> {
+        self.read(|conn| super::artifact_consumers_page(conn, artifact_id, offset, limit))
     }
 
     fn get_run(&self, name_or_id: &str) -> Result<RunRecord, MetadataStoreError> {

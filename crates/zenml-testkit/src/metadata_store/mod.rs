@@ -67,6 +67,7 @@ mod faults;
 mod helpers;
 mod migrations;
 mod names;
+mod pages;
 mod queries;
 mod records;
 mod writes;
@@ -74,6 +75,7 @@ mod writes;
 pub use faults::*;
 pub use migrations::*;
 pub use names::*;
+pub use pages::*;
 pub use queries::*;
 pub use records::*;
 pub use writes::*;
@@ -144,6 +146,18 @@ pub fn run_all(open: Opener<'_>) -> SuiteReport {
         })
         .run("metadata_is_read_in_bulk", || {
             metadata_is_read_in_bulk(store)
+        })
+        .run("artifacts_are_queried_in_pages", || {
+            artifacts_are_queried_in_pages(store)
+        })
+        .run("runs_are_followed_by_cursor", || {
+            runs_are_followed_by_cursor(store)
+        })
+        .run("pipeline_metrics_cover_the_newest_runs", || {
+            pipeline_metrics_cover_the_newest_runs(store)
+        })
+        .run("step_runs_and_consumers_are_paged", || {
+            step_runs_and_consumers_are_paged(store)
         });
     let mut migrations = GroupReport::new("migrations");
     migrations
@@ -189,4 +203,8 @@ pub fn check_store(store: &dyn MetadataStore) {
     step_cache_is_found_managed_and_followed(store);
     metadata_is_read_in_bulk(store);
     artifacts_are_named_versioned_and_tagged(store);
+    artifacts_are_queried_in_pages(store);
+    runs_are_followed_by_cursor(store);
+    pipeline_metrics_cover_the_newest_runs(store);
+    step_runs_and_consumers_are_paged(store);
 }
