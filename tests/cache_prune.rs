@@ -45,7 +45,7 @@ fn expect(pairs: [(&str, &str); 4]) -> Vec<(String, String)> {
 fn cached_steps(zen: &Zenml, filters: &[&str]) -> Vec<String> {
     let mut args = vec!["cache", "list"];
     args.extend_from_slice(filters);
-    let mut steps = strings(&zen.json(&args), Some("step"));
+    let mut steps = strings(&zen.json(&args)["items"], Some("step"));
     steps.sort();
     steps
 }
@@ -60,7 +60,7 @@ fn invalidating_the_trainer_makes_the_next_run_compute_it_again() {
     let zen = Zenml::init();
     zen.example("training", &["--run-name", "base"]).ok();
 
-    let entries = zen.json(&["cache", "list"]);
+    let entries = zen.json(&["cache", "list"])["items"].clone();
     assert_eq!(
         cached_steps(&zen, &[]),
         ["evaluate", "load", "split", "trainer"]
@@ -126,7 +126,7 @@ fn invalidating_the_trainer_makes_the_next_run_compute_it_again() {
         evaluate["step"]["original_step_run_id"],
         step_run(&zen, "base", "evaluate")["step"]["id"]
     );
-    let trainers = zen.json(&["cache", "list", "--step", "trainer"]);
+    let trainers = zen.json(&["cache", "list", "--step", "trainer"])["items"].clone();
     assert_eq!(strings(&trainers, Some("run")), ["after"]);
 
     // Everything of the pipeline: the next run computes every step.
@@ -301,7 +301,7 @@ fn prune_deletes_unrecorded_folders_and_nothing_recorded() {
 
     // Every recorded artifact is still there: it describes, and the next run reuses every
     // step's outputs, which verifies their files against their recorded hashes.
-    let recorded = zen.json(&["artifact", "list"]);
+    let recorded = zen.json(&["artifact", "list"])["items"].clone();
     assert_eq!(recorded.as_array().map(Vec::len), Some(5));
     for id in strings(&recorded, Some("id")) {
         let described = zen.json(&["artifact", "describe", &id]);

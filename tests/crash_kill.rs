@@ -37,8 +37,8 @@ type StepSeen = (String, String, usize);
 /// Every run's status and its steps, by run name.
 fn recorded(zen: &Zenml) -> BTreeMap<String, (String, Vec<StepSeen>)> {
     let mut found = BTreeMap::new();
-    for run in zen
-        .json(&["run", "list"])
+    for run in zen.json(&["run", "list"])["items"]
+        .clone()
         .as_array()
         .cloned()
         .unwrap_or_default()

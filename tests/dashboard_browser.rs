@@ -257,7 +257,7 @@ fn the_dashboard_in_a_browser() {
         Duration::from_secs(120),
         "the run `diamond-live` is recorded as running",
         || {
-            let runs = zen.json(&["run", "list"]);
+            let runs = zen.json(&["run", "list"])["items"].clone();
             runs.as_array()?
                 .iter()
                 .any(|r| r["name"] == "diamond-live" && r["status"] == "running")

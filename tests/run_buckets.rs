@@ -99,7 +99,7 @@ fn training_on_mysql_and_s3_is_cached_and_loads_back() {
     second.stdout_has(&["4 steps, 4 cached."]);
 
     // Every artifact is in the bucket, below the prefix, and describes itself.
-    let artifacts = zenml(&zen, &["artifact", "list"]).json();
+    let artifacts = zenml(&zen, &["artifact", "list"]).json()["items"].clone();
     let uris = strings(&artifacts, Some("uri"));
     assert!(!uris.is_empty(), "{artifacts:#}");
     for uri in &uris {
@@ -151,9 +151,12 @@ fn two_repositories_share_one_database_and_one_bucket() {
     assert_eq!(load_total(&bob, &first.run_name()), 385);
     let fresh = example(&bob, "quickstart", &["--no-cache"]).ok();
     assert_eq!(load_total(&alice, &fresh.run_name()), 385);
-    let names: BTreeSet<String> = strings(&zenml(&alice, &["run", "list"]).json(), Some("name"))
-        .into_iter()
-        .collect();
+    let names: BTreeSet<String> = strings(
+        &zenml(&alice, &["run", "list"]).json()["items"].clone(),
+        Some("name"),
+    )
+    .into_iter()
+    .collect();
     assert_eq!(
         names,
         BTreeSet::from([first.run_name(), reused.run_name(), fresh.run_name()])
@@ -288,7 +291,10 @@ fn a_run_whose_bucket_goes_away_fails_cleanly_and_the_next_run_succeeds() {
         "{numbers:#}"
     );
     assert_eq!(numbers["outputs"], serde_json::json!([]));
-    assert_eq!(zen.json(&["artifact", "list"]), serde_json::json!([]));
+    assert_eq!(
+        zen.json(&["artifact", "list"])["items"].clone(),
+        serde_json::json!([])
+    );
     let direct = direct_store(&prefix);
     assert!(
         direct.list(None).expect("list").is_empty(),

@@ -90,7 +90,7 @@ fn copying_a_pipeline_and_changing_the_trainer_reuses_everything_before_it() {
 
     // A's record is unchanged; B is a pipeline of its own.
     assert_eq!(steps(&zen, "a-1"), a_steps);
-    let pipelines = zen.json(&["pipeline", "list"]);
+    let pipelines = zen.json(&["pipeline", "list"])["items"].clone();
     let names: Vec<&str> = pipelines
         .as_array()
         .expect("pipelines")
@@ -99,7 +99,8 @@ fn copying_a_pipeline_and_changing_the_trainer_reuses_everything_before_it() {
         .collect();
     assert_eq!(names, ["training", "training-b"]);
     assert_eq!(
-        zen.json(&["run", "list", "-p", "training"])
+        zen.json(&["run", "list", "-p", "training"])["items"]
+            .clone()
             .as_array()
             .map(Vec::len),
         Some(1)

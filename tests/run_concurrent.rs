@@ -35,7 +35,7 @@ fn runs_at_once(n: usize) {
 
     let runs = zen.cmd(&["--output", "json", "run", "list"]).ok();
     assert!(!runs.stderr.contains("database is locked"), "{runs}");
-    let runs = runs.json();
+    let runs = runs.json()["items"].clone();
     assert_eq!(runs.as_array().map(Vec::len), Some(n), "{runs:#}");
     assert_eq!(
         strings(&runs, Some("name"))
@@ -55,9 +55,9 @@ fn runs_at_once(n: usize) {
         let total = zen.json(&["step", "describe", name, "total"]);
         assert_eq!(total["metadata"]["sum"], 385);
     }
-    let pipelines = zen.json(&["pipeline", "list"]);
+    let pipelines = zen.json(&["pipeline", "list"])["items"].clone();
     assert_eq!(pipelines[0]["run_count"], n);
-    let artifacts = zen.json(&["artifact", "list"]);
+    let artifacts = zen.json(&["artifact", "list"])["items"].clone();
     assert_eq!(artifacts.as_array().map(Vec::len), Some(3 * n));
 }
 
@@ -86,6 +86,6 @@ fn runs_started_at_once_in_an_empty_folder_share_one_new_repository() {
         }
     }
     assert_eq!(created, 1, "exactly one process creates the repository");
-    let runs = zen.json(&["run", "list"]);
+    let runs = zen.json(&["run", "list"])["items"].clone();
     assert_eq!(runs.as_array().map(Vec::len), Some(4), "{runs:#}");
 }

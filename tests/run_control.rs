@@ -205,7 +205,7 @@ fn a_cancelled_run_on_threads_finishes_its_running_step_and_starts_no_more() {
         .env("ZENML_RUN_LEASE_SECS", "1")
         .spawn();
     eventually(Duration::from_secs(60), "the run's start", || {
-        let runs = zen.json(&["run", "list"]);
+        let runs = zen.json(&["run", "list"])["items"].clone();
         runs.as_array()?
             .iter()
             .any(|r| r["name"] == "held" && r["status"] == "running")

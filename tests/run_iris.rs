@@ -53,7 +53,7 @@ fn a_second_run_with_other_hyperparameters_caches_the_data_and_versions_the_mode
     assert_eq!(train["step"]["parameters"]["max_depth"], 4, "{train:#}");
 
     // Two versions of the model, one of the data set: the cached `load` made no new one.
-    let versions = zen.json(&["artifact", "versions", "iris-classifier"]);
+    let versions = zen.json(&["artifact", "versions", "iris-classifier"])["items"].clone();
     assert_eq!(versions.as_array().map(Vec::len), Some(2), "{versions:#}");
     assert_eq!(versions[0]["version"], 1);
     assert_eq!(versions[1]["version"], 2);
@@ -62,7 +62,7 @@ fn a_second_run_with_other_hyperparameters_caches_the_data_and_versions_the_mode
         output_id(&zen, &second, "train", "model")
     );
     assert_eq!(versions[0]["tags"], serde_json::json!(["decision-tree"]));
-    let data = zen.json(&["artifact", "versions", "iris-dataset"]);
+    let data = zen.json(&["artifact", "versions", "iris-dataset"])["items"].clone();
     assert_eq!(data.as_array().map(Vec::len), Some(1), "{data:#}");
     zen.ok(&["artifact", "list", "--name", "iris-classifier"])
         .stdout_has(&["iris-classifier:1", "iris-classifier:2", "decision-tree"]);
@@ -76,7 +76,7 @@ fn a_second_run_with_other_hyperparameters_caches_the_data_and_versions_the_mode
         .stdout_has(&["Tagged artifact", "`production`"]);
     zen.ok(&["artifact", "tag", "iris-classifier:1", "production"])
         .stdout_has(&["already has the tag"]);
-    let tagged = zen.json(&["artifact", "list", "--tag", "production"]);
+    let tagged = zen.json(&["artifact", "list", "--tag", "production"])["items"].clone();
     assert_eq!(
         strings(&tagged, Some("id")),
         [versions[0]["id"].as_str().unwrap_or_default()]
@@ -84,7 +84,7 @@ fn a_second_run_with_other_hyperparameters_caches_the_data_and_versions_the_mode
     zen.ok(&["artifact", "untag", "iris-classifier:1", "production"])
         .stdout_has(&["Removed the tag"]);
     assert_eq!(
-        zen.json(&["artifact", "list", "--tag", "production"]),
+        zen.json(&["artifact", "list", "--tag", "production"])["items"].clone(),
         serde_json::json!([])
     );
     zen.fails(&["artifact", "versions", "no-such-model"])

@@ -213,7 +213,7 @@ fn a_run_whose_driver_is_killed_is_interrupted_and_its_running_step_still_record
         .env("ZENML_RUN_LEASE_SECS", "1")
         .spawn();
     eventually(Duration::from_secs(60), "the run's start", || {
-        let runs = zen.json(&["run", "list"]);
+        let runs = zen.json(&["run", "list"])["items"].clone();
         runs.as_array()?
             .iter()
             .any(|r| r["name"] == "orphaned")

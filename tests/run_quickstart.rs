@@ -116,7 +116,7 @@ fn the_quickstart_creates_a_repository_then_reuses_it() {
     let second_name = second.run_name();
     assert_ne!(first_name, second_name);
 
-    let runs = zen.json(&["run", "list"]);
+    let runs = zen.json(&["run", "list"])["items"].clone();
     assert_eq!(runs.as_array().map(Vec::len), Some(2), "{runs:#}");
     assert_eq!(
         strings(&runs, Some("name")),
@@ -177,7 +177,7 @@ fn what_zenml_shows_about_quickstart_runs() {
         &second,
         "completed",
     ]);
-    let pipelines = zen.json(&["pipeline", "list"]);
+    let pipelines = zen.json(&["pipeline", "list"])["items"].clone();
     assert_eq!(pipelines.as_array().map(Vec::len), Some(1), "{pipelines:#}");
     assert_eq!(pipelines[0]["pipeline"]["name"], "quickstart");
     assert_eq!(pipelines[0]["run_count"], 2);
@@ -201,7 +201,7 @@ fn what_zenml_shows_about_quickstart_runs() {
             &second,
             "completed",
         ]);
-        let runs = zen.json(args);
+        let runs = zen.json(args)["items"].clone();
         assert_eq!(
             strings(&runs, Some("name")),
             [second.as_str(), first.as_str()],
@@ -301,7 +301,7 @@ fn what_zenml_shows_about_quickstart_runs() {
     assert_ne!(first_total["step"]["id"], total["step"]["id"]);
 
     // artifact list: three per run
-    let artifacts = zen.json(&["artifact", "list"]);
+    let artifacts = zen.json(&["artifact", "list"])["items"].clone();
     assert_eq!(artifacts.as_array().map(Vec::len), Some(6), "{artifacts:#}");
     let total_out = total["outputs"][0]["artifact"].clone();
     let total_id = total_out["id"].as_str().unwrap().to_owned();
@@ -364,8 +364,8 @@ fn unknown_runs_steps_artifacts_and_pipelines_are_clear_errors() {
     // Before any run: no pipeline is recorded.
     zen.fails(&["pipeline", "runs", "list", "quickstart"])
         .stderr_has(&["pipeline `quickstart` not found; recorded pipelines: (none)"]);
-    assert_eq!(zen.json(&["run", "list"]), json!([]));
-    assert_eq!(zen.json(&["pipeline", "list"]), json!([]));
+    assert_eq!(zen.json(&["run", "list"])["items"].clone(), json!([]));
+    assert_eq!(zen.json(&["pipeline", "list"])["items"].clone(), json!([]));
 
     let run = zen.example("quickstart", &[]).ok().run_name();
     zen.fails(&["run", "describe", "no-such-run"]).stderr_has(&[

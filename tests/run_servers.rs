@@ -102,7 +102,7 @@ fn training_twice(zen: &Zenml, server: SqlServer, db: &TestDatabase) {
         assert_eq!(status, "cached", "step {step}");
     }
 
-    let runs = zenml(zen, &["run", "list"]).json();
+    let runs = zenml(zen, &["run", "list"]).json()["items"].clone();
     let names: BTreeSet<String> = strings(&runs, Some("name")).into_iter().collect();
     assert_eq!(names, BTreeSet::from([first_name, second_name]));
 }
@@ -220,7 +220,7 @@ fn eight_processes_at_once(server: SqlServer, test: &str) {
     }
     assert_eq!(names.len(), n, "every run has its own name: {names:?}");
 
-    let runs = zenml(&zen, &["run", "list"]).json();
+    let runs = zenml(&zen, &["run", "list"]).json()["items"].clone();
     assert_eq!(runs.as_array().map(Vec::len), Some(n), "{runs:#}");
     assert_eq!(
         strings(&runs, Some("name"))
@@ -240,8 +240,8 @@ fn eight_processes_at_once(server: SqlServer, test: &str) {
         let total = zenml(&zen, &["step", "describe", name, "total"]).json();
         assert_eq!(total["metadata"]["sum"], 385);
     }
-    let pipelines = zenml(&zen, &["pipeline", "list"]).json();
+    let pipelines = zenml(&zen, &["pipeline", "list"]).json()["items"].clone();
     assert_eq!(pipelines[0]["run_count"], n);
-    let artifacts = zenml(&zen, &["artifact", "list"]).json();
+    let artifacts = zenml(&zen, &["artifact", "list"]).json()["items"].clone();
     assert_eq!(artifacts.as_array().map(Vec::len), Some(3 * n));
 }

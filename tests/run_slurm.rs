@@ -122,7 +122,7 @@ fn steps_running_at_once_spread_over_both_nodes() {
         )
         .spawn();
     eventually(Duration::from_secs(120), "`right` completing", || {
-        let runs = zen.json(&["run", "list"]);
+        let runs = zen.json(&["run", "list"])["items"].clone();
         runs.as_array()?.iter().find(|r| r["name"] == "spread")?;
         let right = zen
             .cmd(&["--output", "json", "step", "describe", "spread", "right"])
@@ -276,7 +276,10 @@ fn a_detached_run_is_a_driver_job_that_can_be_cancelled() {
     assert!(!job_fields(&left_job).contains("TimeLimit=00:07:00"));
 
     // Settings Slurm does not know are refused before anything is recorded or submitted.
-    let runs = zen.json(&["run", "list"]).as_array().map_or(0, Vec::len);
+    let runs = zen.json(&["run", "list"])["items"]
+        .clone()
+        .as_array()
+        .map_or(0, Vec::len);
     zen.write(
         "typo.toml",
         "[steps.right.settings.slurm]\npartiton = \"gpu\"\n",
@@ -289,7 +292,10 @@ fn a_detached_run_is_a_driver_job_that_can_be_cancelled() {
         .fails()
         .stderr_has(&["steps.right.settings.slurmm", "slurm"]);
     assert_eq!(
-        zen.json(&["run", "list"]).as_array().map_or(0, Vec::len),
+        zen.json(&["run", "list"])["items"]
+            .clone()
+            .as_array()
+            .map_or(0, Vec::len),
         runs
     );
 }
@@ -339,7 +345,7 @@ fn training_on_slurm_with_mysql_and_s3_is_cached_across_runs() {
         .collect::<Vec<_>>();
     assert!(!scripts.is_empty());
     assert!(scripts.iter().all(|s| !s.contains("slurm-secret")));
-    let artifacts = zen.json(&["artifact", "list"]);
+    let artifacts = zen.json(&["artifact", "list"])["items"].clone();
     assert!(
         artifacts.as_array().is_some_and(|a| !a.is_empty()
             && a.iter()

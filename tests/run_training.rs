@@ -31,8 +31,8 @@ fn file_parameter(config: &toml::Table, step: &str, name: &str) -> Value {
 
 /// The number of recorded runs and artifacts.
 fn counts(zen: &Zenml) -> (usize, usize) {
-    let runs = zen.json(&["run", "list"]);
-    let artifacts = zen.json(&["artifact", "list"]);
+    let runs = zen.json(&["run", "list"])["items"].clone();
+    let artifacts = zen.json(&["artifact", "list"])["items"].clone();
     (
         runs.as_array().expect("an array of runs").len(),
         artifacts.as_array().expect("an array of artifacts").len(),
@@ -156,7 +156,7 @@ fn run_names_are_chosen_and_unique() {
             "run describe my-run` shows its steps and artifacts;",
         ]);
     assert_eq!(
-        strings(&zen.json(&["run", "list"]), Some("name")),
+        strings(&zen.json(&["run", "list"])["items"].clone(), Some("name")),
         ["my-run"]
     );
     let before = counts(&zen);
@@ -320,7 +320,7 @@ fn a_failing_step_fails_the_run_and_skips_what_depends_on_it() {
     run.never_shows("completed: 4 steps");
 
     // The run is recorded as failed, with the error.
-    let runs = zen.json(&["run", "list"]);
+    let runs = zen.json(&["run", "list"])["items"].clone();
     assert_eq!(strings(&runs, Some("name")), ["broken"]);
     assert_eq!(runs[0]["status"], "failed");
     let error = runs[0]["error"].as_str().unwrap_or_default();
@@ -328,7 +328,7 @@ fn a_failing_step_fails_the_run_and_skips_what_depends_on_it() {
         error.contains("split") && error.contains("test_every must be at least 2, got 1"),
         "{runs:#}"
     );
-    let pipelines = zen.json(&["pipeline", "list"]);
+    let pipelines = zen.json(&["pipeline", "list"])["items"].clone();
     assert_eq!(pipelines[0]["latest_run"]["status"], "failed");
 
     // Each step's fate.
@@ -373,7 +373,7 @@ fn a_failing_step_fails_the_run_and_skips_what_depends_on_it() {
         .stdout_has(&["failed", "error", "test_every must be at least 2"]);
 
     // `load`'s output is recorded and on disk; nothing was recorded or written for split.
-    let artifacts = zen.json(&["artifact", "list"]);
+    let artifacts = zen.json(&["artifact", "list"])["items"].clone();
     assert_eq!(artifacts.as_array().map(Vec::len), Some(1), "{artifacts:#}");
     let id = artifacts[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(load["outputs"][0]["artifact"]["id"], id.as_str());
@@ -470,7 +470,7 @@ fn a_run_on_another_stack_keeps_its_artifacts_there() {
     // Both stacks share the metadata store: the artifacts of both are listed. The second
     // run on `other` reused the first's outputs from the cache (same artifact store); the
     // run on `default` did not, since the artifact store is part of the cache key.
-    let artifacts = zen.json(&["artifact", "list"]);
+    let artifacts = zen.json(&["artifact", "list"])["items"].clone();
     assert_eq!(artifacts.as_array().map(Vec::len), Some(10));
     let env = zen.json(&["run", "describe", "env"]);
     assert!(

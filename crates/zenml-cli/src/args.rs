@@ -3,6 +3,18 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use zenml::metadata_store::{Millis, RunStatus};
+
+use crate::commands::paging::{PageArgs, parse_since};
+
+/// `--status`: a run status as the lists show it.
+fn parse_status(text: &str) -> Result<RunStatus, String> {
+    RunStatus::parse(text).ok_or_else(|| {
+        format!(
+            "`{text}` is no run status; one of running, completed, failed, interrupted, cancelled"
+        )
+    })
+}
 
 /// zenml: ML pipelines on stacks of orchestrators, metadata stores and artifact stores.
 #[derive(Debug, Parser)]
@@ -104,16 +116,23 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PipelineCommand {
-    /// List the pipelines with their run counts and latest runs.
-    List,
+    /// List the pipelines with their run counts and latest runs, by name.
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
     /// A pipeline's runs.
     #[command(subcommand)]
     Runs(PipelineRunsCommand),
-    /// Compare every run of pipelines (default: all) in one table: a row per run, a column
-    /// per `step.parameter` and per `step.metric`. `--output csv` writes CSV.
+    /// Compare the newest runs of pipelines (default: all) in one table: a row per run, a
+    /// column per `step.parameter` and per `step.metric`. `--output csv` writes CSV.
     Compare {
         /// The pipelines (default: every pipeline).
         pipelines: Vec<String>,
+        /// How many of the newest runs to compare (1 to 1000).
+        #[arg(long, value_name = "N", default_value_t = 50,
+              value_parser = clap::value_parser!(u64).range(1..=1000))]
+        limit: u64,
     },
     /// Copy pipeline SOURCE to TARGET: write a run configuration with SOURCE's latest
     /// resolved parameters that runs SOURCE's code as pipeline TARGET (run the pipeline
@@ -135,16 +154,26 @@ pub(crate) enum PipelineRunsCommand {
     List {
         /// The pipeline.
         pipeline: Option<String>,
+        /// Only runs with this status (running, completed, failed, interrupted, cancelled).
+        #[arg(long, value_parser = parse_status)]
+        status: Option<RunStatus>,
+        #[command(flatten)]
+        page: PageArgs,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum RunCommand {
-    /// List runs, newest first.
+    /// List runs, newest first: the newest 50 unless told otherwise.
     List {
         /// Only the runs of this pipeline.
         #[arg(long, short = 'p')]
         pipeline: Option<String>,
+        /// Only runs with this status (running, completed, failed, interrupted, cancelled).
+        #[arg(long, value_parser = parse_status)]
+        status: Option<RunStatus>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show a run: its steps with status, duration, parameters and outputs.
     Describe {
@@ -209,14 +238,13 @@ pub(crate) enum StepCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ArtifactCommand {
-    /// List artifacts, newest first, with their names, versions and tags.
+    /// List artifacts, newest first, with their names, versions and tags: the newest 50
+    /// unless told otherwise.
     List {
-        /// Only versions of this name.
-        #[arg(long)]
-        name: Option<String>,
-        /// Only artifacts with this tag.
-        #[arg(long)]
-        tag: Option<String>,
+        #[command(flatten)]
+        filter: ArtifactFilterArgs,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Show an artifact: URI, type, materializer, hash, size, producer, name, version, tags
     /// and metadata.
@@ -228,6 +256,8 @@ pub(crate) enum ArtifactCommand {
     Versions {
         /// The name, e.g. `iris-classifier`.
         name: String,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Tag an artifact.
     Tag {
@@ -305,6 +335,30 @@ pub(crate) enum ArtifactCommand {
     },
 }
 
+/// Which artifacts `artifact list` shows.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ArtifactFilterArgs {
+    /// Only versions of this name.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// Only artifacts with this tag.
+    #[arg(long)]
+    pub(crate) tag: Option<String>,
+    /// Only artifacts produced by runs of this pipeline.
+    #[arg(long, short = 'p')]
+    pub(crate) pipeline: Option<String>,
+    /// Only artifacts produced by steps of this name.
+    #[arg(long, short = 's')]
+    pub(crate) step: Option<String>,
+    /// Only artifacts written by this materializer (e.g. `zenml.json`; `materializer list`).
+    #[arg(long)]
+    pub(crate) materializer: Option<String>,
+    /// Only artifacts recorded since: an age (30m, 12h, 7d) or a UTC date or time
+    /// (2026-12-01, 2026-12-01 14:30).
+    #[arg(long, value_parser = parse_since)]
+    pub(crate) since: Option<Millis>,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum CacheCommand {
     /// List the cache entries, newest first: completed step runs that a later step run with
@@ -316,6 +370,8 @@ pub(crate) enum CacheCommand {
         /// Only entries of steps with this name.
         #[arg(long, short = 's')]
         step: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Invalidate cache entries: the next run computes those steps again. The step runs and
     /// their artifacts stay recorded. Needs `--pipeline`, `--step` or `--all`.

@@ -91,6 +91,18 @@ pub(crate) fn table<const N: usize>(
     table.to_string()
 }
 
+/// A table of `rows` under `header`, wrapped as [`table`] wraps.
+pub(crate) fn table_of_rows(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut table = styled(header.to_vec());
+    if table.width().is_none() {
+        table.set_width(120);
+    }
+    for row in rows {
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
 /// A table with as many columns as `header` has, for column sets known only at run time
 /// (comparisons). Not wrapped when stdout is not a terminal: a wide comparison reads better
 /// unwrapped in a file or a pipe.

@@ -31,7 +31,7 @@ pub use model::{
 };
 pub use query::{
     ArtifactCursor, ArtifactOrder, ArtifactPage, ArtifactQuery, COUNT_CAP, MAX_LIMIT, MAX_OFFSET,
-    MetricPoint, MetricQuery, Page, RunCursor, Total,
+    MetricPoint, MetricQuery, Page, RunCursor, StepRunCursor, Total,
 };
 
 /// A database that records pipelines, runs, steps and their artifacts.
@@ -155,7 +155,9 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     fn list_runs(&self, pipeline: Option<&str>) -> Result<Vec<RunRecord>, MetadataStoreError>;
 
     /// A page of the runs that pass `query`'s filters, in its order, with how many pass in
-    /// all. An unknown pipeline is [`MetadataStoreError::NotFound`].
+    /// all. An unknown pipeline is [`MetadataStoreError::NotFound`]; an offset past
+    /// [`MAX_OFFSET`] or a limit past [`MAX_LIMIT`] is [`MetadataStoreError::InvalidQuery`]
+    /// (deeper pages are reached by [`query_runs_after`](Self::query_runs_after)).
     ///
     /// The provided implementation reads every run with [`list_runs`](Self::list_runs)
     /// and the step runs of the page with [`step_runs`](Self::step_runs); a store that
@@ -360,6 +362,31 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// and no invalidation, of the pipeline and step that `filter` names (where it does; a
     /// name that matches nothing gives an empty list).
     fn cache_entries(&self, filter: &CacheFilter) -> Result<Vec<CacheEntry>, MetadataStoreError>;
+
+    /// A page of [`cache_entries`](Self::cache_entries), in its order: those after the
+    /// entry `after` (keyset pagination), past `offset` more, at most `limit`, with how many
+    /// entries the filter selects (counted up to [`COUNT_CAP`]). An offset past
+    /// [`MAX_OFFSET`] or a limit past [`MAX_LIMIT`] is [`MetadataStoreError::InvalidQuery`].
+    ///
+    /// The provided implementation pages [`cache_entries`](Self::cache_entries); a store
+    /// that can page in its database should override it.
+    fn cache_entries_page(
+        &self,
+        filter: &CacheFilter,
+        after: Option<&StepRunCursor>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<CacheEntry>, MetadataStoreError> {
+        query::check_page_bounds("cache entries", offset, limit)?;
+        let mut entries = self.cache_entries(filter)?;
+        let total = Total::capped(entries.len() as u64, COUNT_CAP);
+        if let Some(cursor) = after {
+            entries.retain(|entry| cursor.precedes_newer_first(&entry.step_run));
+        }
+        let mut page = Page::of_all(entries, offset, limit);
+        page.total = total;
+        Ok(page)
+    }
 }
 
 /// The configuration of a metadata store flavor: deserialized from a TOML table whose

@@ -20,6 +20,7 @@ pub(crate) fn query_runs<S: MetadataStore + ?Sized>(
     query: &RunQuery,
     after: Option<&RunCursor>,
 ) -> Result<RunPage, MetadataStoreError> {
+    query.check_bounds()?;
     let mut runs = store.list_runs(query.pipeline.as_deref())?;
     runs.retain(|run| query.status.is_none_or(|status| run.status == status));
     match query.order {

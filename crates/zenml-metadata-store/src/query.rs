@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::MetadataStoreError;
-use crate::model::{ArtifactRecord, Millis, RunOrder, RunOverview, RunQuery};
+use crate::model::{ArtifactRecord, Millis, RunOrder, RunOverview, RunQuery, StepRunRecord};
 
 /// The most rows a query skips by its offset. A larger offset is refused with
 /// [`MetadataStoreError::InvalidQuery`]: a page that deep is reached by a cursor (the CLI's
@@ -280,19 +280,50 @@ pub fn check_page_bounds(what: &str, offset: u64, limit: u64) -> Result<(), Meta
     Ok(())
 }
 
+/// The position of a step run among step runs ordered newest first (by end, then start,
+/// then id), as cache entries are: a page of
+/// [`cache_entries_page`](crate::MetadataStore::cache_entries_page) after it holds the
+/// entries that follow it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRunCursor {
+    /// The step run's end.
+    pub ended_at: Millis,
+    /// The step run's start.
+    pub started_at: Millis,
+    /// The step run's id.
+    pub id: String,
+}
+
+impl StepRunCursor {
+    /// The position of `step`.
+    pub fn of(step: &StepRunRecord) -> StepRunCursor {
+        StepRunCursor {
+            ended_at: step.ended_at,
+            started_at: step.started_at,
+            id: step.id.clone(),
+        }
+    }
+
+    /// Whether `step` follows the cursor, newest first.
+    pub fn precedes_newer_first(&self, step: &StepRunRecord) -> bool {
+        (step.ended_at, step.started_at, step.id.as_str())
+            < (self.ended_at, self.started_at, self.id.as_str())
+    }
+}
+
 /// A page of records with how many there are in all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     /// The records of the page, in the query's order.
     pub items: Vec<T>,
     /// How many records there are, on every page.
-    pub total: u64,
+    pub total: Total,
 }
 
 impl<T> Page<T> {
     /// The page of `all` that skips `offset` records and holds at most `limit`.
     pub fn of_all(all: Vec<T>, offset: u64, limit: u64) -> Page<T> {
-        let total = all.len() as u64;
+        let total = Total::exact(all.len() as u64);
         let items = all
             .into_iter()
             .skip(usize::try_from(offset).unwrap_or(usize::MAX))

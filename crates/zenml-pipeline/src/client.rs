@@ -13,6 +13,8 @@ use zenml_metadata_store::{
 };
 use zenml_stack::{OpenStack, Repository, RepositoryError, open_stack};
 
+mod pages;
+
 use crate::artifact_io::{ArtifactIoError, read_artifact};
 use crate::compare::{PipelineComparison, RunComparison};
 use crate::lineage::Lineage;

@@ -2,40 +2,23 @@
 //! lineage, verification and pruning.
 
 use serde_json::json;
-use zenml::metadata_store::{ArtifactLabels, ArtifactRecord, Resource};
+use zenml::metadata_store::{
+    ArtifactLabels, ArtifactOrder, ArtifactQuery, ArtifactRecord, MAX_LIMIT, Resource,
+};
 use zenml::pipeline::time::format_timestamp;
 use zenml::pipeline::{ArtifactSelection, ArtifactView, Client};
 
+use super::paging::{Listing, PageArgs, Row, refused};
 use super::runs::client;
-use crate::args::ArtifactCommand;
+use crate::args::{ArtifactCommand, ArtifactFilterArgs};
 use crate::output::{Output, table};
 
 pub(crate) fn artifact(out: Output, cmd: ArtifactCommand) -> anyhow::Result<()> {
     let client = client()?;
     match cmd {
-        ArtifactCommand::List { name, tag } => list(out, &client, name.as_deref(), tag.as_deref())?,
+        ArtifactCommand::List { filter, page } => list(out, &client, filter, &page)?,
         ArtifactCommand::Describe { id } => describe(out, &client, &id)?,
-        ArtifactCommand::Versions { name } => {
-            let versions = client.artifact_versions(&name)?;
-            let json: Vec<_> = versions.iter().map(view_json).collect();
-            out.show(json.into(), || {
-                table(
-                    ["VERSION", "ID", "TAGS", "TYPE", "SIZE", "CREATED"],
-                    versions.iter().map(|v| {
-                        [
-                            v.version_number()
-                                .map(|n| n.to_string())
-                                .unwrap_or_default(),
-                            v.id.clone(),
-                            v.tags().join(", "),
-                            v.rust_type.clone(),
-                            v.size.to_string(),
-                            format_timestamp(v.created_at),
-                        ]
-                    }),
-                )
-            });
-        }
+        ArtifactCommand::Versions { name, page } => versions(out, &client, &name, &page)?,
         ArtifactCommand::Tag { artifact, tag } => {
             let added = client.tag_artifact(&artifact, &tag)?;
             let id = client.artifact(&artifact)?.id.clone();
@@ -130,34 +113,110 @@ fn view_json(view: &ArtifactView<'_>) -> serde_json::Value {
     )
 }
 
-/// `zenml artifact list [--name NAME] [--tag TAG]`.
-fn list(out: Output, client: &Client, name: Option<&str>, tag: Option<&str>) -> anyhow::Result<()> {
-    let artifacts = client.artifacts()?;
+/// The rows of a page of artifacts, with their names, versions and tags (read for the page
+/// only).
+fn artifact_rows(client: &Client, artifacts: Vec<ArtifactRecord>) -> anyhow::Result<Vec<Row>> {
     let labels = client.artifact_labels(&artifacts)?;
-    let rows: Vec<(&ArtifactRecord, &ArtifactLabels)> = artifacts
-        .iter()
-        .zip(&labels)
-        .filter(|(_, l)| name.is_none_or(|n| l.name.as_deref() == Some(n)))
-        .filter(|(_, l)| tag.is_none_or(|t| l.tags.iter().any(|have| have == t)))
-        .collect();
-    let json: Vec<_> = rows.iter().map(|(a, l)| record_json(a, l)).collect();
-    out.show(json.into(), || {
-        table(
-            ["ID", "NAME", "TAGS", "TYPE", "SIZE", "OUTPUT", "CREATED"],
-            rows.iter().map(|(a, l)| {
-                [
-                    a.id.clone(),
-                    name_version(l),
-                    l.tags.join(", "),
-                    a.rust_type.clone(),
-                    a.size.to_string(),
-                    a.output_name.clone(),
-                    format_timestamp(a.created_at),
-                ]
-            }),
-        )
-    });
-    Ok(())
+    Ok(artifacts
+        .into_iter()
+        .zip(labels)
+        .map(|(a, l)| Row {
+            json: record_json(&a, &l),
+            cells: vec![
+                a.id.clone(),
+                name_version(&l),
+                l.tags.join(", "),
+                a.rust_type.clone(),
+                a.size.to_string(),
+                a.output_name.clone(),
+                format_timestamp(a.created_at),
+            ],
+        })
+        .collect())
+}
+
+/// Prints a page of the artifacts `query` selects, or every one streamed.
+fn list_artifacts(
+    out: Output,
+    client: &Client,
+    mut query: ArtifactQuery,
+    page: &PageArgs,
+    listing: &Listing<'_>,
+) -> anyhow::Result<()> {
+    query.limit = page.limit;
+    if !page.all {
+        query.offset = page.offset(listing.noun)?;
+        let found = client.query_artifacts(&query).map_err(refused)?;
+        let rows = artifact_rows(client, found.artifacts)?;
+        listing.show_page(out, page, rows, found.total);
+        return Ok(());
+    }
+    query.limit = MAX_LIMIT;
+    let first = client.query_artifacts(&query).map_err(refused)?;
+    let total = first.total;
+    let mut pending = Some(first);
+    listing.stream_all(out, total, || {
+        let Some(found) = pending.take() else {
+            return Ok(None);
+        };
+        if let Some(next) = found.next {
+            query.after = Some(next);
+            pending = Some(client.query_artifacts(&query).map_err(refused)?);
+        }
+        if found.artifacts.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(artifact_rows(client, found.artifacts)?))
+    })
+}
+
+const ARTIFACT_COLUMNS: &[&str] = &["ID", "NAME", "TAGS", "TYPE", "SIZE", "OUTPUT", "CREATED"];
+
+/// `zenml artifact list [filters] [--limit N] [--page N | --all]`.
+fn list(
+    out: Output,
+    client: &Client,
+    filter: ArtifactFilterArgs,
+    page: &PageArgs,
+) -> anyhow::Result<()> {
+    let filtered = filter.name.is_some()
+        || filter.tag.is_some()
+        || filter.pipeline.is_some()
+        || filter.step.is_some()
+        || filter.materializer.is_some()
+        || filter.since.is_some();
+    let mut query = ArtifactQuery::default();
+    query.name = filter.name;
+    query.tag = filter.tag;
+    query.pipeline = filter.pipeline;
+    query.step = filter.step;
+    query.materializer = filter.materializer;
+    query.created_after = filter.since;
+    let listing = Listing {
+        noun: "artifacts",
+        header: ARTIFACT_COLUMNS,
+        empty: if filtered {
+            "No artifacts match these filters."
+        } else {
+            "No artifacts recorded yet."
+        },
+    };
+    list_artifacts(out, client, query, page, &listing)
+}
+
+/// `zenml artifact versions NAME`: the versions of a name, oldest first, a page at a time.
+fn versions(out: Output, client: &Client, name: &str, page: &PageArgs) -> anyhow::Result<()> {
+    // An unknown name is an error naming the recorded ones, not an empty list.
+    client.artifact_version(name, None)?;
+    let mut query = ArtifactQuery::default();
+    query.name = Some(name.to_owned());
+    query.order = ArtifactOrder::OldestFirst;
+    let listing = Listing {
+        noun: "versions",
+        header: &["VERSION", "ID", "TAGS", "TYPE", "SIZE", "OUTPUT", "CREATED"],
+        empty: "No versions.",
+    };
+    list_artifacts(out, client, query, page, &listing)
 }
 
 /// `zenml artifact describe ARTIFACT`.

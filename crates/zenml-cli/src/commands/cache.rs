@@ -1,13 +1,14 @@
 //! `zenml cache list|invalidate`: the step cache of the active stack's metadata store.
 
 use anyhow::bail;
-use serde_json::{Value, json};
-use zenml::metadata_store::CacheFilter;
+use serde_json::json;
+use zenml::metadata_store::{CacheEntry, CacheFilter, MAX_LIMIT, StepRunCursor};
 use zenml::pipeline::Client;
 use zenml::pipeline::time::format_timestamp;
 
+use super::paging::{Listing, PageArgs, Row, refused};
 use crate::args::CacheCommand;
-use crate::output::{Output, table};
+use crate::output::Output;
 
 /// How much of a cache key a table shows.
 const KEY_PREFIX: usize = 12;
@@ -15,9 +16,11 @@ const KEY_PREFIX: usize = 12;
 pub(crate) fn run(out: Output, cmd: CacheCommand) -> anyhow::Result<()> {
     let client = Client::open(&super::repository()?, None)?;
     match cmd {
-        CacheCommand::List { pipeline, step } => {
-            list(out, &client, &CacheFilter { pipeline, step })
-        }
+        CacheCommand::List {
+            pipeline,
+            step,
+            page,
+        } => list(out, &client, &CacheFilter { pipeline, step }, &page),
         CacheCommand::Invalidate {
             pipeline,
             step,
@@ -42,45 +45,66 @@ fn describe(filter: &CacheFilter) -> String {
     }
 }
 
-fn list(out: Output, client: &Client, filter: &CacheFilter) -> anyhow::Result<()> {
-    let entries = client.cache_entries(filter)?;
-    let json: Vec<Value> = entries
-        .iter()
-        .map(|e| {
-            json!({
-                "step": e.step_run.name,
-                "pipeline": e.pipeline_name,
-                "run": e.run_name,
-                "step_run_id": e.step_run.id,
-                "cache_key": e.step_run.cache_key,
-                "code_hash": e.step_run.code_hash,
-                "parameters": e.step_run.parameters,
-                "created_at": e.step_run.ended_at,
-            })
-        })
-        .collect();
-    out.show(Value::Array(json), || {
-        if entries.is_empty() {
-            return format!("No cache entries {}.", describe(filter));
-        }
-        table(
-            ["STEP", "PIPELINE", "RUN", "CACHE KEY", "CREATED"],
-            entries.iter().map(|e| {
-                [
-                    e.step_run.name.clone(),
-                    e.pipeline_name.clone(),
-                    e.run_name.clone(),
-                    e.step_run
-                        .cache_key
-                        .as_deref()
-                        .map(|k| format!("{}…", k.chars().take(KEY_PREFIX).collect::<String>()))
-                        .unwrap_or_default(),
-                    format_timestamp(e.step_run.ended_at),
-                ]
-            }),
-        )
+fn entry_row(e: CacheEntry) -> Row {
+    let json = json!({
+        "step": e.step_run.name,
+        "pipeline": e.pipeline_name,
+        "run": e.run_name,
+        "step_run_id": e.step_run.id,
+        "cache_key": e.step_run.cache_key,
+        "code_hash": e.step_run.code_hash,
+        "parameters": e.step_run.parameters,
+        "created_at": e.step_run.ended_at,
     });
-    Ok(())
+    let cells = vec![
+        e.step_run.name.clone(),
+        e.pipeline_name.clone(),
+        e.run_name.clone(),
+        e.step_run
+            .cache_key
+            .as_deref()
+            .map(|k| format!("{}…", k.chars().take(KEY_PREFIX).collect::<String>()))
+            .unwrap_or_default(),
+        format_timestamp(e.step_run.ended_at),
+    ];
+    Row { json, cells }
+}
+
+/// `zenml cache list`: a page of cache entries, or every one streamed.
+fn list(out: Output, client: &Client, filter: &CacheFilter, page: &PageArgs) -> anyhow::Result<()> {
+    let empty = format!("No cache entries {}.", describe(filter));
+    let listing = Listing {
+        noun: "cache entries",
+        header: &["STEP", "PIPELINE", "RUN", "CACHE KEY", "CREATED"],
+        empty: &empty,
+    };
+    if !page.all {
+        let offset = page.offset(listing.noun)?;
+        let found = client
+            .cache_entries_page(filter, None, offset, page.limit)
+            .map_err(refused)?;
+        let rows = found.items.into_iter().map(entry_row).collect();
+        listing.show_page(out, page, rows, found.total);
+        return Ok(());
+    }
+    let first = client
+        .cache_entries_page(filter, None, 0, MAX_LIMIT)
+        .map_err(refused)?;
+    let total = first.total;
+    let mut pending = Some(first.items);
+    listing.stream_all(out, total, || {
+        let Some(entries) = pending.take() else {
+            return Ok(None);
+        };
+        if entries.len() as u64 == MAX_LIMIT
+            && let Some(last) = entries.last()
+        {
+            let after = StepRunCursor::of(&last.step_run);
+            let next = client.cache_entries_page(filter, Some(&after), 0, MAX_LIMIT);
+            pending = Some(next.map_err(refused)?.items);
+        }
+        Ok((!entries.is_empty()).then(|| entries.into_iter().map(entry_row).collect()))
+    })
 }
 
 fn invalidate(out: Output, client: &Client, filter: &CacheFilter, yes: bool) -> anyhow::Result<()> {

@@ -116,15 +116,26 @@ pub(crate) fn runs(out: Output, client: &Client, a: &str, b: &str) -> anyhow::Re
     Ok(())
 }
 
-/// `zenml pipeline compare [PIPELINE …]`.
-pub(crate) fn pipelines(out: Output, client: &Client, pipelines: &[String]) -> anyhow::Result<()> {
+/// `zenml pipeline compare [PIPELINE …] [--limit N]`: the newest N runs.
+pub(crate) fn pipelines(
+    out: Output,
+    client: &Client,
+    pipelines: &[String],
+    limit: u64,
+) -> anyhow::Result<()> {
     let names: Vec<&str> = pipelines.iter().map(String::as_str).collect();
-    let comparison = client.compare_pipelines(&names)?;
+    let (comparison, total) = client.compare_newest_runs(&names, limit)?;
     if out.format == OutputFormat::Csv {
         write_stdout(&comparison.to_csv());
         return Ok(());
     }
-    out.show(serde_json::to_value(&comparison)?, || {
+    let shown = comparison.rows.len() as u64;
+    let mut document = serde_json::to_value(&comparison)?;
+    if let Some(object) = document.as_object_mut() {
+        object.insert("total_runs".to_owned(), total.into());
+        object.insert("limit".to_owned(), limit.into());
+    }
+    out.show(document, || {
         let mut header = comparison.header();
         header[4] = "duration".to_owned();
         let mut cells = comparison.cells(short_value);
@@ -138,7 +149,13 @@ pub(crate) fn pipelines(out: Output, client: &Client, pipelines: &[String]) -> a
         if cells.is_empty() {
             return "No runs to compare.".to_owned();
         }
-        wide_table(&header, cells)
+        let mut text = wide_table(&header, cells);
+        if total > shown {
+            text.push_str(&format!(
+                "\nThe newest {shown} of {total} runs; --limit N compares up to 1000."
+            ));
+        }
+        text
     });
     Ok(())
 }

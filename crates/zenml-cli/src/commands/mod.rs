@@ -11,6 +11,7 @@ mod data;
 mod init;
 mod lineage;
 mod materializer;
+pub(crate) mod paging;
 mod prune;
 mod runs;
 mod stack;

@@ -1,10 +1,14 @@
 //! `zenml pipeline|run|step …`: what the active stack's metadata store recorded.
 
 use serde_json::{Value, json};
-use zenml::metadata_store::{ArtifactRecord, RunRecord, RunStatus, StepRunRecord};
+use zenml::metadata_store::{
+    ArtifactRecord, MAX_LIMIT, Millis, RunCursor, RunOverview, RunQuery, RunStatus, StepRunRecord,
+    Total,
+};
 use zenml::pipeline::Client;
 use zenml::pipeline::time::{format_duration, format_timestamp};
 
+use super::paging::{Listing, PageArgs, Row, refused};
 use crate::args::{PipelineCommand, PipelineRunsCommand, RunCommand, StepCommand};
 use crate::output::{Output, table};
 
@@ -15,38 +19,19 @@ pub(super) fn client() -> anyhow::Result<Client> {
 pub(crate) fn pipeline(out: Output, cmd: PipelineCommand) -> anyhow::Result<()> {
     let client = client()?;
     match cmd {
-        PipelineCommand::List => {
-            let pipelines = client.pipelines()?;
-            out.show(serde_json::to_value(&pipelines)?, || {
-                table(
-                    ["PIPELINE", "RUNS", "LATEST RUN", "STATUS", "STARTED"],
-                    pipelines.iter().map(|p| {
-                        let latest = p.latest_run.as_ref();
-                        [
-                            p.pipeline.name.clone(),
-                            p.run_count.to_string(),
-                            latest.map(|r| r.name.clone()).unwrap_or_default(),
-                            latest
-                                .map(|r| r.status.as_str().to_owned())
-                                .unwrap_or_default(),
-                            latest
-                                .map(|r| format_timestamp(r.started_at))
-                                .unwrap_or_default(),
-                        ]
-                    }),
-                )
-            });
-        }
+        PipelineCommand::List { page } => list_pipelines(out, &client, &page)?,
         PipelineCommand::Copy {
             source,
             target,
             file,
         } => super::configs::copy_pipeline(out, &client, &source, &target, file)?,
-        PipelineCommand::Runs(PipelineRunsCommand::List { pipeline }) => {
-            list_runs(out, &client, pipeline.as_deref())?
-        }
-        PipelineCommand::Compare { pipelines } => {
-            super::compare::pipelines(out, &client, &pipelines)?
+        PipelineCommand::Runs(PipelineRunsCommand::List {
+            pipeline,
+            status,
+            page,
+        }) => list_runs(out, &client, pipeline, status, &page)?,
+        PipelineCommand::Compare { pipelines, limit } => {
+            super::compare::pipelines(out, &client, &pipelines, limit)?
         }
     }
     Ok(())
@@ -55,7 +40,11 @@ pub(crate) fn pipeline(out: Output, cmd: PipelineCommand) -> anyhow::Result<()> 
 pub(crate) fn run(out: Output, cmd: RunCommand) -> anyhow::Result<()> {
     let client = client()?;
     match cmd {
-        RunCommand::List { pipeline } => list_runs(out, &client, pipeline.as_deref()),
+        RunCommand::List {
+            pipeline,
+            status,
+            page,
+        } => list_runs(out, &client, pipeline, status, &page),
         RunCommand::Describe { run } => describe_run(out, &client, &run),
         RunCommand::Dag { run } => super::lineage::run_dag(out, &client, &run),
         RunCommand::Compare { run_a, run_b } => super::compare::runs(out, &client, &run_a, &run_b),
@@ -82,44 +71,115 @@ pub(crate) fn run(out: Output, cmd: RunCommand) -> anyhow::Result<()> {
 }
 
 /// A run's duration; `running` while it runs, `-` for an interrupted run, which never ended.
-fn duration(run: &RunRecord) -> String {
-    match (run.ended_at, run.status) {
-        (Some(end), _) => format_duration(end - run.started_at),
+fn duration(started_at: Millis, ended_at: Option<Millis>, status: RunStatus) -> String {
+    match (ended_at, status) {
+        (Some(end), _) => format_duration(end - started_at),
         (None, RunStatus::Running) => "running".to_owned(),
         (None, _) => "-".to_owned(),
     }
 }
 
-fn list_runs(out: Output, client: &Client, pipeline: Option<&str>) -> anyhow::Result<()> {
-    let runs: Vec<RunRecord> = client
-        .runs(pipeline)?
-        .into_iter()
-        .map(|r| r.record)
-        .collect();
-    let json = runs
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "name": r.name, "pipeline": r.pipeline_name, "status": r.status,
-                "started_at": r.started_at, "ended_at": r.ended_at, "error": r.error,
-            })
-        })
-        .collect();
-    out.show(Value::Array(json), || {
-        table(
-            ["RUN", "PIPELINE", "STATUS", "STARTED", "DURATION"],
-            runs.iter().map(|r| {
-                [
-                    r.name.clone(),
-                    r.pipeline_name.clone(),
-                    r.status.as_str().to_owned(),
-                    format_timestamp(r.started_at),
-                    duration(r),
-                ]
-            }),
-        )
+fn run_row(run: RunOverview) -> Row {
+    let cells = vec![
+        run.name.clone(),
+        run.pipeline_name.clone(),
+        run.status.as_str().to_owned(),
+        format_timestamp(run.started_at),
+        duration(run.started_at, run.ended_at, run.status),
+        if run.cached_step_runs > 0 {
+            format!("{} ({} cached)", run.step_runs, run.cached_step_runs)
+        } else {
+            run.step_runs.to_string()
+        },
+    ];
+    let json = json!({
+        "id": run.id, "name": run.name, "pipeline": run.pipeline_name, "status": run.status,
+        "started_at": run.started_at, "ended_at": run.ended_at, "error": run.error,
+        "step_runs": run.step_runs, "cached_step_runs": run.cached_step_runs,
     });
+    Row { json, cells }
+}
+
+/// `zenml pipeline list`: the pipelines by name, a page at a time (a store holds few
+/// pipelines, each with many runs: they are read whole, their runs counted in the database).
+fn list_pipelines(out: Output, client: &Client, page: &PageArgs) -> anyhow::Result<()> {
+    let pipelines = client.pipelines()?;
+    let total = Total::exact(pipelines.len() as u64);
+    let rows = pipelines.into_iter().map(|p| {
+        let latest = p.latest_run.as_ref();
+        let cells = vec![
+            p.pipeline.name.clone(),
+            p.run_count.to_string(),
+            latest.map(|r| r.name.clone()).unwrap_or_default(),
+            latest
+                .map(|r| r.status.as_str().to_owned())
+                .unwrap_or_default(),
+            latest
+                .map(|r| format_timestamp(r.started_at))
+                .unwrap_or_default(),
+        ];
+        let json = serde_json::to_value(&p).unwrap_or(Value::Null);
+        Row { json, cells }
+    });
+    let listing = Listing {
+        noun: "pipelines",
+        header: &["PIPELINE", "RUNS", "LATEST RUN", "STATUS", "STARTED"],
+        empty: "No pipelines recorded yet.",
+    };
+    if page.all {
+        let mut rows = Some(rows.collect::<Vec<_>>());
+        return listing.stream_all(out, total, || Ok(rows.take()));
+    }
+    let offset = page.offset(listing.noun)?;
+    let rows = rows
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(page.limit).unwrap_or(usize::MAX))
+        .collect();
+    listing.show_page(out, page, rows, total);
     Ok(())
+}
+
+/// `zenml run list` and `zenml pipeline runs list`: a page of runs, or every run streamed.
+fn list_runs(
+    out: Output,
+    client: &Client,
+    pipeline: Option<String>,
+    status: Option<RunStatus>,
+    page: &PageArgs,
+) -> anyhow::Result<()> {
+    let listing = Listing {
+        noun: "runs",
+        header: &["RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "STEPS"],
+        empty: "No runs recorded yet.",
+    };
+    let mut query = RunQuery {
+        pipeline,
+        status,
+        limit: page.limit,
+        ..RunQuery::default()
+    };
+    if !page.all {
+        query.offset = page.offset("runs")?;
+        let found = client.query_runs(&query).map_err(refused)?;
+        let rows = found.runs.into_iter().map(run_row).collect();
+        listing.show_page(out, page, rows, Total::exact(found.total));
+        return Ok(());
+    }
+    query.limit = MAX_LIMIT;
+    let first = client.query_runs(&query).map_err(refused)?;
+    let total = Total::exact(first.total);
+    let mut pending = Some(first.runs);
+    listing.stream_all(out, total, || {
+        let Some(runs) = pending.take() else {
+            return Ok(None);
+        };
+        if runs.len() as u64 == query.limit
+            && let Some(last) = runs.last()
+        {
+            pending = Some(client.query_runs_after(&query, &RunCursor::of(last))?.runs);
+        }
+        Ok((!runs.is_empty()).then(|| runs.into_iter().map(run_row).collect()))
+    })
 }
 
 fn params_line(step: &StepRunRecord) -> String {
@@ -159,7 +219,7 @@ fn describe_run(out: Output, client: &Client, name: &str) -> anyhow::Result<()> 
             r.status.as_str(),
             r.id,
             format_timestamp(r.started_at),
-            duration(r),
+            duration(r.started_at, r.ended_at, r.status),
         );
         if let Some(stack) = r.stack.get("name").and_then(Value::as_str) {
             text.push_str(&format!("  stack    {stack}\n"));

@@ -6,7 +6,7 @@ use super::rows::*;
 use super::*;
 use crate::query::{
     ArtifactCursor, ArtifactOrder, ArtifactPage, ArtifactQuery, COUNT_CAP, MetricPoint,
-    MetricQuery, Page, RunCursor, Total, check_page_bounds,
+    MetricQuery, Page, RunCursor, StepRunCursor, Total, check_page_bounds,
 };
 
 /// A `WHERE` clause and its parameters, built one condition at a time.
@@ -355,7 +355,10 @@ pub fn step_runs_page(
         "step run",
         step_run_record,
     )?;
-    Ok(Page { items, total })
+    Ok(Page {
+        items,
+        total: Total::exact(total),
+    })
 }
 
 /// [`MetadataStore::artifact_consumers_page`](crate::MetadataStore::artifact_consumers_page).
@@ -379,5 +382,51 @@ pub fn artifact_consumers_page(
         "step run",
         |columns| Ok((columns.text()?, step_run_record(columns)?)),
     )?;
-    Ok(Page { items, total })
+    Ok(Page {
+        items,
+        total: Total::exact(total),
+    })
+}
+
+/// [`MetadataStore::cache_entries_page`](crate::MetadataStore::cache_entries_page): the
+/// entries of [`cache_entries_sql`], counted up to [`COUNT_CAP`], a page at a time.
+pub fn cache_entries_page(
+    conn: &mut dyn SqlConnection,
+    filter: &CacheFilter,
+    after: Option<&StepRunCursor>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<CacheEntry>, MetadataStoreError> {
+    check_page_bounds("cache entries", offset, limit)?;
+    let (sql, params) = cache_entries_sql(filter, None);
+    // Counted without the entries' columns, whose names repeat (a derived table may not
+    // repeat a column's name in MySQL).
+    let from = sql.find(" FROM step_runs s").map_or("", |at| &sql[at..]);
+    let mut count_params = params.clone();
+    count_params.push(SqlValue::Int(i64::try_from(COUNT_CAP).unwrap_or(i64::MAX)));
+    let counted = single_count(
+        conn,
+        &format!("SELECT COUNT(*) FROM (SELECT 1 AS one{from} LIMIT ?) c"),
+        &count_params,
+        "cache entry",
+    )?;
+    let (sql, mut params) = cache_entries_sql(filter, after);
+    params.extend(limit_offset(limit, offset));
+    let items = map_rows(
+        conn,
+        &format!("{sql} LIMIT ? OFFSET ?"),
+        &params,
+        "cache entry",
+        |columns| {
+            Ok(CacheEntry {
+                step_run: step_run_record(columns)?,
+                run_name: columns.text()?,
+                pipeline_name: columns.text()?,
+            })
+        },
+    )?;
+    Ok(Page {
+        items,
+        total: Total::capped(counted, COUNT_CAP),
+    })
 }

@@ -184,7 +184,7 @@ pub fn cache_entries(
     conn: &mut dyn SqlConnection,
     filter: &CacheFilter,
 ) -> Result<Vec<CacheEntry>, MetadataStoreError> {
-    let (sql, params) = cache_entries_sql(filter);
+    let (sql, params) = cache_entries_sql(filter, None);
     map_rows(conn, &sql, &params, "cache entry", |columns| {
         Ok(CacheEntry {
             step_run: step_run_record(columns)?,
@@ -194,8 +194,12 @@ pub fn cache_entries(
     })
 }
 
-/// The query of [`cache_entries`] and its parameters.
-pub fn cache_entries_sql(filter: &CacheFilter) -> (String, Vec<SqlValue>) {
+/// The query of [`cache_entries`] and its parameters; with `after`, of the entries that
+/// follow that step run (see [`cache_entries_page`]).
+pub fn cache_entries_sql(
+    filter: &CacheFilter,
+    after: Option<&crate::query::StepRunCursor>,
+) -> (String, Vec<SqlValue>) {
     let mut params = vec![StepStatus::Completed.as_str().into()];
     let mut sql = CACHE_ENTRIES.to_owned();
     if let Some(pipeline) = &filter.pipeline {
@@ -205,6 +209,19 @@ pub fn cache_entries_sql(filter: &CacheFilter) -> (String, Vec<SqlValue>) {
     if let Some(step) = &filter.step {
         sql.push_str(" AND s.name = ?");
         params.push(step.as_str().into());
+    }
+    if let Some(cursor) = after {
+        sql.push_str(
+            " AND s.ended_at <= ? AND (s.ended_at < ? OR s.started_at < ? \
+             OR (s.started_at = ? AND s.id < ?))",
+        );
+        params.extend([
+            SqlValue::Int(cursor.ended_at),
+            SqlValue::Int(cursor.ended_at),
+            SqlValue::Int(cursor.started_at),
+            SqlValue::Int(cursor.started_at),
+            cursor.id.as_str().into(),
+        ]);
     }
     sql.push_str(newest_step_runs_first!());
     (sql, params)

@@ -11,7 +11,9 @@ use crate::model::{
     MetadataEntry, Millis, NewRun, PipelineSummary, Resource, RunPage, RunQuery, RunRecord,
     RunStatus, StepAttemptRecord, StepRunRecord, StepRunWrite,
 };
-use crate::query::{ArtifactPage, ArtifactQuery, MetricPoint, MetricQuery, Page, RunCursor};
+use crate::query::{
+    ArtifactPage, ArtifactQuery, MetricPoint, MetricQuery, Page, RunCursor, StepRunCursor,
+};
 use crate::{MetadataStore, MetadataStoreError};
 
 use super::SqlConnection;
@@ -279,5 +281,15 @@ impl<S: SqlStore> MetadataStore for S {
 
     fn cache_entries(&self, filter: &CacheFilter) -> Result<Vec<CacheEntry>, MetadataStoreError> {
         self.read(|conn| super::cache_entries(conn, filter))
+    }
+
+    fn cache_entries_page(
+        &self,
+        filter: &CacheFilter,
+        after: Option<&StepRunCursor>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<CacheEntry>, MetadataStoreError> {
+        self.read(|conn| super::cache_entries_page(conn, filter, after, offset, limit))
     }
 }

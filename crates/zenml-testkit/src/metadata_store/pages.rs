@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use zenml_metadata_store::{
     ArtifactCursor, ArtifactOrder, ArtifactQuery, MAX_LIMIT, MAX_OFFSET, MetricQuery,
-    NewArtifactLabels, RunCursor, RunPage,
+    NewArtifactLabels, RunCursor, RunPage, StepRunCursor, Total,
 };
 
 use super::helpers::*;
@@ -411,8 +411,8 @@ pub fn pipeline_metrics_cover_the_newest_runs(store: &dyn MetadataStore) {
     );
 }
 
-/// `step_runs_page` and `artifact_consumers_page` are slices of `step_runs` and
-/// `artifact_consumers` with their totals; unknown records are not found.
+/// `step_runs_page`, `artifact_consumers_page` and `cache_entries_page` are slices of
+/// `step_runs`, `artifact_consumers` and `cache_entries` with their totals; unknown records are not found.
 pub fn step_runs_and_consumers_are_paged(store: &dyn MetadataStore) {
     let pipeline = unique("wide");
     let base = now();
@@ -427,19 +427,48 @@ pub fn step_runs_and_consumers_are_paged(store: &dyn MetadataStore) {
     for i in 0..30 {
         let mut write = step_write(&run.id, &format!("map-{i:02}"), base + 2 + i);
         write.inputs.push(("data".to_owned(), data.id.clone()));
+        write.step.cache_key = Some(unique("key"));
         ok(store.record_step_run(&write), "record_step_run");
     }
     let steps = ok(store.step_runs(&run.id), "step_runs");
     let page = ok(store.step_runs_page(&run.id, 5, 10), "step_runs_page");
-    assert_eq!(page.total, 31);
+    assert_eq!(page.total, Total::exact(31));
     assert_eq!(page.items, steps[5..15].to_vec());
     let consumers = ok(store.artifact_consumers(&data.id), "artifact_consumers");
     let page = ok(
         store.artifact_consumers_page(&data.id, 20, 50),
         "artifact_consumers_page",
     );
-    assert_eq!(page.total, 30);
+    assert_eq!(page.total, Total::exact(30));
     assert_eq!(page.items, consumers[20..].to_vec());
+
+    let filter = CacheFilter {
+        pipeline: Some(pipeline.clone()),
+        step: None,
+    };
+    let entries = ok(store.cache_entries(&filter), "cache_entries");
+    assert_eq!(entries.len(), 30, "every keyed step run is a cache entry");
+    let page = ok(
+        store.cache_entries_page(&filter, None, 5, 10),
+        "cache_entries_page",
+    );
+    assert_eq!(page.total, Total::exact(30));
+    assert_eq!(page.items, entries[5..15].to_vec());
+    let cursor = StepRunCursor::of(&page.items[9].step_run);
+    let after = ok(
+        store.cache_entries_page(&filter, Some(&cursor), 0, 100),
+        "cache_entries_page",
+    );
+    assert_eq!(
+        after.total,
+        Total::exact(30),
+        "the total ignores the cursor"
+    );
+    assert_eq!(
+        after.items,
+        entries[15..].to_vec(),
+        "the entries after the cursor"
+    );
 
     let missing = uuid::Uuid::new_v4().to_string();
     expect_not_found(store.step_runs_page(&missing, 0, 10), "run", &missing);
