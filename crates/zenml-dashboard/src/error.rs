@@ -116,6 +116,7 @@ impl From<MetadataStoreError> for RequestError {
     fn from(error: MetadataStoreError) -> Self {
         match error {
             MetadataStoreError::NotFound { .. } => RequestError::NotFound(error.to_string()),
+            MetadataStoreError::InvalidQuery { message } => RequestError::bad("page", message),
             other => RequestError::Internal(other.to_string()),
         }
     }

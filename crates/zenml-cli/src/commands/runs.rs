@@ -150,7 +150,11 @@ fn list_runs(
     let listing = Listing {
         noun: "runs",
         header: &["RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "STEPS"],
-        empty: "No runs recorded yet.",
+        empty: if pipeline.is_some() || status.is_some() {
+            "No runs match these filters."
+        } else {
+            "No runs recorded yet."
+        },
     };
     let mut query = RunQuery {
         pipeline,

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 use zenml_core::{ComponentKind, FlavorRegistry};
 use zenml_metadata_store::{
-    ArtifactRecord, MetadataStore, Resource, RunOverview, RunQuery, RunRecord, StepRunRecord,
+    ArtifactQuery, ArtifactRecord, MetadataStore, MetricQuery, Resource, RunOverview, RunQuery,
+    RunRecord, StepRunRecord,
 };
 use zenml_pipeline::Lineage;
 
@@ -200,15 +201,13 @@ pub(crate) fn artifacts(
     offset: usize,
     limit: usize,
 ) -> Result<(Vec<ArtifactItem>, u64), RequestError> {
-    let all = store(stores).list_artifacts()?;
-    let total = all.len() as u64;
+    let mut query = ArtifactQuery::default();
+    query.offset = offset as u64;
+    query.limit = limit as u64;
+    let page = store(stores).query_artifacts(&query)?;
     Ok((
-        all.iter()
-            .skip(offset)
-            .take(limit)
-            .map(artifact_item)
-            .collect(),
-        total,
+        page.artifacts.iter().map(artifact_item).collect(),
+        page.total.count,
     ))
 }
 
@@ -305,53 +304,65 @@ pub(crate) fn compare(stores: &Stores, ids: &[String]) -> Result<Comparison, Req
     })
 }
 
-/// A metric (`step.key`) across every run of `pipeline`, oldest first; the first metric
-/// the pipeline has when `metric` is `None`.
+/// How many of a pipeline's newest runs its metric chart draws.
+pub(crate) const CHART_RUNS: u64 = 200;
+
+/// A metric (`step.key`) across the newest [`CHART_RUNS`] runs of `pipeline`, oldest first;
+/// the first numeric metric those runs have when `metric` is `None`. One query, whatever
+/// the pipeline's history holds.
 pub(crate) fn metric_series(
     stores: &Stores,
     pipeline: &str,
     metric: Option<&str>,
 ) -> Result<MetricSeries, RequestError> {
-    let comparison = stores.client.compare_pipelines(&[pipeline])?;
-    let metrics: Vec<String> = comparison
-        .metric_columns
-        .iter()
-        .filter(|column| {
-            comparison
-                .rows
-                .iter()
-                .any(|row| row.metrics.get(*column).is_some_and(Value::is_number))
-        })
-        .cloned()
-        .collect();
+    let mut query = MetricQuery::new(pipeline);
+    query.runs = CHART_RUNS;
+    let recorded = stores.client.pipeline_metrics(&query)?;
+    let mut seen = BTreeSet::new();
+    let mut all = Vec::new();
+    let mut numeric = Vec::new();
+    for point in &recorded {
+        let column = format!("{}.{}", point.step, point.key);
+        if seen.insert(column.clone()) {
+            all.push(column);
+        }
+    }
+    for column in &all {
+        let has_number = recorded
+            .iter()
+            .any(|p| p.value.is_number() && format!("{}.{}", p.step, p.key) == *column);
+        if has_number {
+            numeric.push(column.clone());
+        }
+    }
     let chosen = match metric {
         Some(metric) => {
-            if !comparison.metric_columns.iter().any(|m| m == metric) {
+            if !all.iter().any(|m| m == metric) {
                 return Err(RequestError::NotFound(format!(
-                    "pipeline `{pipeline}` has no metric `{metric}`"
+                    "pipeline `{pipeline}` has no metric `{metric}` in its newest {CHART_RUNS} runs"
                 )));
             }
             metric.to_owned()
         }
-        None => metrics.first().cloned().unwrap_or_default(),
+        None => numeric.first().cloned().unwrap_or_default(),
     };
-    let mut points: Vec<MetricPoint> = comparison
-        .rows
-        .iter()
-        .filter_map(|row| {
+    let (step, key) = chosen.split_once('.').unwrap_or(("", ""));
+    let points = recorded
+        .into_iter()
+        .filter(|p| p.step == step && p.key == key)
+        .filter_map(|p| {
             Some(MetricPoint {
-                value: row.metrics.get(&chosen)?.as_f64()?,
-                run_id: row.run.id.clone(),
-                run: row.run.name.clone(),
-                started_at: row.run.started_at,
+                value: p.value.as_f64()?,
+                run_id: p.run_id,
+                run: p.run_name,
+                started_at: p.started_at,
             })
         })
         .collect();
-    points.sort_by_key(|point| point.started_at);
     Ok(MetricSeries {
         pipeline: pipeline.to_owned(),
         metric: chosen,
-        metrics,
+        metrics: numeric,
         points,
     })
 }

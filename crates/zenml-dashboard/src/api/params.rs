@@ -1,6 +1,6 @@
 //! Query parameters, read by hand so that a malformed one is a 400 naming it.
 
-use zenml_metadata_store::{RunOrder, RunQuery, RunStatus};
+use zenml_metadata_store::{MAX_OFFSET, RunOrder, RunQuery, RunStatus};
 
 use crate::error::RequestError;
 
@@ -64,7 +64,17 @@ impl Params {
     pub(crate) fn page(&self) -> Result<(u64, u64, u64), RequestError> {
         let page = self.number("page", 1, 1, u64::from(u32::MAX))?;
         let per_page = self.number("per_page", PER_PAGE, 1, MAX_PER_PAGE)?;
-        Ok((page, per_page, (page - 1) * per_page))
+        let offset = (page - 1).saturating_mul(per_page);
+        if offset > MAX_OFFSET {
+            return Err(RequestError::bad(
+                "page",
+                format!(
+                    "page {page} of {per_page} starts past the first {MAX_OFFSET} items; \
+                     narrow the list with its filters"
+                ),
+            ));
+        }
+        Ok((page, per_page, offset))
     }
 
     /// The runs to compare: every `runs` value, from 2 to 20 of them.
@@ -131,6 +141,10 @@ mod tests {
         assert_eq!(page.parameter(), Some("page"));
         let params = Params::parse(Some("page=2&per_page=9999"));
         assert_eq!(params.page().unwrap_err().parameter(), Some("per_page"));
+        let params = Params::parse(Some("page=202&per_page=50"));
+        assert_eq!(params.page().unwrap_err().parameter(), Some("page"));
+        let params = Params::parse(Some("page=201&per_page=50"));
+        assert_eq!(params.page().unwrap().2, 10_000);
         let params = Params::parse(Some("status=done"));
         assert_eq!(params.run_query().unwrap_err().parameter(), Some("status"));
         let params = Params::parse(Some("sort=size"));
