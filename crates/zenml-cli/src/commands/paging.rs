@@ -90,27 +90,29 @@ impl Listing<'_> {
             if cells.is_empty() && offset == 0 {
                 return self.empty.to_owned();
             }
-            let mut text = table_of_rows(self.header, cells);
             let noun = self.noun;
-            text.push('\n');
-            if shown == 0 {
-                text.push_str(&format!(
-                    "Page {} is past the last of {} {noun}.",
+            let mut footer = if shown == 0 {
+                format!(
+                    "page {} is past the last of {} {noun}.",
                     args.page,
                     total_text(total)
-                ));
+                )
             } else {
-                text.push_str(&format!(
+                format!(
                     "{noun} {}–{} of {}.",
                     offset + 1,
                     offset + shown,
                     total_text(total)
-                ));
-            }
+                )
+            };
             if let Some(next) = next_page {
-                text.push_str(&format!(" Next page: --page {next}; every one: --all."));
+                footer.push_str(&format!(" Next page: --page {next}; every one: --all."));
             }
-            capitalize(text)
+            format!(
+                "{}\n{}",
+                table_of_rows(self.header, cells),
+                capitalize(footer)
+            )
         });
     }
 
