@@ -466,7 +466,7 @@ fn lookups_among_100_000_step_runs_use_indexes() {
             pipeline: pipeline.map(str::to_owned),
             step: step.map(str::to_owned),
         };
-        let entries = sql::cache_entries_sql(&filter, None).0;
+        let entries = sql::cache_entries_sql(&filter).0;
         assert_indexed(&connection, "cache_entries", &entries);
         let invalidate = sql::invalidate_cache_sql(&filter, 0).0;
         assert_indexed(&connection, "invalidate_cache", &invalidate);

@@ -334,6 +334,45 @@ const COUNT_STEP_RUNS_OF_RUN: &str = "SELECT COUNT(*) FROM step_runs WHERE run_i
 
 const COUNT_CONSUMERS: &str = "SELECT COUNT(*) FROM step_run_inputs WHERE artifact_id = ?";
 
+/// What a page of the records linked to one record reads: how to count them, how to list
+/// them, and how to tell an owner without records from an unknown one.
+struct LinkedPage<'a> {
+    /// What is paged, for the bounds' refusal: `step runs`.
+    noun: &'static str,
+    /// Counts the records; parameter: the owner's key.
+    count: &'a str,
+    /// Lists the records in order; parameter: the owner's key (`LIMIT ? OFFSET ?` follows).
+    list: &'a str,
+    /// Counts owners with the key.
+    owner_exists: &'a str,
+    /// The owner, as named in a `NotFound`: `run`.
+    owner: &'static str,
+}
+
+impl LinkedPage<'_> {
+    fn read<T>(
+        &self,
+        conn: &mut dyn SqlConnection,
+        key: &str,
+        offset: u64,
+        limit: u64,
+        decode: impl FnMut(&mut Columns) -> Result<T, MetadataStoreError>,
+    ) -> Result<Page<T>, MetadataStoreError> {
+        check_page_bounds(self.noun, offset, limit)?;
+        let total = single_count(conn, self.count, &[key.into()], "step run")?;
+        if total == 0 && count(conn, self.owner_exists, key)? == 0 {
+            return Err(not_found(self.owner, key));
+        }
+        let mut params = vec![key.into()];
+        params.extend(limit_offset(limit, offset));
+        let sql = format!("{} LIMIT ? OFFSET ?", self.list);
+        Ok(Page {
+            items: map_rows(conn, &sql, &params, "step run", decode)?,
+            total: Total::exact(total),
+        })
+    }
+}
+
 /// [`MetadataStore::step_runs_page`](crate::MetadataStore::step_runs_page).
 pub fn step_runs_page(
     conn: &mut dyn SqlConnection,
@@ -341,24 +380,14 @@ pub fn step_runs_page(
     offset: u64,
     limit: u64,
 ) -> Result<Page<StepRunRecord>, MetadataStoreError> {
-    check_page_bounds("step runs", offset, limit)?;
-    let total = single_count(conn, COUNT_STEP_RUNS_OF_RUN, &[run_id.into()], "step run")?;
-    if total == 0 && count(conn, COUNT_RUNS_WITH_ID, run_id)? == 0 {
-        return Err(not_found("run", run_id));
-    }
-    let mut params = vec![run_id.into()];
-    params.extend(limit_offset(limit, offset));
-    let items = map_rows(
-        conn,
-        &format!("{LIST_STEP_RUNS} LIMIT ? OFFSET ?"),
-        &params,
-        "step run",
-        step_run_record,
-    )?;
-    Ok(Page {
-        items,
-        total: Total::exact(total),
-    })
+    let page = LinkedPage {
+        noun: "step runs",
+        count: COUNT_STEP_RUNS_OF_RUN,
+        list: LIST_STEP_RUNS,
+        owner_exists: COUNT_RUNS_WITH_ID,
+        owner: "run",
+    };
+    page.read(conn, run_id, offset, limit, step_run_record)
 }
 
 /// [`MetadataStore::artifact_consumers_page`](crate::MetadataStore::artifact_consumers_page).
@@ -368,23 +397,15 @@ pub fn artifact_consumers_page(
     offset: u64,
     limit: u64,
 ) -> Result<Page<(String, StepRunRecord)>, MetadataStoreError> {
-    check_page_bounds("consumers", offset, limit)?;
-    let total = single_count(conn, COUNT_CONSUMERS, &[artifact_id.into()], "step run")?;
-    if total == 0 && count(conn, COUNT_ARTIFACTS_WITH_ID, artifact_id)? == 0 {
-        return Err(not_found("artifact", artifact_id));
-    }
-    let mut params = vec![artifact_id.into()];
-    params.extend(limit_offset(limit, offset));
-    let items = map_rows(
-        conn,
-        &format!("{ARTIFACT_CONSUMERS} LIMIT ? OFFSET ?"),
-        &params,
-        "step run",
-        |columns| Ok((columns.text()?, step_run_record(columns)?)),
-    )?;
-    Ok(Page {
-        items,
-        total: Total::exact(total),
+    let page = LinkedPage {
+        noun: "consumers",
+        count: COUNT_CONSUMERS,
+        list: ARTIFACT_CONSUMERS,
+        owner_exists: COUNT_ARTIFACTS_WITH_ID,
+        owner: "artifact",
+    };
+    page.read(conn, artifact_id, offset, limit, |columns| {
+        Ok((columns.text()?, step_run_record(columns)?))
     })
 }
 
@@ -398,7 +419,7 @@ pub fn cache_entries_page(
     limit: u64,
 ) -> Result<Page<CacheEntry>, MetadataStoreError> {
     check_page_bounds("cache entries", offset, limit)?;
-    let (sql, params) = cache_entries_sql(filter, None);
+    let (sql, params) = cache_entries_sql(filter);
     // Counted without the entries' columns, whose names repeat (a derived table may not
     // repeat a column's name in MySQL).
     let from = sql.find(" FROM step_runs s").map_or("", |at| &sql[at..]);
@@ -410,7 +431,7 @@ pub fn cache_entries_page(
         &count_params,
         "cache entry",
     )?;
-    let (sql, mut params) = cache_entries_sql(filter, after);
+    let (sql, mut params) = cache_entries_after_sql(filter, after);
     params.extend(limit_offset(limit, offset));
     let items = map_rows(
         conn,

@@ -184,7 +184,7 @@ pub fn cache_entries(
     conn: &mut dyn SqlConnection,
     filter: &CacheFilter,
 ) -> Result<Vec<CacheEntry>, MetadataStoreError> {
-    let (sql, params) = cache_entries_sql(filter, None);
+    let (sql, params) = cache_entries_sql(filter);
     map_rows(conn, &sql, &params, "cache entry", |columns| {
         Ok(CacheEntry {
             step_run: step_run_record(columns)?,
@@ -194,9 +194,14 @@ pub fn cache_entries(
     })
 }
 
-/// The query of [`cache_entries`] and its parameters; with `after`, of the entries that
-/// follow that step run (see [`cache_entries_page`]).
-pub fn cache_entries_sql(
+/// The query of [`cache_entries`] and its parameters.
+pub fn cache_entries_sql(filter: &CacheFilter) -> (String, Vec<SqlValue>) {
+    cache_entries_after_sql(filter, None)
+}
+
+/// The query of the cache entries that follow the step run `after` (every entry when
+/// `None`), and its parameters (see [`cache_entries_page`]).
+pub fn cache_entries_after_sql(
     filter: &CacheFilter,
     after: Option<&crate::query::StepRunCursor>,
 ) -> (String, Vec<SqlValue>) {
