@@ -200,6 +200,26 @@ fn the_lineage_of_evaluates_output_goes_up_to_load_and_renders() {
         "input `model`",
     ]);
 
+    // A node cap keeps the nearest nodes and says how many it left out.
+    let capped = zen.json(&["artifact", "lineage", &id, "--max-nodes", "3"]);
+    assert_eq!(
+        capped["nodes"].as_array().map(Vec::len),
+        Some(3),
+        "{capped:#}"
+    );
+    assert_eq!(capped["max_nodes"], 3);
+    assert!(
+        capped["left_out"].as_u64().is_some_and(|n| n > 0),
+        "{capped:#}"
+    );
+    assert_eq!(graph["left_out"], 0);
+    zen.ok(&["artifact", "lineage", &id, "--max-nodes", "3"])
+        .stdout_has(&["left out at the limit of 3 nodes", "raise --max-nodes"]);
+    zen.cmd(&["artifact", "lineage", &id, "--max-nodes", "0"])
+        .run()
+        .assert_usage_error()
+        .stderr_has(&["--max-nodes"]);
+
     // An unknown artifact.
     zen.fails(&["artifact", "lineage", "nope"])
         .stderr_has(&["artifact `nope` not found", "zenml artifact list"]);

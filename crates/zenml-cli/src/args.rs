@@ -303,6 +303,10 @@ pub(crate) enum ArtifactCommand {
         /// alone).
         #[arg(long)]
         depth: Option<usize>,
+        /// Show at most this many nodes, the nearest first, and say how many more there
+        /// are.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+        max_nodes: u64,
     },
     /// Re-hash artifacts against the hashes they were recorded with, reading every byte,
     /// and report each that is missing, truncated or modified (exit code 1 when any is).

@@ -5,6 +5,9 @@ use plotters::prelude::*;
 use crate::api::model::MetricSeries;
 use crate::error::RequestError;
 
+/// The most runs drawn with a dot each.
+const MAX_DOTS: usize = 200;
+
 /// The chart of `series`: the metric's value by run, oldest first.
 pub(crate) fn metric_chart(series: &MetricSeries) -> Result<String, RequestError> {
     let mut svg = String::new();
@@ -51,15 +54,19 @@ pub(crate) fn metric_chart(series: &MetricSeries) -> Result<String, RequestError
                 line.stroke_width(2),
             ))
             .map_err(|e| failed(&e))?;
-        chart
-            .draw_series(
-                values
-                    .iter()
-                    .copied()
-                    .enumerate()
-                    .map(|(i, v)| Circle::new((i, v), 3, line.filled())),
-            )
-            .map_err(|e| failed(&e))?;
+        // A dot per run while they stay apart; past that the line alone says as much in a
+        // fraction of the bytes.
+        if values.len() <= MAX_DOTS {
+            chart
+                .draw_series(
+                    values
+                        .iter()
+                        .copied()
+                        .enumerate()
+                        .map(|(i, v)| Circle::new((i, v), 3, line.filled())),
+                )
+                .map_err(|e| failed(&e))?;
+        }
         root.present().map_err(|e| failed(&e))?;
     }
     Ok(svg)

@@ -73,7 +73,13 @@ pub(crate) enum RequestError {
     },
     /// The stores failed (500); the message is shown, it never holds a secret.
     Internal(String),
+    /// Every store thread is busy and the queue in front of them is full (503, with
+    /// `Retry-After`).
+    Busy,
 }
+
+/// How many seconds a client told [`RequestError::Busy`] should wait before it retries.
+pub(crate) const RETRY_AFTER_SECONDS: u64 = 1;
 
 impl RequestError {
     /// A parameter that could not be read.
@@ -90,6 +96,7 @@ impl RequestError {
             RequestError::NotFound(_) => StatusCode::NOT_FOUND,
             RequestError::BadParameter { .. } => StatusCode::BAD_REQUEST,
             RequestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            RequestError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -100,7 +107,23 @@ impl RequestError {
             RequestError::BadParameter { parameter, message } => {
                 format!("query parameter `{parameter}`: {message}")
             }
+            RequestError::Busy => format!(
+                "the dashboard is answering as many requests as it can; try again in \
+                 {RETRY_AFTER_SECONDS} s"
+            ),
         }
+    }
+
+    /// The headers the answer carries beside its body: `Retry-After` when busy.
+    pub(crate) fn headers(&self) -> axum::http::HeaderMap {
+        let mut headers = axum::http::HeaderMap::new();
+        if matches!(self, RequestError::Busy) {
+            headers.insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
+        headers
     }
 
     /// The parameter at fault, for a bad parameter.

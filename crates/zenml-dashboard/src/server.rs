@@ -18,7 +18,7 @@ use zenml_pipeline::Client;
 use zenml_stack::Repository;
 
 use crate::auth::{self, Token};
-use crate::backend::{Backend, Stores};
+use crate::backend::{self, Backend, Stores};
 use crate::error::{DashboardError, RequestError};
 use crate::{api, pages};
 
@@ -122,10 +122,14 @@ impl Dashboard {
         let listener = std::net::TcpListener::bind(address).map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
         let address = listener.local_addr().map_err(bind_error)?;
-        let backend = Backend::start(Stores {
-            client,
-            repo: repo.clone(),
-        })
+        let backend = Backend::new(
+            Stores {
+                client,
+                repo: repo.clone(),
+            },
+            backend::THREADS,
+            backend::QUEUE,
+        )
         .map_err(DashboardError::Runtime)?;
         Ok(Dashboard {
             listener,

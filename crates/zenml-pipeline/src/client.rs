@@ -293,6 +293,27 @@ impl Client {
             self.stack.metadata_store.as_ref(),
             &root,
             depth,
+            None,
+        )?)
+    }
+
+    /// The lineage of artifact `id` as [`artifact_lineage`](Self::artifact_lineage) gives it,
+    /// holding at most `max_nodes` nodes (at least 1): breadth first, so the nodes nearest
+    /// the artifact are kept, and [`Lineage::left_out`] says how many next to them did not
+    /// fit. What it reads from the store is bounded by `max_nodes`, however many runs
+    /// consumed the artifact.
+    pub fn artifact_lineage_bounded(
+        &self,
+        id: &str,
+        depth: Option<usize>,
+        max_nodes: usize,
+    ) -> Result<Lineage, ClientError> {
+        let root = self.artifact(id)?;
+        Ok(crate::lineage::artifact_lineage(
+            self.stack.metadata_store.as_ref(),
+            &root,
+            depth,
+            Some(max_nodes),
         )?)
     }
 
@@ -304,6 +325,20 @@ impl Client {
         Ok(crate::lineage::run_dag(
             self.stack.metadata_store.as_ref(),
             &run.record.id,
+            None,
+        )?)
+    }
+
+    /// The graph of a page of the run with this name or id: the step runs `offset..offset +
+    /// limit` in the order of [`step_runs`](zenml_metadata_store::MetadataStore::step_runs)
+    /// with their inputs and outputs; [`Lineage::left_out`] counts the step runs on other
+    /// pages. For drawing runs of many steps a page at a time.
+    pub fn run_dag_page(&self, run: &str, offset: u64, limit: u64) -> Result<Lineage, ClientError> {
+        let run = self.run(run)?;
+        Ok(crate::lineage::run_dag(
+            self.stack.metadata_store.as_ref(),
+            &run.record.id,
+            Some((offset, limit)),
         )?)
     }
 

@@ -64,9 +64,14 @@ pub(crate) fn artifact(out: Output, cmd: ArtifactCommand) -> anyhow::Result<()> 
                 }
             }
         }
-        ArtifactCommand::Lineage { id, depth } => {
+        ArtifactCommand::Lineage {
+            id,
+            depth,
+            max_nodes,
+        } => {
             let id = client.artifact(&id)?.id.clone();
-            super::lineage::artifact_lineage(out, &client, &id, depth)?
+            let max_nodes = usize::try_from(max_nodes).unwrap_or(usize::MAX);
+            super::lineage::artifact_lineage(out, &client, &id, depth, max_nodes)?
         }
         ArtifactCommand::Prune { yes, min_age } => super::prune::prune(out, &client, yes, min_age)?,
         ArtifactCommand::Verify { ids, run, all } => {

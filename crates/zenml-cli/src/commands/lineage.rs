@@ -8,14 +8,15 @@ use zenml::pipeline::time::format_duration;
 use crate::args::OutputFormat;
 use crate::output::{Output, table, write_stdout};
 
-/// `zenml artifact lineage ID [--depth N]`.
+/// `zenml artifact lineage ID [--depth N] [--max-nodes N]`.
 pub(crate) fn artifact_lineage(
     out: Output,
     client: &Client,
     id: &str,
     depth: Option<usize>,
+    max_nodes: usize,
 ) -> anyhow::Result<()> {
-    let lineage = client.artifact_lineage(id, depth)?;
+    let lineage = client.artifact_lineage_bounded(id, depth, max_nodes)?;
     let title = match lineage.node(id) {
         Some(LineageNode::Artifact(a)) => format!(
             "Lineage of artifact {} ({}, output `{}`), {}",
@@ -133,5 +134,13 @@ fn tables(lineage: &Lineage, title: &str) -> String {
             ]
         }),
     );
-    format!("{title}\n\nStep runs\n{steps}\n\nArtifacts\n{artifacts}\n\nEdges\n{edges}")
+    let left_out = match (lineage.left_out, lineage.max_nodes) {
+        (0, _) => String::new(),
+        (n, Some(max)) => format!(
+            "\n\n{n} more node(s) next to these were left out at the limit of {max} nodes; \
+             raise --max-nodes or lower --depth to see them."
+        ),
+        (n, None) => format!("\n\n{n} more node(s) were left out."),
+    };
+    format!("{title}\n\nStep runs\n{steps}\n\nArtifacts\n{artifacts}\n\nEdges\n{edges}{left_out}")
 }

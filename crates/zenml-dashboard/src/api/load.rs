@@ -6,7 +6,7 @@ use serde_json::Value;
 use zenml_core::{ComponentKind, FlavorRegistry};
 use zenml_metadata_store::{
     ArtifactQuery, ArtifactRecord, MetadataStore, MetricQuery, Resource, RunOverview, RunQuery,
-    RunRecord, StepRunRecord,
+    RunRecord, StepRunRecord, Total,
 };
 use zenml_pipeline::Lineage;
 
@@ -122,18 +122,52 @@ pub(crate) fn runs(stores: &Stores, query: &RunQuery) -> Result<(Vec<RunItem>, u
     ))
 }
 
-/// A run with its configuration, stack, metadata and steps.
-pub(crate) fn run(stores: &Stores, id: &str) -> Result<RunDetail, RequestError> {
+/// How many step runs a page of a run's steps holds unless asked otherwise: the run page
+/// draws the graph of one such page.
+pub(crate) const STEPS_PER_PAGE: u64 = 50;
+
+/// A run with its configuration, stack, metadata, and a page of its steps (`offset`,
+/// `limit`) with how many it has.
+pub(crate) fn run(
+    stores: &Stores,
+    id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<RunDetail, RequestError> {
     let record = store(stores).get_run(id)?;
-    let steps = store(stores).step_runs(&record.id)?;
+    let steps = store(stores).step_runs_page(&record.id, offset, limit)?;
     let metadata = store(stores).metadata(&Resource::Run(record.id.clone()))?;
     Ok(RunDetail {
         run: run_item(&record),
         config: record.config,
         stack: record.stack,
         metadata: metadata_items(metadata),
-        steps: steps.iter().map(|step| step_item(stores, step)).collect(),
+        steps: steps
+            .items
+            .iter()
+            .map(|step| step_item(stores, step))
+            .collect(),
+        step_count: steps.total.count,
     })
+}
+
+/// A page of a run's step runs, with how many it has.
+pub(crate) fn run_steps(
+    stores: &Stores,
+    id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<StepItem>, u64), RequestError> {
+    let record = store(stores).get_run(id)?;
+    let steps = store(stores).step_runs_page(&record.id, offset, limit)?;
+    Ok((
+        steps
+            .items
+            .iter()
+            .map(|step| step_item(stores, step))
+            .collect(),
+        steps.total.count,
+    ))
 }
 
 /// The run's recorded configuration as the TOML `zenml run export-config` writes.
@@ -153,9 +187,15 @@ pub(crate) fn run_config_toml(stores: &Stores, id: &str) -> Result<(String, Stri
     Ok((file, text))
 }
 
-/// The graph of a run.
-pub(crate) fn run_dag(stores: &Stores, id: &str) -> Result<Lineage, RequestError> {
-    Ok(stores.client.run_dag(id)?)
+/// The graph of a page of a run's step runs (`offset`, `limit`), the others counted in
+/// [`Lineage::left_out`].
+pub(crate) fn run_dag(
+    stores: &Stores,
+    id: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<Lineage, RequestError> {
+    Ok(stores.client.run_dag_page(id, offset, limit)?)
 }
 
 /// A step run with its run, artifacts, metrics and logs.
@@ -195,19 +235,20 @@ pub(crate) fn step(stores: &Stores, id: &str) -> Result<StepDetail, RequestError
     })
 }
 
-/// A page of artifacts, newest first, and the names artifacts are versioned under.
+/// A page of artifacts, newest first, and how many there are ([`Total`]: counted up to
+/// [`COUNT_CAP`](zenml_metadata_store::COUNT_CAP)).
 pub(crate) fn artifacts(
     stores: &Stores,
-    offset: usize,
-    limit: usize,
-) -> Result<(Vec<ArtifactItem>, u64), RequestError> {
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<ArtifactItem>, Total), RequestError> {
     let mut query = ArtifactQuery::default();
-    query.offset = offset as u64;
-    query.limit = limit as u64;
+    query.offset = offset;
+    query.limit = limit;
     let page = store(stores).query_artifacts(&query)?;
     Ok((
         page.artifacts.iter().map(artifact_item).collect(),
-        page.total.count,
+        page.total,
     ))
 }
 
@@ -224,16 +265,26 @@ pub(crate) fn artifact_names(stores: &Stores) -> Result<Vec<ArtifactNameItem>, R
         .collect())
 }
 
-/// An artifact (by id, name or `name:version`) with its labels, producer, consumers and
-/// description.
-pub(crate) fn artifact(stores: &Stores, key: &str) -> Result<ArtifactDetail, RequestError> {
+/// An artifact (by id, name or `name:version`) with its labels, producer, description and
+/// a page of its consumers (`offset`, `limit`: links of [`artifact_consumers_page`], each
+/// step run shown once per page).
+///
+/// [`artifact_consumers_page`]: MetadataStore::artifact_consumers_page
+pub(crate) fn artifact(
+    stores: &Stores,
+    key: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<ArtifactDetail, RequestError> {
     let view = stores.client.artifact(key)?;
     let record = view.record().clone();
     let producer = store(stores).get_step_run(&record.producer_step_run_id)?;
     let producer_run = store(stores).get_run(&producer.run_id)?;
     let mut seen = BTreeSet::new();
-    let consumers = store(stores)
-        .artifact_consumers(&record.id)?
+    let page = store(stores).artifact_consumers_page(&record.id, offset, limit)?;
+    let consumer_count = page.total.count;
+    let consumers = page
+        .items
         .into_iter()
         .filter(|(_, step)| seen.insert(step.id.clone()))
         .map(|(_, step)| step_item(stores, &step))
@@ -250,24 +301,40 @@ pub(crate) fn artifact(stores: &Stores, key: &str) -> Result<ArtifactDetail, Req
         producer: step_item(stores, &producer),
         producer_run: run_item(&producer_run),
         consumers,
+        consumer_count,
         schema,
         statistics,
     })
 }
 
-/// The lineage of an artifact, `depth` step runs each way.
-pub(crate) fn lineage(stores: &Stores, id: &str, depth: usize) -> Result<Lineage, RequestError> {
-    Ok(stores.client.artifact_lineage(id, Some(depth))?)
+/// The lineage of an artifact, `depth` step runs each way, at most `max_nodes` nodes.
+pub(crate) fn lineage(
+    stores: &Stores,
+    id: &str,
+    depth: usize,
+    max_nodes: usize,
+) -> Result<Lineage, RequestError> {
+    Ok(stores
+        .client
+        .artifact_lineage_bounded(id, Some(depth), max_nodes)?)
 }
 
-/// Runs side by side: every `step.parameter` and `step.metric` of any of them.
+/// How many step runs of each run a comparison reads: the first ones, in
+/// [`step_runs`](MetadataStore::step_runs)' order.
+pub(crate) const COMPARED_STEPS: u64 = 200;
+
+/// Runs side by side: every `step.parameter` and `step.metric` of the first
+/// [`COMPARED_STEPS`] step runs of any of them.
 pub(crate) fn compare(stores: &Stores, ids: &[String]) -> Result<Comparison, RequestError> {
     let mut runs = Vec::new();
     let mut parameters: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut metrics: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut steps_left_out = 0;
     for (i, id) in ids.iter().enumerate() {
         let record = store(stores).get_run(id)?;
-        for step in store(stores).step_runs(&record.id)? {
+        let page = store(stores).step_runs_page(&record.id, 0, COMPARED_STEPS)?;
+        steps_left_out += page.total.count.saturating_sub(page.items.len() as u64);
+        for step in page.items {
             if let Value::Object(map) = &step.parameters {
                 for (key, value) in map {
                     let row = parameters
@@ -301,22 +368,27 @@ pub(crate) fn compare(stores: &Stores, ids: &[String]) -> Result<Comparison, Req
         runs,
         parameters: rows(parameters),
         metrics: rows(metrics),
+        steps_left_out,
     })
 }
 
-/// How many of a pipeline's newest runs its metric chart draws.
+/// How many of a pipeline's newest runs its metric chart draws unless asked otherwise, and
+/// at most.
 pub(crate) const CHART_RUNS: u64 = 200;
+/// The most runs a metric chart draws.
+pub(crate) const MAX_CHART_RUNS: u64 = 1_000;
 
-/// A metric (`step.key`) across the newest [`CHART_RUNS`] runs of `pipeline`, oldest first;
-/// the first numeric metric those runs have when `metric` is `None`. One query, whatever
-/// the pipeline's history holds.
+/// A metric (`step.key`) across the newest `runs` runs of `pipeline`, oldest first; the
+/// first numeric metric those runs have when `metric` is `None`. One query, whatever the
+/// pipeline's history holds.
 pub(crate) fn metric_series(
     stores: &Stores,
     pipeline: &str,
     metric: Option<&str>,
+    runs: u64,
 ) -> Result<MetricSeries, RequestError> {
     let mut query = MetricQuery::new(pipeline);
-    query.runs = CHART_RUNS;
+    query.runs = runs;
     let recorded = stores.client.pipeline_metrics(&query)?;
     let mut seen = BTreeSet::new();
     let mut all = Vec::new();
@@ -339,7 +411,7 @@ pub(crate) fn metric_series(
         Some(metric) => {
             if !all.iter().any(|m| m == metric) {
                 return Err(RequestError::NotFound(format!(
-                    "pipeline `{pipeline}` has no metric `{metric}` in its newest {CHART_RUNS} runs"
+                    "pipeline `{pipeline}` has no metric `{metric}` in its newest {runs} runs"
                 )));
             }
             metric.to_owned()
@@ -361,6 +433,7 @@ pub(crate) fn metric_series(
         .collect();
     Ok(MetricSeries {
         pipeline: pipeline.to_owned(),
+        runs,
         metric: chosen,
         metrics: numeric,
         points,

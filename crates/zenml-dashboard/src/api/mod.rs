@@ -17,6 +17,7 @@ use crate::error::RequestError;
 use crate::server::AppState;
 use model::*;
 use params::Params;
+use zenml_metadata_store::Total;
 
 /// The API's routes, under `/api/v1`.
 pub(crate) fn routes() -> Router<AppState> {
@@ -45,6 +46,7 @@ impl IntoResponse for RequestError {
     fn into_response(self) -> Response {
         (
             self.status(),
+            self.headers(),
             Json(ErrorBody {
                 error: self.message(),
                 parameter: self.parameter().map(str::to_owned),
@@ -60,18 +62,19 @@ async fn not_found() -> RequestError {
     RequestError::NotFound("no such API endpoint".to_owned())
 }
 
-/// One page of `items` out of `total`.
+/// One page of `items` out of `total` (exact, or counted up to a cap).
 fn page<T: utoipa::ToSchema + Serialize>(
     items: Vec<T>,
     page: u64,
     per_page: u64,
-    total: u64,
+    total: Total,
 ) -> Page<T> {
     Page {
         items,
         page,
         per_page,
-        total,
+        total: total.count,
+        total_exact: total.exact,
     }
 }
 
@@ -82,7 +85,7 @@ fn page_of<T: utoipa::ToSchema + Serialize>(
     per_page: u64,
     offset: u64,
 ) -> Page<T> {
-    let total = all.len() as u64;
+    let total = Total::exact(all.len() as u64);
     let items = all
         .into_iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
@@ -174,17 +177,18 @@ async fn runs(
         .backend
         .call(move |stores| load::runs(stores, &query))
         .await?;
-    Ok(Json(page(items, number, per_page, total)))
+    Ok(Json(page(items, number, per_page, Total::exact(total))))
 }
 
-/// A run (by id or name) with its configuration, stack snapshot, metadata and steps.
+/// A run (by id or name) with its configuration, stack snapshot, metadata, its first
+/// step runs and how many it has.
 #[utoipa::path(get, path = "/runs/{id}", params(("id" = String, Path, description = "Run id or name")),
     responses((status = 200, body = RunDetail), (status = 404, body = ErrorBody)))]
 async fn run(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<RunDetail> {
     Ok(Json(
         state
             .backend
-            .call(move |stores| load::run(stores, &id))
+            .call(move |stores| load::run(stores, &id, 0, params::PER_PAGE))
             .await?,
     ))
 }
@@ -199,23 +203,27 @@ async fn run_steps(
     RawQuery(query): RawQuery,
 ) -> ApiResult<Page<StepItem>> {
     let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
-    let detail = state
+    let (items, total) = state
         .backend
-        .call(move |stores| load::run(stores, &id))
+        .call(move |stores| load::run_steps(stores, &id, offset, per_page))
         .await?;
-    Ok(Json(page_of(detail.steps, number, per_page, offset)))
+    Ok(Json(page(items, number, per_page, Total::exact(total))))
 }
 
-/// A run's graph: step runs, artifacts and the edges between them.
-#[utoipa::path(get, path = "/runs/{id}/dag", params(("id" = String, Path, description = "Run id or name")),
-    responses((status = 200, description = "The lineage graph of the run", body = Object), (status = 404, body = ErrorBody)))]
+/// A run's graph, a page of its step runs at a time: those step runs, their artifacts and
+/// the edges between them; `left_out` counts the step runs on other pages.
+#[utoipa::path(get, path = "/runs/{id}/dag", params(("id" = String, Path, description = "Run id or name"),
+    PageParams),
+    responses((status = 200, description = "The lineage graph of the run", body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn run_dag(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, RequestError> {
+    let (_, per_page, offset) = Params::parse(query.as_deref()).page()?;
     let dag = state
         .backend
-        .call(move |stores| load::run_dag(stores, &id))
+        .call(move |stores| load::run_dag(stores, &id, offset, per_page))
         .await?;
     Ok(Json(dag).into_response())
 }
@@ -267,7 +275,7 @@ async fn artifacts(
     let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
     let (items, total) = state
         .backend
-        .call(move |stores| load::artifacts(stores, offset as usize, per_page as usize))
+        .call(move |stores| load::artifacts(stores, offset, per_page))
         .await?;
     Ok(Json(page(items, number, per_page, total)))
 }
@@ -285,18 +293,21 @@ async fn artifact_names(
     Ok(Json(page_of(all, number, per_page, offset)))
 }
 
-/// An artifact (by id, name or `name:version`) with its labels, producer, consumers,
-/// schema and statistics.
-#[utoipa::path(get, path = "/artifacts/{id}", params(("id" = String, Path, description = "Artifact id, name or name:version")),
-    responses((status = 200, body = ArtifactDetail), (status = 404, body = ErrorBody)))]
+/// An artifact (by id, name or `name:version`) with its labels, producer, schema,
+/// statistics and a page of its consumers (`page`, `per_page`).
+#[utoipa::path(get, path = "/artifacts/{id}", params(("id" = String, Path, description = "Artifact id, name or name:version"),
+    PageParams),
+    responses((status = 200, body = ArtifactDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn artifact(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<ArtifactDetail> {
+    let (_, per_page, offset) = Params::parse(query.as_deref()).page()?;
     Ok(Json(
         state
             .backend
-            .call(move |stores| load::artifact(stores, &id))
+            .call(move |stores| load::artifact(stores, &id, offset, per_page))
             .await?,
     ))
 }
@@ -315,17 +326,19 @@ async fn preview(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
 
 /// The lineage of an artifact, up and down.
 #[utoipa::path(get, path = "/artifacts/{id}/lineage", params(("id" = String, Path, description = "Artifact id"),
-    ("depth" = Option<u64>, Query, description = "Step runs to follow each way, 0 to 50 (3)")),
+    ("depth" = Option<u64>, Query, description = "Step runs to follow each way, 0 to 50 (3)"),
+    ("max_nodes" = Option<u64>, Query, description = "The most nodes the graph holds, 1 to 1000 (200); `left_out` counts the nodes next to them that did not fit")),
     responses((status = 200, description = "The lineage graph", body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn lineage(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, RequestError> {
-    let depth = Params::parse(query.as_deref()).number("depth", 3, 0, 50)? as usize;
+    let params = Params::parse(query.as_deref());
+    let (depth, max_nodes) = params.lineage_bounds()?;
     let graph = state
         .backend
-        .call(move |stores| load::lineage(stores, &id, depth))
+        .call(move |stores| load::lineage(stores, &id, depth, max_nodes))
         .await?;
     Ok(Json(graph).into_response())
 }
@@ -346,18 +359,21 @@ async fn compare(
     ))
 }
 
-/// A metric across every run of a pipeline, oldest first.
+/// A metric across the newest runs of a pipeline, oldest first.
 #[utoipa::path(get, path = "/pipelines/{name}/metrics/{metric}", params(
-    ("name" = String, Path, description = "Pipeline name"), ("metric" = String, Path, description = "step.key")),
-    responses((status = 200, body = MetricSeries), (status = 404, body = ErrorBody)))]
+    ("name" = String, Path, description = "Pipeline name"), ("metric" = String, Path, description = "step.key"),
+    ("runs" = Option<u64>, Query, description = "How many of the newest runs, 1 to 1000 (200)")),
+    responses((status = 200, body = MetricSeries), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn metric_series(
     State(state): State<AppState>,
     Path((name, metric)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<MetricSeries> {
+    let runs = Params::parse(query.as_deref()).chart_runs()?;
     Ok(Json(
         state
             .backend
-            .call(move |stores| load::metric_series(stores, &name, Some(&metric)))
+            .call(move |stores| load::metric_series(stores, &name, Some(&metric), runs))
             .await?,
     ))
 }

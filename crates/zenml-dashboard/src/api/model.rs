@@ -13,8 +13,11 @@ pub(crate) struct Page<T: ToSchema> {
     pub(crate) page: u64,
     /// How many items a page holds at most.
     pub(crate) per_page: u64,
-    /// How many items there are on all pages.
+    /// How many items there are on all pages; at most the count cap (10,000) when
+    /// `total_exact` is false.
     pub(crate) total: u64,
+    /// Whether `total` is the exact count, or a lower bound where counting stopped.
+    pub(crate) total_exact: bool,
 }
 
 /// An error: what went wrong, and the query parameter at fault for a 400.
@@ -76,8 +79,11 @@ pub(crate) struct RunDetail {
     pub(crate) stack: Value,
     /// The run's metadata.
     pub(crate) metadata: Vec<MetadataItem>,
-    /// Its step runs, in the order they finished.
+    /// The first page of its step runs, in the order they finished
+    /// (`/runs/{id}/steps` pages through all of them).
     pub(crate) steps: Vec<StepItem>,
+    /// How many step runs it has.
+    pub(crate) step_count: u64,
 }
 
 /// A metadata entry (a metric, a note).
@@ -188,8 +194,11 @@ pub(crate) struct ArtifactDetail {
     pub(crate) producer: StepItem,
     /// The producer's run.
     pub(crate) producer_run: RunItem,
-    /// The step runs that consumed it.
+    /// A page of the step runs that consumed it.
     pub(crate) consumers: Vec<StepItem>,
+    /// How many times it was consumed (a step run consuming it under two names counts
+    /// twice); at most 10,000, where counting stops.
+    pub(crate) consumer_count: u64,
     /// Its schema, when its materializer described it.
     #[schema(value_type = Object)]
     pub(crate) schema: Option<Value>,
@@ -239,6 +248,8 @@ pub(crate) struct Comparison {
     pub(crate) parameters: Vec<ComparedValue>,
     /// One row per `step.metric`.
     pub(crate) metrics: Vec<ComparedValue>,
+    /// How many step runs of the compared runs were not read (past the first 200 of a run).
+    pub(crate) steps_left_out: u64,
 }
 
 /// One parameter or metric across the compared runs.
@@ -258,6 +269,8 @@ pub(crate) struct ComparedValue {
 pub(crate) struct MetricSeries {
     /// The pipeline.
     pub(crate) pipeline: String,
+    /// How many of the pipeline's newest runs were read.
+    pub(crate) runs: u64,
     /// The metric, `step.key`.
     pub(crate) metric: String,
     /// Every metric of the pipeline's runs, to choose from.

@@ -77,6 +77,19 @@ impl Params {
         Ok((page, per_page, offset))
     }
 
+    /// `depth` (0 to 50, default 3) and `max_nodes` (1 to 1000, default 200) of a lineage.
+    pub(crate) fn lineage_bounds(&self) -> Result<(usize, usize), RequestError> {
+        let depth = self.number("depth", 3, 0, 50)?;
+        let max_nodes = self.number("max_nodes", 200, 1, 1_000)?;
+        Ok((depth as usize, max_nodes as usize))
+    }
+
+    /// `runs`: how many of a pipeline's newest runs a metric chart draws.
+    pub(crate) fn chart_runs(&self) -> Result<u64, RequestError> {
+        use crate::api::load::{CHART_RUNS, MAX_CHART_RUNS};
+        self.number("runs", CHART_RUNS, 1, MAX_CHART_RUNS)
+    }
+
     /// The runs to compare: every `runs` value, from 2 to 20 of them.
     pub(crate) fn compared_runs(&self) -> Result<Vec<String>, RequestError> {
         let runs = self.all("runs");

@@ -21,7 +21,7 @@ pub(crate) async fn artifacts(
         .call(move |stores| {
             Ok((
                 load::artifact_names(stores)?,
-                load::artifacts(stores, offset as usize, per_page as usize)?,
+                load::artifacts(stores, offset, per_page)?,
             ))
         })
         .await?;
@@ -41,7 +41,7 @@ pub(crate) async fn artifacts(
                     }
                 }
             }
-            h2 { "All artifacts (" (total) ")" }
+            h2 { "All artifacts (" (count_text(total)) ")" }
             table #artifacts {
                 thead { tr { th { "artifact" } th { "output" } th { "type" } th { "size" } th { "created" } } }
                 tbody {
@@ -135,12 +135,19 @@ fn statistics_section(statistics: &Value) -> Markup {
     }
 }
 
-/// `GET /artifacts/{id}` (an id, a name, or `name:version`).
-pub(crate) async fn artifact(State(state): State<AppState>, Path(key): Path<String>) -> PageResult {
+/// `GET /artifacts/{id}?page=N` (an id, a name, or `name:version`): the artifact and a
+/// page of its consumers.
+pub(crate) async fn artifact(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let (number, per_page, offset) = Params::parse(query.as_deref()).page()?;
+    let base = format!("/artifacts/{}?", encode(&key));
     let (detail, preview) = state
         .backend
         .call(move |stores| {
-            let detail = load::artifact(stores, &key)?;
+            let detail = load::artifact(stores, &key, offset, per_page)?;
             let preview = crate::preview::preview(stores, &detail.artifact.id)?;
             Ok((detail, preview))
         })
@@ -173,7 +180,7 @@ pub(crate) async fn artifact(State(state): State<AppState>, Path(key): Path<Stri
                 }
             }
             p { a #lineage-link href={ "/artifacts/" (artifact.id) "/lineage" } { "Lineage →" } }
-            h2 { "Consumers" }
+            h2 { "Consumers (" (detail.consumer_count) ")" }
             table #consumers {
                 thead { tr { th { "step" } th { "status" } th { "run" } } }
                 tbody {
@@ -186,6 +193,9 @@ pub(crate) async fn artifact(State(state): State<AppState>, Path(key): Path<Stri
                     }
                 }
             }
+            @if detail.consumer_count > per_page {
+                (pager(&base, number, per_page, Total::exact(detail.consumer_count), ("← previous", "next →")))
+            }
             (preview_section(&preview))
             @if let Some(schema) = &detail.schema { (schema_section(schema)) }
             @if let Some(statistics) = &detail.statistics { (statistics_section(statistics)) }
@@ -193,19 +203,22 @@ pub(crate) async fn artifact(State(state): State<AppState>, Path(key): Path<Stri
     ))
 }
 
-/// `GET /artifacts/{id}/lineage?depth=N`.
+/// `GET /artifacts/{id}/lineage?depth=N&max_nodes=M`.
 pub(crate) async fn lineage(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> PageResult {
-    let depth = Params::parse(query.as_deref()).number("depth", 3, 0, 50)? as usize;
+    let (depth, max_nodes) = Params::parse(query.as_deref()).lineage_bounds()?;
     let key = id.clone();
     let (graph, detail) = state
         .backend
         .call(move |stores| {
-            let detail = load::artifact(stores, &key)?;
-            Ok((load::lineage(stores, &detail.artifact.id, depth)?, detail))
+            let detail = load::artifact(stores, &key, 0, 1)?;
+            Ok((
+                load::lineage(stores, &detail.artifact.id, depth, max_nodes)?,
+                detail,
+            ))
         })
         .await?;
     Ok(layout(
@@ -213,8 +226,15 @@ pub(crate) async fn lineage(
         html! {
             p { "Artifact " a href={ "/artifacts/" (detail.artifact.id) } { code { (detail.artifact.id) } } ": "
                 (graph.step_runs().count()) " step runs and " (graph.artifacts().count()) " artifacts, " (depth) " step runs up and down." }
+            @if graph.left_out > 0 {
+                p #lineage-left-out.note {
+                    (graph.left_out) " more nodes next to these are not shown: the graph holds at most "
+                    (max_nodes) " nodes, the nearest first. Lower the depth or raise the limit to see them."
+                }
+            }
             form #lineage-depth method="get" {
                 label { "Depth " input type="number" name="depth" min="0" max="50" value=(depth); }
+                label { "At most " input type="number" name="max_nodes" min="1" max="1000" value=(max_nodes); " nodes" }
                 button type="submit" { "Show" }
             }
             div.graph-frame { (lineage_svg(&graph, "lineage")) }

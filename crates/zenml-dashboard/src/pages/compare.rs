@@ -61,6 +61,12 @@ pub(crate) async fn compare(
         "Compare runs",
         html! {
             p { (comparison.runs.len()) " runs; " (differing) " parameters differ (marked)." }
+            @if comparison.steps_left_out > 0 {
+                p #compare-left-out.note {
+                    "Only the first " (load::COMPARED_STEPS) " steps of each run are compared; "
+                    (comparison.steps_left_out) " step runs are left out."
+                }
+            }
             h2 { "Parameters" }
             (compared_table("compare-parameters", &comparison.runs, &comparison.parameters))
             h2 { "Metrics" }
@@ -84,18 +90,18 @@ pub(crate) async fn compare(
     ))
 }
 
-/// `GET /pipelines/{name}/chart.svg?metric=KEY`.
+/// `GET /pipelines/{name}/chart.svg?metric=KEY&runs=N`.
 pub(crate) async fn chart(
     State(state): State<AppState>,
     Path(name): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let metric = Params::parse(query.as_deref())
-        .get("metric")
-        .map(str::to_owned);
+    let params = Params::parse(query.as_deref());
+    let metric = params.get("metric").map(str::to_owned);
+    let runs = params.chart_runs()?;
     let series = state
         .backend
-        .call(move |stores| load::metric_series(stores, &name, metric.as_deref()))
+        .call(move |stores| load::metric_series(stores, &name, metric.as_deref(), runs))
         .await?;
     let svg = crate::chart::metric_chart(&series)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())

@@ -15,6 +15,8 @@ use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 use zenml_core::time::{format_duration, format_timestamp};
 
+use zenml_metadata_store::{MAX_OFFSET, Total};
+
 use crate::api::model::RunItem;
 use crate::error::RequestError;
 use crate::server::AppState;
@@ -58,10 +60,12 @@ impl IntoResponse for PageError {
         let title = match self.0.status() {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::BAD_REQUEST => "Bad request",
+            StatusCode::SERVICE_UNAVAILABLE => "Busy",
             _ => "Error",
         };
         (
             self.0.status(),
+            self.0.headers(),
             layout(title, html! { p.error { (self.0.message()) } }),
         )
             .into_response()
@@ -194,15 +198,42 @@ pub(crate) fn runs_table(runs: &[RunItem]) -> Markup {
     }
 }
 
-/// Links to the previous and next pages; `base` ends with `?` or `&`.
-pub(crate) fn pagination(base: &str, page: u64, per_page: u64, total: u64) -> Markup {
-    let pages = total.div_ceil(per_page).max(1);
+/// Links to the newer and older pages of a list, newest first; `base` ends with `?` or `&`.
+pub(crate) fn pagination(base: &str, page: u64, per_page: u64, total: Total) -> Markup {
+    pager(base, page, per_page, total, ("← newer", "older →"))
+}
+
+/// Links to the previous and next pages (labelled `labels`); `base` ends with `?` or `&`.
+/// A total counted only up to a cap shows as "more than N pages".
+pub(crate) fn pager(
+    base: &str,
+    page: u64,
+    per_page: u64,
+    total: Total,
+    labels: (&str, &str),
+) -> Markup {
+    let pages = total.count.div_ceil(per_page).max(1);
+    // Past a capped count the pages go on, up to the deepest offset a store serves.
+    let more = !total.exact && page >= pages && page.saturating_mul(per_page) <= MAX_OFFSET;
     html! {
         nav.pagination {
-            @if page > 1 { a.prev href={ (base) "page=" (page - 1) "&per_page=" (per_page) } { "← newer" } }
-            span { "page " (page) " of " (pages) }
-            @if page < pages { a.next href={ (base) "page=" (page + 1) "&per_page=" (per_page) } { "older →" } }
+            @if page > 1 { a.prev href={ (base) "page=" (page - 1) "&per_page=" (per_page) } { (labels.0) } }
+            @if total.exact {
+                span { "page " (page) " of " (pages) }
+            } @else {
+                span { "page " (page) " of more than " (pages) }
+            }
+            @if page < pages || more { a.next href={ (base) "page=" (page + 1) "&per_page=" (per_page) } { (labels.1) } }
         }
+    }
+}
+
+/// A count that may stop at a cap: `10000+` when it did.
+pub(crate) fn count_text(total: Total) -> String {
+    if total.exact {
+        total.count.to_string()
+    } else {
+        format!("{}+", total.count)
     }
 }
 

@@ -49,6 +49,7 @@ pub(crate) async fn pipeline(
 ) -> PageResult {
     let params = Params::parse(query.as_deref());
     let metric = params.get("metric").map(str::to_owned);
+    let chart_runs = params.chart_runs()?;
     let (mut run_query, number) = params.run_query()?;
     run_query.pipeline = Some(name.clone());
     let per_page = run_query.limit;
@@ -57,7 +58,7 @@ pub(crate) async fn pipeline(
         .backend
         .call(move |stores| {
             let (runs, total) = load::runs(stores, &run_query)?;
-            let series = load::metric_series(stores, &pipeline, metric.as_deref())?;
+            let series = load::metric_series(stores, &pipeline, metric.as_deref(), chart_runs)?;
             Ok((runs, total, series))
         })
         .await?;
@@ -77,15 +78,19 @@ pub(crate) async fn pipeline(
                                 }
                             }
                         }
+                        label { "over the newest "
+                            input #chart-runs type="number" name="runs" min="1" max=(load::MAX_CHART_RUNS) value=(series.runs);
+                            " runs"
+                        }
                         button type="submit" { "Show" }
                     }
                     img #metric-chart alt={ "chart of " (series.metric) }
-                        src={ "/pipelines/" (encode(&name)) "/chart.svg?metric=" (encode(&series.metric)) };
+                        src={ "/pipelines/" (encode(&name)) "/chart.svg?metric=" (encode(&series.metric)) "&runs=" (series.runs) };
                 }
             }
             h2 { "Runs (" (total) ")" }
             (runs_table(&runs))
-            (pagination(&format!("/pipelines/{}?", encode(&name)), number, per_page, total))
+            (pagination(&format!("/pipelines/{}?runs={chart_runs}&", encode(&name)), number, per_page, Total::exact(total)))
         },
     ))
 }
@@ -148,18 +153,36 @@ pub(crate) async fn runs(State(state): State<AppState>, RawQuery(query): RawQuer
             }
             p { (total) " runs" }
             (runs_table(&runs))
-            (pagination(&base, number, per_page, total))
+            (pagination(&base, number, per_page, Total::exact(total)))
         },
     ))
 }
 
-/// `GET /runs/{id}`: the run's DAG, steps, stack and configuration.
-pub(crate) async fn run(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
+/// `GET /runs/{id}?page=N`: the run's summary, a page of its steps ([`load::STEPS_PER_PAGE`]
+/// unless `per_page` says otherwise) and their graph, its stack and configuration. A run
+/// of many steps is drawn a page at a time: each page's graph holds that page's steps and
+/// their artifacts, whatever the run's size.
+pub(crate) async fn run(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> PageResult {
+    let params = Params::parse(query.as_deref());
+    let number = params.number("page", 1, 1, u64::from(u32::MAX))?;
+    let per_page = params.number("per_page", load::STEPS_PER_PAGE, 1, 200)?;
+    let offset = (number - 1).saturating_mul(per_page);
     let (detail, dag) = state
         .backend
-        .call(move |stores| Ok((load::run(stores, &id)?, load::run_dag(stores, &id)?)))
+        .call(move |stores| {
+            Ok((
+                load::run(stores, &id, offset, per_page)?,
+                load::run_dag(stores, &id, offset, per_page)?,
+            ))
+        })
         .await?;
     let run = &detail.run;
+    let paged = detail.step_count > per_page;
+    let base = format!("/runs/{}?", run.id);
     Ok(layout_with(
         &run.name,
         Some((&run.id, &run.status)),
@@ -170,11 +193,19 @@ pub(crate) async fn run(State(state): State<AppState>, Path(id): Path<String>) -
                 dt { "started" } dd { (time(Some(run.started_at))) }
                 dt { "ended" } dd { (time(run.ended_at)) }
                 dt { "duration" } dd { (duration(run.duration_ms)) }
+                dt { "steps" } dd { (detail.step_count) }
                 dt { "id" } dd { code { (run.id) } }
                 @if let Some(error) = &run.error { dt { "error" } dd { pre.error { (error) } } }
             }
             h2 { "DAG" }
+            @if paged {
+                p #dag-page.note {
+                    "Steps " (offset + 1) "–" (offset + detail.steps.len() as u64) " of " (detail.step_count)
+                    " and their artifacts; " (dag.left_out) " more steps are on the other pages."
+                }
+            }
             div.graph-frame { (lineage_svg(&dag, "dag")) }
+            @if paged { (pager(&base, number, per_page, Total::exact(detail.step_count), ("← previous steps", "next steps →"))) }
             h2 { "Steps" }
             table #steps {
                 thead { tr { th { "step" } th { "status" } th { "started" } th { "duration" } th { "attempt" } th { "cached from" } } }
@@ -197,6 +228,7 @@ pub(crate) async fn run(State(state): State<AppState>, Path(id): Path<String>) -
                     }
                 }
             }
+            @if paged { (pager(&base, number, per_page, Total::exact(detail.step_count), ("← previous steps", "next steps →"))) }
             @if !detail.metadata.is_empty() {
                 h2 { "Metadata" }
                 table #run-metadata {

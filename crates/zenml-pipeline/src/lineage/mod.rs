@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zenml_metadata_store::{
-    ArtifactRecord, MetadataStore, MetadataStoreError, Millis, StepRunRecord, StepStatus,
+    ArtifactRecord, MAX_LIMIT, MetadataStore, MetadataStoreError, Millis, StepRunRecord, StepStatus,
 };
 
 /// A lineage graph: step runs and artifacts, and how they are connected.
@@ -36,6 +36,15 @@ pub struct Lineage {
     pub nodes: Vec<LineageNode>,
     /// The edges, each once, in the order they were found.
     pub edges: Vec<LineageEdge>,
+    /// The most nodes the graph was allowed to hold; `None` when unbounded.
+    #[serde(default)]
+    pub max_nodes: Option<usize>,
+    /// How many nodes were left out: for a lineage, the nodes next to the graph that did not
+    /// fit under [`max_nodes`](Self::max_nodes) (at least this many: what lies beyond them
+    /// was not followed); for a page of a run's graph, the step runs on other pages. 0 when
+    /// the graph is complete.
+    #[serde(default)]
+    pub left_out: u64,
 }
 
 /// A node of a [`Lineage`].
@@ -174,10 +183,26 @@ struct GraphBuilder<'s> {
     edge_set: HashSet<LineageEdge>,
     /// Run id → (run name, pipeline name).
     runs: HashMap<String, (String, String)>,
+    /// The nodes left out for want of room, each counted once.
+    left_out_ids: HashSet<String>,
+}
+
+/// Whether a node was in the graph, added, or left out for want of room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Added {
+    /// It is in the graph (now or before).
+    Present,
+    /// It did not fit under the node cap.
+    LeftOut,
 }
 
 impl<'s> GraphBuilder<'s> {
-    fn new(store: &'s dyn MetadataStore, root: Option<String>, depth: Option<usize>) -> Self {
+    fn new(
+        store: &'s dyn MetadataStore,
+        root: Option<String>,
+        depth: Option<usize>,
+        max_nodes: Option<usize>,
+    ) -> Self {
         GraphBuilder {
             store,
             graph: Lineage {
@@ -185,14 +210,40 @@ impl<'s> GraphBuilder<'s> {
                 depth,
                 nodes: Vec::new(),
                 edges: Vec::new(),
+                max_nodes,
+                left_out: 0,
             },
             node_ids: HashSet::new(),
             edge_set: HashSet::new(),
             runs: HashMap::new(),
+            left_out_ids: HashSet::new(),
         }
     }
 
-    fn add_artifact(&mut self, artifact: &ArtifactRecord) {
+    /// How many more nodes fit under the cap.
+    fn room(&self) -> usize {
+        self.graph
+            .max_nodes
+            .map_or(usize::MAX, |max| max.saturating_sub(self.graph.nodes.len()))
+    }
+
+    /// Whether node `id` is in the graph or, when it is not and fits, may be added; a node
+    /// that does not fit is counted as left out.
+    fn admit(&mut self, id: &str) -> Added {
+        if self.node_ids.contains(id) || self.room() > 0 {
+            Added::Present
+        } else {
+            if self.left_out_ids.insert(id.to_owned()) {
+                self.graph.left_out += 1;
+            }
+            Added::LeftOut
+        }
+    }
+
+    fn add_artifact(&mut self, artifact: &ArtifactRecord) -> Added {
+        if self.admit(&artifact.id) == Added::LeftOut {
+            return Added::LeftOut;
+        }
         if self.node_ids.insert(artifact.id.clone()) {
             self.graph
                 .nodes
@@ -207,6 +258,7 @@ impl<'s> GraphBuilder<'s> {
                     created_at: artifact.created_at,
                 }));
         }
+        Added::Present
     }
 
     /// Adds a step run; with `follow_original`, a `cached` step run brings the step run it
@@ -215,7 +267,10 @@ impl<'s> GraphBuilder<'s> {
         &mut self,
         step: &StepRunRecord,
         follow_original: bool,
-    ) -> Result<(), MetadataStoreError> {
+    ) -> Result<Added, MetadataStoreError> {
+        if self.admit(&step.id) == Added::LeftOut {
+            return Ok(Added::LeftOut);
+        }
         if self.node_ids.insert(step.id.clone()) {
             let (run, pipeline) = self.run_names(&step.run_id)?;
             self.graph.nodes.push(LineageNode::StepRun(LineageStepRun {
@@ -236,13 +291,19 @@ impl<'s> GraphBuilder<'s> {
             && step.status == StepStatus::Cached
             && let Some(original) = &step.original_step_run_id
         {
-            if !self.node_ids.contains(original) {
+            let original_added = if self.node_ids.contains(original) {
+                Added::Present
+            } else if self.admit(original) == Added::LeftOut {
+                Added::LeftOut
+            } else {
                 let record = self.store.get_step_run(original)?;
-                self.add_step(&record, false)?;
+                self.add_step(&record, false)?
+            };
+            if original_added == Added::Present {
+                self.add_edge(&step.id, original, EdgeKind::CachedFrom, "");
             }
-            self.add_edge(&step.id, original, EdgeKind::CachedFrom, "");
         }
-        Ok(())
+        Ok(Added::Present)
     }
 
     fn add_edge(&mut self, from: &str, to: &str, kind: EdgeKind, name: &str) {
@@ -255,6 +316,19 @@ impl<'s> GraphBuilder<'s> {
         if self.edge_set.insert(edge.clone()) {
             self.graph.edges.push(edge);
         }
+    }
+
+    /// The step runs that consumed artifact `id`: all of them when the graph is unbounded,
+    /// else one page as large as the room left (those past it counted as left out, by
+    /// link: a step that consumed the artifact under two names counts twice).
+    fn consumers(&mut self, id: &str) -> Result<Vec<(String, StepRunRecord)>, MetadataStoreError> {
+        if self.graph.max_nodes.is_none() {
+            return self.store.artifact_consumers(id);
+        }
+        let limit = self.room().clamp(1, MAX_LIMIT as usize) as u64;
+        let page = self.store.artifact_consumers_page(id, 0, limit)?;
+        self.graph.left_out += page.total.count.saturating_sub(page.items.len() as u64);
+        Ok(page.items)
     }
 
     fn run_names(&mut self, run_id: &str) -> Result<(String, String), MetadataStoreError> {
@@ -274,14 +348,23 @@ fn within(depth: Option<usize>, level: usize) -> bool {
 }
 
 /// The lineage of `root`: upward and downward, each up to `depth` levels of step runs
-/// (unlimited for `None`; `Some(0)` is the artifact alone). Breadth first, so that an
-/// artifact reached by two paths is followed as far as the shorter one allows.
+/// (unlimited for `None`; `Some(0)` is the artifact alone), holding at most `max_nodes`
+/// nodes (unbounded for `None`; the nodes that did not fit are counted in
+/// [`Lineage::left_out`]). Breadth first, so that an artifact reached by two paths is
+/// followed as far as the shorter one allows, and the nodes nearest the root are the ones
+/// kept.
 pub(crate) fn artifact_lineage(
     store: &dyn MetadataStore,
     root: &ArtifactRecord,
     depth: Option<usize>,
+    max_nodes: Option<usize>,
 ) -> Result<Lineage, MetadataStoreError> {
-    let mut builder = GraphBuilder::new(store, Some(root.id.clone()), depth);
+    let mut builder = GraphBuilder::new(
+        store,
+        Some(root.id.clone()),
+        depth,
+        max_nodes.map(|max| max.max(1)),
+    );
     builder.add_artifact(root);
 
     // Upward: producers and their inputs.
@@ -295,6 +378,9 @@ pub(crate) fn artifact_lineage(
             if !expanded.insert(artifact.id.clone()) {
                 continue;
             }
+            if builder.admit(&artifact.producer_step_run_id) == Added::LeftOut {
+                continue;
+            }
             let producer = store.get_step_run(&artifact.producer_step_run_id)?;
             builder.add_step(&producer, true)?;
             builder.add_edge(
@@ -304,9 +390,10 @@ pub(crate) fn artifact_lineage(
                 &artifact.output_name,
             );
             for (name, input) in store.step_inputs(&producer.id)? {
-                builder.add_artifact(&input);
-                builder.add_edge(&input.id, &producer.id, EdgeKind::Input, &name);
-                next.push(input);
+                if builder.add_artifact(&input) == Added::Present {
+                    builder.add_edge(&input.id, &producer.id, EdgeKind::Input, &name);
+                    next.push(input);
+                }
             }
         }
         frontier = next;
@@ -324,16 +411,19 @@ pub(crate) fn artifact_lineage(
             if !expanded.insert(artifact.id.clone()) {
                 continue;
             }
-            for (name, consumer) in store.artifact_consumers(&artifact.id)? {
-                builder.add_step(&consumer, true)?;
+            for (name, consumer) in builder.consumers(&artifact.id)? {
+                if builder.add_step(&consumer, true)? == Added::LeftOut {
+                    continue;
+                }
                 builder.add_edge(&artifact.id, &consumer.id, EdgeKind::Input, &name);
                 if !expanded_steps.insert(consumer.id.clone()) {
                     continue;
                 }
                 for (output, produced) in store.step_outputs(&consumer.id)? {
-                    builder.add_artifact(&produced);
-                    builder.add_edge(&consumer.id, &produced.id, EdgeKind::Output, &output);
-                    next.push(produced);
+                    if builder.add_artifact(&produced) == Added::Present {
+                        builder.add_edge(&consumer.id, &produced.id, EdgeKind::Output, &output);
+                        next.push(produced);
+                    }
                 }
             }
         }
@@ -342,15 +432,26 @@ pub(crate) fn artifact_lineage(
     Ok(builder.graph)
 }
 
-/// The graph of one run: its step runs with their inputs and outputs. The original step
-/// runs of `cached` steps are not added (they belong to other runs); each cached step run
-/// names its original in `original_step_run_id`.
+/// The graph of one run: its step runs with their inputs and outputs; with `page`
+/// (offset, limit), only the step runs of that page of [`MetadataStore::step_runs_page`]
+/// and theirs, the others counted in [`Lineage::left_out`]. The original step runs of
+/// `cached` steps are not added (they belong to other runs); each cached step run names
+/// its original in `original_step_run_id`.
 pub(crate) fn run_dag(
     store: &dyn MetadataStore,
     run_id: &str,
+    page: Option<(u64, u64)>,
 ) -> Result<Lineage, MetadataStoreError> {
-    let mut builder = GraphBuilder::new(store, None, None);
-    for step in store.step_runs(run_id)? {
+    let mut builder = GraphBuilder::new(store, None, None, None);
+    let steps = match page {
+        None => store.step_runs(run_id)?,
+        Some((offset, limit)) => {
+            let page = store.step_runs_page(run_id, offset, limit)?;
+            builder.graph.left_out = page.total.count.saturating_sub(page.items.len() as u64);
+            page.items
+        }
+    };
+    for step in steps {
         builder.add_step(&step, false)?;
         for (name, input) in store.step_inputs(&step.id)? {
             builder.add_artifact(&input);

@@ -234,7 +234,7 @@ fn has_edge(graph: &Lineage, from: &str, to: &str, kind: EdgeKind, name: &str) -
 fn lineage_goes_up_and_down_and_follows_cached_step_runs() {
     let f = fixture();
     let train_set = f.split.1["train"].clone();
-    let graph = artifact_lineage(&f.store, &train_set, None).unwrap();
+    let graph = artifact_lineage(&f.store, &train_set, None, None).unwrap();
     assert_eq!(graph.root.as_deref(), Some(train_set.id.as_str()));
     // Upward: split, its input, load.
     let data = &f.load.1["output"];
@@ -286,7 +286,7 @@ fn lineage_goes_up_and_down_and_follows_cached_step_runs() {
 
     // Downward from `data`: the cached split of r2 consumed it too, and leads to the
     // split that really produced its outputs.
-    let graph = artifact_lineage(&f.store, data, None).unwrap();
+    let graph = artifact_lineage(&f.store, data, None, None).unwrap();
     assert!(has_edge(
         &graph,
         &data.id,
@@ -322,11 +322,11 @@ fn lineage_goes_up_and_down_and_follows_cached_step_runs() {
 fn depth_limits_both_directions() {
     let f = fixture();
     let train_set = f.split.1["train"].clone();
-    let alone = artifact_lineage(&f.store, &train_set, Some(0)).unwrap();
+    let alone = artifact_lineage(&f.store, &train_set, Some(0), None).unwrap();
     assert_eq!(alone.nodes.len(), 1);
     assert!(alone.edges.is_empty());
 
-    let one = artifact_lineage(&f.store, &train_set, Some(1)).unwrap();
+    let one = artifact_lineage(&f.store, &train_set, Some(1), None).unwrap();
     // Up: split and its input; not load.
     assert!(one.node(&f.split.0).is_some());
     assert!(one.node(&f.load.1["output"].id).is_some());
@@ -334,15 +334,64 @@ fn depth_limits_both_directions() {
     // Down: the trainers and their outputs.
     assert!(one.node(&f.train.1["output"].id).is_some());
     assert_eq!(one.depth, Some(1));
-    let all = artifact_lineage(&f.store, &train_set, None).unwrap();
+    let all = artifact_lineage(&f.store, &train_set, None, None).unwrap();
     assert!(all.nodes.len() > one.nodes.len());
+}
+
+#[test]
+fn a_node_cap_keeps_the_nearest_nodes_and_counts_the_rest() {
+    let f = fixture();
+    let train_set = f.split.1["train"].clone();
+    let all = artifact_lineage(&f.store, &train_set, None, None).unwrap();
+    assert_eq!(all.left_out, 0);
+    assert_eq!(all.max_nodes, None);
+
+    let capped = artifact_lineage(&f.store, &train_set, None, Some(3)).unwrap();
+    assert_eq!(capped.nodes.len(), 3, "{:?}", capped.nodes);
+    assert_eq!(capped.max_nodes, Some(3));
+    assert!(capped.left_out > 0, "the cap left nodes out");
+    assert!(
+        capped.nodes.len() as u64 + capped.left_out <= all.nodes.len() as u64,
+        "left out counts only nodes the full graph has"
+    );
+    // Breadth first: the root and its producer come before anything further away.
+    assert_eq!(capped.nodes[0].id(), train_set.id);
+    assert!(capped.node(&f.split.0).is_some());
+    // Every edge joins two nodes of the graph.
+    for edge in &capped.edges {
+        assert!(capped.node(&edge.from).is_some() && capped.node(&edge.to).is_some());
+    }
+
+    let roomy = artifact_lineage(&f.store, &train_set, None, Some(all.nodes.len())).unwrap();
+    assert_eq!(roomy.nodes, all.nodes);
+    assert_eq!(roomy.left_out, 0);
+}
+
+#[test]
+fn a_page_of_a_run_graph_counts_the_steps_on_other_pages() {
+    let f = fixture();
+    let r2 = f.store.get_run("r2").unwrap();
+    let first = run_dag(&f.store, &r2.id, Some((0, 2))).unwrap();
+    assert_eq!(first.step_runs().count(), 2);
+    assert_eq!(first.left_out, 1);
+    let second = run_dag(&f.store, &r2.id, Some((2, 2))).unwrap();
+    assert_eq!(second.step_runs().count(), 1);
+    assert_eq!(second.left_out, 2);
+    let whole = run_dag(&f.store, &r2.id, None).unwrap();
+    let paged: Vec<&str> = first
+        .step_runs()
+        .chain(second.step_runs())
+        .map(|s| s.id.as_str())
+        .collect();
+    let all: Vec<&str> = whole.step_runs().map(|s| s.id.as_str()).collect();
+    assert_eq!(paged, all);
 }
 
 #[test]
 fn the_dag_of_a_run_has_its_steps_and_artifacts() {
     let f = fixture();
     let r2 = f.store.get_run("r2").unwrap();
-    let dag = run_dag(&f.store, &r2.id).unwrap();
+    let dag = run_dag(&f.store, &r2.id, None).unwrap();
     assert_eq!(dag.step_runs().count(), 3);
     // load's output, split's two outputs (reused), train2's output.
     assert_eq!(dag.artifacts().count(), 4);
@@ -369,7 +418,7 @@ fn the_dag_of_a_run_has_its_steps_and_artifacts() {
 #[test]
 fn dot_quotes_and_escapes_everything() {
     let f = fixture();
-    let mut graph = artifact_lineage(&f.store, &f.load.1["output"], None).unwrap();
+    let mut graph = artifact_lineage(&f.store, &f.load.1["output"], None, None).unwrap();
     if let Some(LineageNode::StepRun(step)) = graph
         .nodes
         .iter_mut()
