@@ -3,6 +3,7 @@
 //!
 //! ```sh
 //! cargo run --release --example chain
+//! ZENML_CHAIN_STEPS=1000 cargo run --release --example chain
 //! ```
 //!
 //! It prints the whole run's wall time and the time per step, measured inside the process
@@ -11,10 +12,11 @@
 //! them.
 
 use std::process::ExitCode;
-use std::time::Instant;
 
-use zenml::pipeline::Invocation;
 use zenml::prelude::*;
+
+/// The environment variable that sets the chain's length (default 20).
+const LENGTH_VAR: &str = "ZENML_CHAIN_STEPS";
 
 /// The first value.
 #[step]
@@ -30,8 +32,9 @@ fn increment(value: u64) -> u64 {
 
 #[pipeline]
 fn chain() {
+    let length = zenml_examples::size_from_env(LENGTH_VAR, 20).unwrap_or(20);
     let mut value = start(0);
-    for _ in 1..20 {
+    for _ in 1..length {
         value = increment(value);
     }
 }
@@ -41,28 +44,9 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    let pipeline = chain();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // One step of a run (as the `process` orchestrator starts it), `--help`, `--version`:
-    // the program's ordinary command line, without the timing line.
-    if !matches!(pipeline.parse_args(args.clone()), Ok(Invocation::Run(_))) {
-        return pipeline.run_from_args();
+    if let Err(e) = zenml_examples::size_from_env(LENGTH_VAR, 20) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
     }
-    let started = Instant::now();
-    match pipeline.run_with_args(args) {
-        Ok(outcome) => {
-            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-            let steps = outcome.steps.len();
-            println!(
-                "chain: run `{}` of {steps} steps in {elapsed:.1} ms ({:.2} ms per step)",
-                outcome.run.name,
-                elapsed / steps.max(1) as f64
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    zenml_examples::run_timed("chain", chain())
 }

@@ -1,21 +1,22 @@
 //! 200 independent steps and a final join: the benchmark of how many steps an orchestrator
 //! runs at once (`cargo xtask bench wide` runs it on the `local`, `process` and `slurm`
-//! orchestrators).
+//! orchestrators), and of the cost per step of a wide run (`cargo xtask bench steps`).
 //!
 //! ```sh
 //! cargo run --release --example wide -- --no-cache
+//! ZENML_WIDE_STEPS=1000 cargo run --release --example wide -- --no-cache
 //! ```
 //!
 //! Every `work` step returns its index; none waits for another, so the orchestrator's limit
 //! (its `max_parallelism`, the cluster's free CPUs) is what decides how many run at once.
-//! `total` collects all 200 outputs (a `Collected` input) and adds them up.
+//! `total` collects all their outputs (a `Collected` input) and adds them up.
 
 use std::process::ExitCode;
 
 use zenml::prelude::*;
 
-/// How many steps the pipeline has.
-const WIDTH: u64 = 200;
+/// The environment variable that sets how many `work` steps there are (default 200).
+const WIDTH_VAR: &str = "ZENML_WIDE_STEPS";
 
 /// Returns its index.
 #[step]
@@ -31,7 +32,8 @@ fn total(parts: Collected<u64>) -> u64 {
 
 #[pipeline]
 fn wide() {
-    let parts: Vec<_> = (0..WIDTH).map(work).collect();
+    let width = zenml_examples::size_from_env(WIDTH_VAR, 200).unwrap_or(200);
+    let parts: Vec<_> = (0..width).map(work).collect();
     total(parts);
 }
 
@@ -40,5 +42,9 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    wide().run_from_args()
+    if let Err(e) = zenml_examples::size_from_env(WIDTH_VAR, 200) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    zenml_examples::run_timed("wide", wide())
 }

@@ -258,6 +258,23 @@ pub trait MetadataStore: fmt::Debug + Send + Sync {
     /// name). An unknown run is [`MetadataStoreError::NotFound`].
     fn step_runs(&self, run_id: &str) -> Result<Vec<StepRunRecord>, MetadataStoreError>;
 
+    /// The step run of step `name` in run `run_id`, if the step has one (a step has at most
+    /// one step run in a run). An unknown run is [`MetadataStoreError::NotFound`].
+    ///
+    /// The provided implementation searches [`step_runs`](Self::step_runs); a store should
+    /// answer it from an index, since a step process asks it for each of its upstream steps
+    /// and the orchestrator once per step, whatever the run's size.
+    fn step_run_named(
+        &self,
+        run_id: &str,
+        name: &str,
+    ) -> Result<Option<StepRunRecord>, MetadataStoreError> {
+        Ok(self
+            .step_runs(run_id)?
+            .into_iter()
+            .find(|step| step.name == name))
+    }
+
     /// The step run with this id; [`MetadataStoreError::NotFound`] (`step run`) if there is
     /// none.
     fn get_step_run(&self, id: &str) -> Result<StepRunRecord, MetadataStoreError>;

@@ -134,10 +134,8 @@ impl Execution<'_> {
             ))
         };
         let final_record = store
-            .step_runs(&self.run_id)
-            .map_err(|e| unreadable(&e))?
-            .into_iter()
-            .find(|step| &step.name == name);
+            .step_run_named(&self.run_id, name)
+            .map_err(|e| unreadable(&e))?;
         if let Some(record) = final_record {
             if let Ok(mut recorded) = self.recorded.lock() {
                 recorded.insert(index);

@@ -2,6 +2,7 @@
 //! call inside it adds a node.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -156,19 +157,55 @@ impl fmt::Debug for StepNode {
     }
 }
 
+/// The nodes a pipeline's body has added so far, with what makes adding one cost the same
+/// at the thousandth step as at the first.
+#[derive(Default)]
+struct Collected {
+    nodes: Vec<StepNode>,
+    /// How many nodes each step function has so far (for the `_2`, `_3`, … names).
+    uses: HashMap<&'static str, usize>,
+    /// The code hashes computed so far, by module, function, code and version.
+    code_hashes: HashMap<CodeKey, String>,
+}
+
+/// What a step's code hash is computed from.
+type CodeKey = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
 thread_local! {
-    static CURRENT: RefCell<Option<Vec<StepNode>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Collected>> = const { RefCell::new(None) };
 }
 
 /// Runs `body` with a fresh builder installed and returns the nodes it added.
 pub(crate) fn collect_nodes(body: impl FnOnce()) -> Vec<StepNode> {
-    let previous = CURRENT.with(|c| c.borrow_mut().replace(Vec::new()));
+    let previous = CURRENT.with(|c| c.borrow_mut().replace(Collected::default()));
     body();
     CURRENT.with(|c| {
         let mut current = c.borrow_mut();
-        let nodes = current.take().unwrap_or_default();
+        let nodes = current.take().unwrap_or_default().nodes;
         *current = previous;
         nodes
+    })
+}
+
+/// The code hash of `key`, computed once per pipeline body however many times the step is
+/// called in it.
+fn memoized_code_hash(key: CodeKey) -> String {
+    let (module, function, code, version) = key;
+    CURRENT.with(|c| {
+        let mut current = c.borrow_mut();
+        match current.as_mut() {
+            Some(collected) => collected
+                .code_hashes
+                .entry(key)
+                .or_insert_with(|| code_hash(module, function, code, version))
+                .clone(),
+            None => code_hash(module, function, code, version),
+        }
     })
 }
 
@@ -212,7 +249,7 @@ impl StepBuilder {
             node: StepNode {
                 name: function.to_owned(),
                 function,
-                code_hash: code_hash(module, function, code, version),
+                code_hash: memoized_code_hash((module, function, code, version)),
                 enable_cache,
                 params: Vec::new(),
                 inputs: Vec::new(),
@@ -322,18 +359,19 @@ impl StepBuilder {
         self.node.run = Box::new(run);
         CURRENT.with(|c| {
             let mut current = c.borrow_mut();
-            let Some(nodes) = current.as_mut() else {
+            let Some(collected) = current.as_mut() else {
                 panic!(
                     "step `{}` was called outside a #[pipeline] function; steps are called inside a pipeline's body",
                     self.node.function
                 );
             };
-            let uses = nodes.iter().filter(|n| n.function == self.node.function).count();
-            if uses > 0 {
-                self.node.name = format!("{}_{}", self.node.function, uses + 1);
+            let uses = collected.uses.entry(self.node.function).or_insert(0);
+            if *uses > 0 {
+                self.node.name = format!("{}_{}", self.node.function, *uses + 1);
             }
-            nodes.push(self.node);
-            nodes.len() - 1
+            *uses += 1;
+            collected.nodes.push(self.node);
+            collected.nodes.len() - 1
         })
     }
 

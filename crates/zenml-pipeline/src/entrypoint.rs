@@ -97,15 +97,11 @@ impl Pipeline {
                     .join(", ")
             )));
         };
-        let recorded = store.step_runs(&record.id)?;
-        let finished = |name: &str| {
-            recorded.iter().find(|s| {
-                s.name == name && matches!(s.status, StepStatus::Completed | StepStatus::Cached)
-            })
-        };
-        if let Some(existing) = recorded.iter().find(|s| s.name == step) {
+        // Read by name, never the run's whole list: a step of a run of a thousand steps
+        // costs what a step of a run of twenty does.
+        if let Some(existing) = store.step_run_named(&record.id, step)? {
             return match existing.status {
-                StepStatus::Completed | StepStatus::Cached => Ok(outcome(record, existing.clone())),
+                StepStatus::Completed | StepStatus::Cached => Ok(outcome(record, existing)),
                 other => Err(refuse(format!(
                     "it is already recorded as {} in the run",
                     other.as_str()
@@ -128,8 +124,14 @@ impl Pipeline {
         let mut outputs: Vec<Option<HashMap<String, ArtifactRecord>>> =
             vec![None; self.steps().len()];
         for input in &node.inputs {
+            if outputs[input.node].is_some() {
+                continue;
+            }
             let upstream = &self.steps()[input.node].name;
-            let Some(done) = finished(upstream) else {
+            let done = store
+                .step_run_named(&record.id, upstream)?
+                .filter(|s| matches!(s.status, StepStatus::Completed | StepStatus::Cached));
+            let Some(done) = done else {
                 return Err(refuse(format!(
                     "its upstream step `{upstream}` has not completed in the run"
                 )));
@@ -178,13 +180,9 @@ impl Pipeline {
                 error,
             });
         }
-        let done = store
-            .step_runs(&record.id)?
-            .into_iter()
-            .find(|s| s.name == step)
-            .ok_or_else(|| {
-                refuse("the step ran, but its record cannot be found in the run".to_owned())
-            })?;
+        let done = store.step_run_named(&record.id, step)?.ok_or_else(|| {
+            refuse("the step ran, but its record cannot be found in the run".to_owned())
+        })?;
         Ok(outcome(record, done))
     }
 }

@@ -118,7 +118,7 @@ impl PipelineSpec {
     /// How `recorded`, the spec a run recorded, differs from this one (this program's), in
     /// words; `None` when they are the same.
     pub(crate) fn difference(&self, recorded: &Value) -> Option<String> {
-        let recorded: PipelineSpec = match serde_json::from_value(recorded.clone()) {
+        let recorded: PipelineSpec = match PipelineSpec::deserialize(recorded) {
             Ok(spec) => spec,
             Err(_) if recorded.is_null() => {
                 return Some(

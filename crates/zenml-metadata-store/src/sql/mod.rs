@@ -275,6 +275,14 @@ pub const LIST_STEP_RUNS: &str = concat!(
     " FROM step_runs s WHERE s.run_id = ? ORDER BY s.ended_at, s.started_at, s.name"
 );
 
+/// The step run of a step in a run; parameters: run id, step name. Served by
+/// `uq_step_runs_run_name`.
+pub const SELECT_STEP_RUN_NAMED: &str = concat!(
+    "SELECT ",
+    step_run_columns!(),
+    " FROM step_runs s WHERE s.run_id = ? AND s.name = ?"
+);
+
 /// One step run; parameter: its id. Served by the primary key of `step_runs`.
 pub const SELECT_STEP_RUN: &str = concat!(
     "SELECT ",

@@ -86,6 +86,28 @@ pub fn step_runs(
     Ok(steps)
 }
 
+/// [`MetadataStore::step_run_named`](crate::MetadataStore::step_run_named): an unknown run
+/// is [`MetadataStoreError::NotFound`].
+pub fn step_run_named(
+    conn: &mut dyn SqlConnection,
+    run_id: &str,
+    name: &str,
+) -> Result<Option<StepRunRecord>, MetadataStoreError> {
+    let step = map_rows(
+        conn,
+        SELECT_STEP_RUN_NAMED,
+        &[run_id.into(), name.into()],
+        "step run",
+        step_run_record,
+    )?
+    .into_iter()
+    .next();
+    if step.is_none() && count(conn, COUNT_RUNS_WITH_ID, run_id)? == 0 {
+        return Err(not_found("run", run_id));
+    }
+    Ok(step)
+}
+
 /// [`MetadataStore::step_inputs`](crate::MetadataStore::step_inputs): an unknown step run is
 /// [`MetadataStoreError::NotFound`].
 pub fn step_inputs(

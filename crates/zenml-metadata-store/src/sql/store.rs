@@ -220,6 +220,14 @@ impl<S: SqlStore> MetadataStore for S {
         self.read(|conn| super::step_runs(conn, run_id))
     }
 
+    fn step_run_named(
+        &self,
+        run_id: &str,
+        name: &str,
+    ) -> Result<Option<StepRunRecord>, MetadataStoreError> {
+        self.read(|conn| super::step_run_named(conn, run_id, name))
+    }
+
     fn get_step_run(&self, id: &str) -> Result<StepRunRecord, MetadataStoreError> {
         self.read(|conn| super::get_step_run(conn, id))
     }

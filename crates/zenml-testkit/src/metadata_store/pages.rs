@@ -412,7 +412,8 @@ pub fn pipeline_metrics_cover_the_newest_runs(store: &dyn MetadataStore) {
 }
 
 /// `step_runs_page`, `artifact_consumers_page` and `cache_entries_page` are slices of
-/// `step_runs`, `artifact_consumers` and `cache_entries` with their totals; unknown records are not found.
+/// `step_runs`, `artifact_consumers` and `cache_entries` with their totals; `step_run_named`
+/// finds a step's step run in a run; unknown records are not found.
 pub fn step_runs_and_consumers_are_paged(store: &dyn MetadataStore) {
     let pipeline = unique("wide");
     let base = now();
@@ -434,6 +435,25 @@ pub fn step_runs_and_consumers_are_paged(store: &dyn MetadataStore) {
     let page = ok(store.step_runs_page(&run.id, 5, 10), "step_runs_page");
     assert_eq!(page.total, Total::exact(31));
     assert_eq!(page.items, steps[5..15].to_vec());
+    for step in [&steps[0], &steps[17], &steps[30]] {
+        let named = ok(store.step_run_named(&run.id, &step.name), "step_run_named");
+        assert_eq!(
+            named.as_ref(),
+            Some(step),
+            "step_run_named finds `{}`",
+            step.name
+        );
+    }
+    assert_eq!(
+        ok(
+            store.step_run_named(&run.id, "no-such-step"),
+            "step_run_named"
+        ),
+        None,
+        "a step without a step run in the run"
+    );
+    let missing = unique("no-such-run");
+    expect_not_found(store.step_run_named(&missing, "source"), "run", &missing);
     let consumers = ok(store.artifact_consumers(&data.id), "artifact_consumers");
     let page = ok(
         store.artifact_consumers_page(&data.id, 20, 50),
